@@ -1,0 +1,161 @@
+//! The running listeners, one per startable entry of `config.protocols`.
+//!
+//! Owned by the supervisor. After every configuration change it calls [`ListenerSet::retire`]
+//! (stop what is no longer configured, and wait for the sockets to close) and then
+//! [`ListenerSet::start_missing`]. Entries that failed to bind are retried on the supervisor's
+//! tick, so a port that was busy comes up once it is free.
+
+use std::net::SocketAddr;
+
+use serde_json::Value;
+
+use crate::config::{same_protocol, ProtocolEntry};
+use crate::protocols::{self, EntryState, ListenerContext, ListenerHandle, StopFuture};
+
+struct Slot {
+    entry: ProtocolEntry,
+    state: EntryState,
+    handle: Option<ListenerHandle>,
+}
+
+/// The listeners and the state of every configured entry.
+pub struct ListenerSet {
+    slots: Vec<Slot>,
+    ctx: ListenerContext,
+}
+
+impl ListenerSet {
+    pub fn new(ctx: ListenerContext) -> Self {
+        ListenerSet {
+            slots: Vec::new(),
+            ctx,
+        }
+    }
+
+    /// Stops the listeners whose entry is not in `wanted`; the futures finish when their sockets
+    /// are closed.
+    pub fn retire(&mut self, wanted: &[ProtocolEntry]) -> Vec<StopFuture> {
+        let mut stops = Vec::new();
+        self.slots.retain_mut(|slot| {
+            if wanted.iter().any(|w| same_protocol(w, &slot.entry)) {
+                return true;
+            }
+            if let Some(h) = slot.handle.take() {
+                tracing::info!(
+                    kind = "CONF",
+                    "Stopping {} listener on {}",
+                    connector(&slot.entry),
+                    h.local_addr
+                );
+                stops.push(h.stop());
+            }
+            false
+        });
+        stops
+    }
+
+    /// Stops everything.
+    pub fn retire_all(&mut self) -> Vec<StopFuture> {
+        self.retire(&[])
+    }
+
+    /// Starts a listener for each wanted entry that is not running, and retries failed ones.
+    pub fn start_missing(&mut self, wanted: &[ProtocolEntry]) {
+        for entry in wanted {
+            let mut previous_failure = None;
+            if let Some(i) = self
+                .slots
+                .iter()
+                .position(|s| same_protocol(&s.entry, entry))
+            {
+                match &self.slots[i].state {
+                    EntryState::Failed(why) => previous_failure = Some(why.clone()),
+                    _ => continue,
+                }
+                self.slots.remove(i);
+            }
+            let slot = self.start_one(entry, previous_failure);
+            self.slots.push(slot);
+        }
+    }
+
+    /// True when some entry failed and may be retried.
+    pub fn has_failures(&self) -> bool {
+        self.slots
+            .iter()
+            .any(|s| matches!(s.state, EntryState::Failed(_)))
+    }
+
+    /// Starts one entry. A retry that fails the same way as before is not logged again.
+    fn start_one(&self, entry: &ProtocolEntry, previous_failure: Option<String>) -> Slot {
+        let mut slot = Slot {
+            entry: entry.clone(),
+            state: EntryState::MissingConnector,
+            handle: None,
+        };
+        let Some(name) = entry
+            .get("connector")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+        else {
+            return slot;
+        };
+        let Some(spec) = protocols::find(name) else {
+            slot.state = EntryState::NotInstalled;
+            return slot;
+        };
+        let Some(start) = spec.start else {
+            slot.state = EntryState::Enabled;
+            return slot;
+        };
+        let settings = match protocols::settings_for(spec, entry) {
+            Ok(s) => s,
+            Err(why) => {
+                tracing::warn!(kind = "CONF", "{name} not started: {why}");
+                slot.state = EntryState::Invalid(why);
+                return slot;
+            }
+        };
+        match start(&settings, &self.ctx) {
+            Ok(handle) => {
+                slot.state = EntryState::Running(handle.local_addr);
+                slot.handle = Some(handle);
+            }
+            Err(e) => {
+                let why = e.to_string();
+                if previous_failure.as_deref() != Some(why.as_str()) {
+                    tracing::error!(kind = "FAIL", "{name} not started: {why}");
+                }
+                slot.state = EntryState::Failed(why);
+            }
+        }
+        slot
+    }
+
+    /// The `online` value for a configured entry.
+    pub fn online(&self, entry: &ProtocolEntry) -> Value {
+        self.slots
+            .iter()
+            .find(|s| same_protocol(&s.entry, entry))
+            .map(|s| s.state.online_value())
+            .unwrap_or(Value::from(0))
+    }
+
+    /// The address a running entry listens on.
+    pub fn local_addr(&self, entry: &ProtocolEntry) -> Option<SocketAddr> {
+        self.slots
+            .iter()
+            .find(|s| same_protocol(&s.entry, entry))
+            .and_then(|s| match s.state {
+                EntryState::Running(a) => Some(a),
+                _ => None,
+            })
+    }
+}
+
+fn connector(entry: &ProtocolEntry) -> &str {
+    entry
+        .get("connector")
+        .and_then(Value::as_str)
+        .unwrap_or("?")
+}

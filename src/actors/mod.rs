@@ -1,0 +1,10 @@
+//! The actors. Each is the only writer of its own state; everyone else sends it messages.
+//!
+//! - [`supervisor`]: owns the configuration, the listeners and (later) the registries of streams,
+//!   sessions and pushes.
+//! - [`config_edit`]: the configuration changes the supervisor applies (pure functions).
+//! - [`listeners`]: the listeners `config.protocols` turns on.
+
+pub mod config_edit;
+pub mod listeners;
+pub mod supervisor;

@@ -1,0 +1,273 @@
+//! The JSON control API (manual §4.1, facts §1-§2).
+//!
+//! [`execute`] runs one request object: authorisation first, then the changes in a fixed order
+//! (config, protocols, streams, UI settings, save), then the answers, read from a snapshot taken
+//! after the changes. Unknown keys are ignored; members of the wrong type are ignored (the
+//! documented silent ignore) and never change the configuration.
+//!
+//! Transports: [`http`] (`/api`, `/api2`, JSONP, the web UI on other paths) and [`udp`].
+
+pub mod auth;
+pub mod http;
+pub mod settings;
+pub mod stats;
+pub mod streams;
+pub mod system;
+pub mod udp;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use actix::Addr;
+use serde_json::{json, Map, Value};
+
+use crate::actors::config_edit::ConfigChange;
+use crate::actors::supervisor::{
+    ApplyChange, GetSnapshot, RequestStop, SaveConfig, Snapshot, StopReason, Supervisor,
+};
+use crate::logbook::LogBook;
+use auth::Challenger;
+
+/// What every API transport shares.
+#[derive(Clone)]
+pub struct ApiContext {
+    pub supervisor: Addr<Supervisor>,
+    pub logbook: LogBook,
+    pub challenger: Challenger,
+    /// Where the API listens, for `api_endpoint`.
+    pub api_addr: SocketAddr,
+}
+
+/// Who is asking, as the transport saw it.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub peer: IpAddr,
+    /// A local address and no proxy headers (facts §1.2).
+    pub local: bool,
+    /// `/api2` and UDP force the minimal answer.
+    pub minimal: bool,
+    /// The TCP connection's remembered authorisation; `None` for UDP.
+    pub conn_auth: Option<Arc<AtomicBool>>,
+    /// Authorised by a valid `Authorization: json {...}` header on this request.
+    pub header_authorized: bool,
+}
+
+/// Runs one API request and returns the answer object.
+pub async fn execute(
+    ctx: &ApiContext,
+    req: &Map<String, Value>,
+    caller: &Caller,
+) -> Map<String, Value> {
+    let mut resp = Map::new();
+    let Ok(mut snap) = ctx.supervisor.send(GetSnapshot).await else {
+        resp.insert("error".into(), json!("Eddy is shutting down"));
+        return resp;
+    };
+    let (authorize, authorized) = authorize(ctx, req, caller, &snap).await;
+    resp.insert("authorize".into(), authorize);
+    if !authorized {
+        return resp;
+    }
+    resp.insert("LTS".into(), json!(1));
+    let minimal = caller.minimal || req.get("minimal").is_some_and(truthy);
+
+    // Changes, in a fixed order.
+    let mut changes = settings::changes(req);
+    changes.extend(streams::changes(req));
+    if let Some(Value::Object(ui)) = req.get("ui_settings") {
+        changes.push(ConfigChange::UiSettings(ui.clone()));
+    }
+    let mut touched = Vec::new();
+    let changed = !changes.is_empty();
+    for change in changes {
+        match ctx.supervisor.send(ApplyChange(change)).await {
+            Ok(outcome) => touched.extend(outcome.streams_touched),
+            Err(_) => {
+                resp.insert("error".into(), json!("Eddy is shutting down"));
+                return resp;
+            }
+        }
+    }
+    if req.contains_key("save") {
+        let _ = ctx.supervisor.send(SaveConfig).await;
+    }
+    if changed {
+        if let Ok(s) = ctx.supervisor.send(GetSnapshot).await {
+            snap = s;
+        }
+    }
+
+    // Answers.
+    if let Some(v) = req.get("capabilities") {
+        resp.insert(
+            "capabilities".into(),
+            if v.is_string() {
+                Value::Null
+            } else {
+                system::capabilities()
+            },
+        );
+    }
+    if let Some(v) = req.get("browse") {
+        resp.insert("browse".into(), system::browse(v));
+    }
+    if req.contains_key("ui_settings") {
+        resp.insert("ui_settings".into(), snap.config.ui_settings.clone());
+    }
+    for key in ["update", "checkupdate", "autoupdate"] {
+        if req.contains_key(key) {
+            resp.insert("update".into(), system::update_status());
+        }
+    }
+    if let Some(v) = req.get("active_streams") {
+        resp.insert("active_streams".into(), stats::active_streams(v));
+    }
+    if let Some(v) = req.get("stats_streams") {
+        resp.insert("stats_streams".into(), stats::stats_streams(v));
+    }
+    if req.contains_key("version") {
+        resp.insert("version".into(), system::version());
+    }
+    if req.contains_key("api_endpoint") {
+        resp.insert(
+            "api_endpoint".into(),
+            json!(system::api_endpoint(ctx.api_addr)),
+        );
+    }
+    if !minimal || req.contains_key("config") {
+        resp.insert("config".into(), settings::config_answer(&snap));
+    }
+    let stream_keys = ["streams", "addstream", "deletestream"];
+    if !minimal || stream_keys.iter().any(|k| req.contains_key(*k)) {
+        resp.insert("streams".into(), streams::answer(req, &snap, &touched));
+    }
+    if !minimal || req.contains_key("log") {
+        resp.insert("log".into(), ctx.logbook.to_json());
+    }
+    if req.contains_key("clearstatlogs") || req.contains_key("clearstatlog") {
+        ctx.logbook.clear();
+    }
+    if req.contains_key("shutdown") {
+        if caller.local {
+            tracing::info!(kind = "CONF", "Shutdown requested through the API");
+            ctx.supervisor.do_send(RequestStop(StopReason::ApiRequest));
+            resp.insert("shutdown".into(), json!("Shutting down"));
+        } else {
+            resp.insert(
+                "shutdown".into(),
+                json!("Ignored - only local users may request shutdown"),
+            );
+        }
+    }
+    if req.contains_key("logout") {
+        if let Some(flag) = &caller.conn_auth {
+            flag.store(false, Ordering::Relaxed);
+        }
+    }
+    resp
+}
+
+/// Decides the `authorize` answer and whether the request may run (facts §1.3).
+async fn authorize(
+    ctx: &ApiContext,
+    req: &Map<String, Value>,
+    caller: &Caller,
+    snap: &Snapshot,
+) -> (Value, bool) {
+    let conn_ok = caller
+        .conn_auth
+        .as_ref()
+        .is_some_and(|f| f.load(Ordering::Relaxed));
+    let auth = req.get("authorize").and_then(Value::as_object);
+    let field = |k: &str| {
+        auth.and_then(|a| a.get(k))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    };
+    let host = caller.peer.to_string();
+    let now = chrono::Utc::now().timestamp();
+    let remember = || {
+        if let Some(flag) = &caller.conn_auth {
+            flag.store(true, Ordering::Relaxed);
+        }
+    };
+
+    if !snap.config.has_accounts() {
+        let (new_user, new_pass) = (field("new_username"), field("new_password"));
+        if !new_user.is_empty() && !new_pass.is_empty() {
+            let change = ConfigChange::CreateAccount {
+                user: new_user.to_string(),
+                password_md5: crate::config::md5_hex(new_pass.as_bytes()),
+            };
+            let _ = ctx.supervisor.send(ApplyChange(change)).await;
+            let challenge = ctx.challenger.challenge(&host, now);
+            return (
+                json!({"status": "ACC_MADE", "challenge": challenge}),
+                caller.local,
+            );
+        }
+        // Local callers may configure a server without accounts; the UI offers to create one.
+        return (json!({"status": "NOACC"}), caller.local);
+    }
+    if caller.local {
+        return (json!({"status": "OK", "local": true}), true);
+    }
+    if conn_ok || caller.header_authorized {
+        remember();
+        return (json!({"status": "OK"}), true);
+    }
+    let (user, password) = (field("username"), field("password"));
+    if !user.is_empty() {
+        if let Some(account) = snap.config.account.get(user) {
+            if ctx
+                .challenger
+                .accepts(&host, now, &account.password, password)
+            {
+                remember();
+                tracing::info!(kind = "AUTH", "Login as {user} from {host}");
+                return (json!({"status": "OK"}), true);
+            }
+        }
+        if !password.is_empty() {
+            tracing::warn!(kind = "AUTH", "Failed login as {user:?} from {host}");
+        }
+    }
+    (
+        json!({"status": "CHALL", "challenge": ctx.challenger.challenge(&host, now)}),
+        false,
+    )
+}
+
+/// Checks an `Authorization: json {"username":..,"password":..}` header's object.
+pub async fn header_login_ok(ctx: &ApiContext, creds: &Map<String, Value>, peer: IpAddr) -> bool {
+    let Ok(snap) = ctx.supervisor.send(GetSnapshot).await else {
+        return false;
+    };
+    let user = creds.get("username").and_then(Value::as_str).unwrap_or("");
+    let password = creds.get("password").and_then(Value::as_str).unwrap_or("");
+    let now = chrono::Utc::now().timestamp();
+    snap.config.account.get(user).is_some_and(|a| {
+        ctx.challenger
+            .accepts(&peer.to_string(), now, &a.password, password)
+    })
+}
+
+/// Whether accounts exist (the `Authorization` header is only checked then).
+pub async fn accounts_exist(ctx: &ApiContext) -> bool {
+    ctx.supervisor
+        .send(GetSnapshot)
+        .await
+        .is_ok_and(|s| s.config.has_accounts())
+}
+
+/// MistServer's idea of a true flag: `true`, a non-zero number, or a non-empty string but "0".
+pub fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty() && s != "0",
+        Value::Null => false,
+        _ => true,
+    }
+}

@@ -1,0 +1,311 @@
+//! Protocols: the catalogue of connectors Eddy implements, and the listeners they run.
+//!
+//! `config.protocols` lists connector entries such as `{"connector":"HTTP","port":8080}`. The
+//! supervisor's [`crate::actors::listeners::ListenerSet`] starts one listener per entry whose
+//! connector has a [`ConnectorSpec::start`] function, and reports each entry's `online` value.
+//! Outputs that ride on the HTTP listener (`deps: "HTTP"`) are never started on their own; they
+//! report `"Enabled"`. A connector name not in [`catalogue`] reports `"Not installed"`.
+//!
+//! Only what Eddy really implements is in the catalogue, so `capabilities` never promises an
+//! output that is not there; later work adds RTMP, FLV, HLS and the rest here.
+
+pub mod http;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+
+use serde_json::{json, Map, Value};
+
+use crate::config::ProtocolEntry;
+
+/// What a listener is given to reach the rest of the server. The live-path work adds the stream
+/// registry here; listeners take it by clone.
+#[derive(Clone, Default)]
+pub struct ListenerContext {}
+
+/// Where and how one configured entry listens.
+#[derive(Debug, Clone)]
+pub struct ListenerSettings {
+    pub interface: String,
+    pub port: u16,
+    /// The whole configured entry, for connector-specific options.
+    pub entry: ProtocolEntry,
+}
+
+/// Why a listener could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenerError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// A future that completes once a listener has let go of its socket.
+pub type StopFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A running listener. [`ListenerHandle::stop`] closes it; dropping the handle also stops it.
+pub struct ListenerHandle {
+    pub local_addr: SocketAddr,
+    stop: Option<Box<dyn FnOnce() -> StopFuture + Send>>,
+}
+
+impl ListenerHandle {
+    pub fn new(local_addr: SocketAddr, stop: impl FnOnce() -> StopFuture + Send + 'static) -> Self {
+        ListenerHandle {
+            local_addr,
+            stop: Some(Box::new(stop)),
+        }
+    }
+
+    /// Stops the listener; the future completes when its socket is closed.
+    pub fn stop(mut self) -> StopFuture {
+        match self.stop.take() {
+            Some(stop) => stop(),
+            None => Box::pin(async {}),
+        }
+    }
+}
+
+impl Drop for ListenerHandle {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            actix_rt::spawn(stop());
+        }
+    }
+}
+
+/// Starts a listener for one configured entry.
+pub type StartFn = fn(&ListenerSettings, &ListenerContext) -> Result<ListenerHandle, ListenerError>;
+
+/// One connector Eddy implements.
+pub struct ConnectorSpec {
+    pub name: &'static str,
+    pub desc: &'static str,
+    pub default_port: Option<u16>,
+    /// `Some("HTTP")` for outputs served by the HTTP listener.
+    pub deps: Option<&'static str>,
+    /// The connector's `capabilities` entry (without `name`, which is added).
+    pub capabilities: fn() -> Value,
+    /// `None` for outputs that ride on another listener.
+    pub start: Option<StartFn>,
+}
+
+/// Every connector Eddy implements.
+pub fn catalogue() -> &'static [ConnectorSpec] {
+    static CATALOGUE: [ConnectorSpec; 1] = [http::SPEC];
+    &CATALOGUE
+}
+
+/// Looks a connector up by its configured name (case-insensitive, as operators type it).
+pub fn find(name: &str) -> Option<&'static ConnectorSpec> {
+    catalogue()
+        .iter()
+        .find(|c| c.name.eq_ignore_ascii_case(name))
+}
+
+/// The `connectors` object of a `capabilities` answer.
+pub fn capabilities() -> Map<String, Value> {
+    catalogue()
+        .iter()
+        .map(|c| {
+            let mut v = (c.capabilities)();
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("name".into(), json!(c.name));
+                obj.insert("desc".into(), json!(c.desc));
+                if let Some(d) = c.deps {
+                    obj.insert("deps".into(), json!(d));
+                }
+            }
+            (c.name.to_string(), v)
+        })
+        .collect()
+}
+
+/// The entries a first start enables: every connector with nothing required (facts §9.1).
+pub fn default_protocols() -> Vec<ProtocolEntry> {
+    catalogue()
+        .iter()
+        .filter(|c| {
+            (c.capabilities)()
+                .get("required")
+                .and_then(Value::as_object)
+                .is_none_or(Map::is_empty)
+        })
+        .map(|c| {
+            let mut p = ProtocolEntry::new();
+            p.insert("connector".into(), json!(c.name));
+            p
+        })
+        .collect()
+}
+
+/// One input Eddy implements: which stream sources it reads (`source_match`, one `*` wildcard).
+pub struct InputSpec {
+    pub name: &'static str,
+    pub source_match: &'static [&'static str],
+    /// The input's `capabilities` entry (without `name`, which is added).
+    pub capabilities: fn() -> Value,
+}
+
+/// Every input Eddy implements. The live buffer (`push://`) and file inputs join here.
+pub fn inputs() -> &'static [InputSpec] {
+    &[]
+}
+
+/// The input that reads `source`, if any.
+pub fn input_for(source: &str) -> Option<&'static InputSpec> {
+    inputs()
+        .iter()
+        .find(|i| i.source_match.iter().any(|m| wildcard_match(m, source)))
+}
+
+/// The `inputs` object of a `capabilities` answer.
+pub fn input_capabilities() -> Map<String, Value> {
+    inputs()
+        .iter()
+        .map(|i| {
+            let mut v = (i.capabilities)();
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("name".into(), json!(i.name));
+                obj.insert("source_match".into(), json!(i.source_match));
+            }
+            (i.name.to_string(), v)
+        })
+        .collect()
+}
+
+/// Matches `text` against `pattern` with at most one `*` standing for any run of characters.
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, tail)) => {
+            text.len() >= head.len() + tail.len() && text.starts_with(head) && text.ends_with(tail)
+        }
+    }
+}
+
+/// The `online` value of an entry whose connector is not startable on its own.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EntryState {
+    Running(SocketAddr),
+    Failed(String),
+    Enabled,
+    NotInstalled,
+    MissingConnector,
+    Invalid(String),
+}
+
+impl EntryState {
+    /// The API's `online` value (facts §2.5).
+    pub fn online_value(&self) -> Value {
+        match self {
+            EntryState::Running(_) => json!(1),
+            EntryState::Failed(_) => json!(0),
+            EntryState::Enabled => json!("Enabled"),
+            EntryState::NotInstalled => json!("Not installed"),
+            EntryState::MissingConnector => json!("Missing connector name"),
+            EntryState::Invalid(_) => json!("Invalid configuration"),
+        }
+    }
+}
+
+/// Reads `interface` and `port` from an entry, with the connector's defaults.
+pub fn settings_for(
+    spec: &ConnectorSpec,
+    entry: &ProtocolEntry,
+) -> Result<ListenerSettings, String> {
+    let port = match entry.get("port") {
+        None | Some(Value::Null) => spec.default_port.ok_or("no port given")?,
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok())
+            .ok_or_else(|| format!("port {n} is not a TCP port"))?,
+        Some(Value::String(s)) if s.is_empty() => spec.default_port.ok_or("no port given")?,
+        Some(Value::String(s)) => s
+            .parse()
+            .map_err(|_| format!("port {s:?} is not a TCP port"))?,
+        Some(other) => return Err(format!("port {other} is not a TCP port")),
+    };
+    let interface = match entry.get("interface") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        _ => "0.0.0.0".to_string(),
+    };
+    Ok(ListenerSettings {
+        interface,
+        port,
+        entry: entry.clone(),
+    })
+}
+
+/// Binds a TCP listener for `settings`, set non-blocking for tokio/actix.
+pub fn bind_tcp(settings: &ListenerSettings) -> Result<std::net::TcpListener, ListenerError> {
+    let addr = format!("{}:{}", bracket_v6(&settings.interface), settings.port);
+    std::net::TcpListener::bind(&addr)
+        .and_then(|l| l.set_nonblocking(true).map(|_| l))
+        .map_err(|source| ListenerError::Bind { addr, source })
+}
+
+/// `::` becomes `[::]` so it can take a `:port`.
+pub fn bracket_v6(host: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(s: &str) -> ProtocolEntry {
+        serde_json::from_str(s).expect("test entry")
+    }
+
+    #[test]
+    fn ports_and_interfaces() {
+        let spec = &http::SPEC;
+        let s = settings_for(spec, &entry(r#"{"connector":"HTTP"}"#)).expect("defaults");
+        assert_eq!((s.interface.as_str(), s.port), ("0.0.0.0", 8080));
+        let s = settings_for(
+            spec,
+            &entry(r#"{"connector":"HTTP","port":"81","interface":"::"}"#),
+        )
+        .expect("string port");
+        assert_eq!((s.interface.as_str(), s.port), ("::", 81));
+        for bad in [
+            r#"{"port":70000}"#,
+            r#"{"port":-1}"#,
+            r#"{"port":"x"}"#,
+            r#"{"port":[1]}"#,
+        ] {
+            assert!(settings_for(spec, &entry(bad)).is_err(), "{bad}");
+        }
+        assert_eq!(bracket_v6("::1"), "[::1]");
+        assert_eq!(bracket_v6("127.0.0.1"), "127.0.0.1");
+    }
+
+    #[test]
+    fn catalogue_lists_only_real_connectors() {
+        let caps = capabilities();
+        assert!(caps.contains_key("HTTP"));
+        assert!(find("http").is_some());
+        assert!(find("RTSP").is_none());
+        assert!(default_protocols().iter().any(|p| p["connector"] == "HTTP"));
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard_match("push://*", "push://"));
+        assert!(wildcard_match("push://*", "push://1.2.3.4@pw"));
+        assert!(!wildcard_match("push://*", "/file.mp4"));
+        assert!(wildcard_match("/*.mp4", "/a.mp4"));
+        assert!(!wildcard_match("ab*ba", "aba"));
+        assert!(wildcard_match("exact", "exact"));
+    }
+}

@@ -1,0 +1,121 @@
+//! Start-up and shutdown: [`run`] is the whole server, used by `main` and by tests alike.
+//!
+//! It starts the [`Supervisor`] (which starts the protocol listeners), the API on TCP and the UDP
+//! API on loopback, then waits for SIGINT/SIGTERM or an API `shutdown`. On the way out the
+//! supervisor stops the listeners and writes the configuration.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use actix::Actor;
+use tokio::sync::mpsc;
+
+use crate::actors::supervisor::{Shutdown, StopReason, Supervisor, SupervisorSettings};
+use crate::api::{self, auth::Challenger, ApiContext};
+use crate::config::Config;
+use crate::logbook::LogBook;
+use crate::protocols;
+
+/// Everything [`run`] needs.
+pub struct RunOptions {
+    pub config_path: PathBuf,
+    pub config: Config,
+    /// The config file's bytes as read; `None` when there was no file (a first start).
+    pub loaded_bytes: Option<Vec<u8>>,
+    pub api_interface: String,
+    pub api_port: u16,
+    /// Save a changed config once it has been quiet this long.
+    pub autosave_after: Duration,
+    pub logbook: LogBook,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen for the API on {addr}: {source}")]
+    ApiBind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+/// Runs the server until a signal or an API `shutdown`.
+pub async fn run(opts: RunOptions) -> Result<(), StartError> {
+    let addr = format!(
+        "{}:{}",
+        protocols::bracket_v6(&opts.api_interface),
+        opts.api_port
+    );
+    let listener = std::net::TcpListener::bind(&addr)
+        .and_then(|l| l.set_nonblocking(true).map(|_| l))
+        .map_err(|source| StartError::ApiBind {
+            addr: addr.clone(),
+            source,
+        })?;
+    let api_addr: SocketAddr = listener
+        .local_addr()
+        .map_err(|source| StartError::ApiBind { addr, source })?;
+
+    let (stop_tx, mut stop_rx) = mpsc::channel(4);
+    let supervisor = Supervisor::new(SupervisorSettings {
+        config: opts.config,
+        config_path: opts.config_path,
+        loaded_bytes: opts.loaded_bytes,
+        autosave_after: opts.autosave_after,
+        stop_requests: stop_tx,
+    })
+    .start();
+
+    let ctx = ApiContext {
+        supervisor: supervisor.clone(),
+        logbook: opts.logbook,
+        challenger: Challenger::new(),
+        api_addr,
+    };
+    let server = api::http::serve(ctx.clone(), listener).map_err(|source| StartError::ApiBind {
+        addr: api_addr.to_string(),
+        source,
+    })?;
+    let api_handle = server.handle();
+    actix_rt::spawn(server);
+    tracing::info!(kind = "CONF", "API listening on {api_addr}");
+    let udp = match api::udp::bind(api_addr.port()).await {
+        Ok(sock) => Some(actix_rt::spawn(api::udp::serve(ctx, sock))),
+        Err(e) => {
+            tracing::warn!(
+                "UDP API not available on 127.0.0.1:{}: {e}",
+                api_addr.port()
+            );
+            None
+        }
+    };
+
+    let reason = wait_for_stop(&mut stop_rx).await;
+    tracing::info!(kind = "CONF", "Shutting down ({reason:?})");
+    let _ = supervisor.send(Shutdown).await;
+    api_handle.stop(true).await;
+    if let Some(task) = udp {
+        task.abort();
+    }
+    Ok(())
+}
+
+async fn wait_for_stop(api_requests: &mut mpsc::Receiver<StopReason>) -> StopReason {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (mut term, mut int) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(t), Ok(i)) => (t, i),
+        _ => {
+            tracing::warn!("cannot watch for signals; only an API shutdown stops the server");
+            return api_requests.recv().await.unwrap_or(StopReason::ApiRequest);
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => StopReason::Signal("SIGTERM"),
+        _ = int.recv() => StopReason::Signal("SIGINT"),
+        r = api_requests.recv() => r.unwrap_or(StopReason::ApiRequest),
+    }
+}

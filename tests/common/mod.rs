@@ -1,0 +1,307 @@
+//! Test harness: starts the real `eddy` binary on free ports with a temporary config and talks to
+//! it with a real HTTP client (reqwest) or raw sockets.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+/// A free port on 127.0.0.1, for both TCP and UDP.
+pub fn free_port() -> u16 {
+    loop {
+        let tcp = TcpListener::bind("127.0.0.1:0").expect("bind tcp");
+        let port = tcp.local_addr().expect("addr").port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A running server.
+pub struct Server {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub child: Option<Child>,
+    pub client: reqwest::blocking::Client,
+}
+
+pub struct Options<'a> {
+    pub config: Option<&'a str>,
+    pub args: &'a [&'a str],
+    pub autosave_secs: u64,
+}
+
+impl Default for Options<'_> {
+    fn default() -> Self {
+        Options {
+            config: None,
+            args: &[],
+            autosave_secs: 3600,
+        }
+    }
+}
+
+impl Server {
+    /// Starts with the given config file content (or none: a first start).
+    pub fn start(config: Option<&str>) -> Server {
+        Self::start_with(Options {
+            config,
+            ..Default::default()
+        })
+    }
+
+    pub fn start_with(opts: Options) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        if let Some(c) = opts.config {
+            std::fs::write(dir.path().join("config.json"), c).expect("write config");
+        }
+        let port = free_port();
+        let child = spawn(dir.path(), port, opts.args, opts.autosave_secs);
+        let server = Server {
+            dir,
+            port,
+            child: Some(child),
+            client: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("client"),
+        };
+        server.wait_ready();
+        server
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("config.json")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("server did not come up; log:\n{}", self.stderr());
+    }
+
+    /// Sends `command` as a form-encoded POST to `/api2` (minimal answers).
+    pub fn api2(&self, command: Value) -> Value {
+        self.post_form("/api2", &command, &[])
+    }
+
+    /// Sends `command` as a form-encoded POST to `/api` (full answers).
+    pub fn api(&self, command: Value) -> Value {
+        self.post_form("/api", &command, &[])
+    }
+
+    pub fn post_form(&self, path: &str, command: &Value, headers: &[(&str, &str)]) -> Value {
+        let mut req = self
+            .client
+            .post(self.url(path))
+            .form(&[("command", command.to_string())]);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().expect("request");
+        assert_eq!(resp.status(), 200);
+        parse_answer(&resp.text().expect("body"))
+    }
+
+    /// The server's stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; returns its exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        wait_exit(&mut child, Duration::from_secs(15))
+    }
+
+    /// Starts the binary again on the same folder and port.
+    pub fn restart(&mut self) {
+        if self.child.is_some() {
+            self.terminate();
+        }
+        self.child = Some(spawn(self.dir.path(), self.port, &[], 3600));
+        self.wait_ready();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub fn spawn(dir: &Path, port: u16, args: &[&str], autosave_secs: u64) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("stderr.log"))
+        .expect("log file");
+    Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .current_dir(dir)
+        .args([
+            "-c",
+            "config.json",
+            "-p",
+            &port.to_string(),
+            "-i",
+            "127.0.0.1",
+        ])
+        .args(["--autosave-secs", &autosave_secs.to_string()])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn eddy")
+}
+
+pub fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("process did not exit in {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Parses `JSON\n\n`.
+pub fn parse_answer(body: &str) -> Value {
+    assert!(
+        body.ends_with("\n\n"),
+        "answer must end with two newlines: {body:?}"
+    );
+    serde_json::from_str(body.trim_end()).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+/// Polls `f` until it returns true or `limit` passes.
+pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// A raw HTTP/1.1 keep-alive connection, to see per-connection behaviour.
+pub struct RawConn {
+    stream: TcpStream,
+}
+
+impl RawConn {
+    pub fn open(port: u16) -> RawConn {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        RawConn { stream }
+    }
+
+    /// POSTs `command` to `path` with extra header lines; returns (status, headers, body).
+    pub fn post(
+        &mut self,
+        path: &str,
+        command: &Value,
+        extra_headers: &str,
+    ) -> (u16, String, String) {
+        let body: String = form_encode("command", &command.to_string());
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: {}\r\n{extra_headers}\r\n{body}",
+            body.len()
+        );
+        self.stream.write_all(req.as_bytes()).expect("write");
+        self.read_response()
+    }
+
+    fn read_response(&mut self) -> (u16, String, String) {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let head_end = loop {
+            if let Some(i) = find(&buf, b"\r\n\r\n") {
+                break i + 4;
+            }
+            let n = self.stream.read(&mut chunk).expect("read");
+            assert!(n > 0, "connection closed");
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+        let status: u16 = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("status");
+        let len: usize = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().ok())?
+            })
+            .expect("content-length");
+        while buf.len() < head_end + len {
+            let n = self.stream.read(&mut chunk).expect("read");
+            assert!(n > 0, "connection closed");
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        let body = String::from_utf8_lossy(&buf[head_end..head_end + len]).to_string();
+        (status, head, body)
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+pub fn form_encode(key: &str, value: &str) -> String {
+    let mut out = format!("{key}=");
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// md5 hex, as clients compute the login hash.
+pub fn md5_hex(s: &str) -> String {
+    eddy::config::md5_hex(s.as_bytes())
+}
+
+/// A config with one account `test:test` and the HTTP connector on `http_port`.
+pub fn config_with_account(http_port: u16) -> String {
+    json!({
+        "account": {"test": {"password": md5_hex("test")}},
+        "config": {"protocols": [{"connector": "HTTP", "port": http_port, "interface": "127.0.0.1"}]},
+        "streams": {}
+    })
+    .to_string()
+}
