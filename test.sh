@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
-# Runs Eddy's whole test suite. Installs the outside programs the tests use (curl now, ffmpeg
-# once the live path lands) from Debian's packages when they are missing.
+# Runs Eddy's whole test suite against real peers. Installs what the tests use when missing:
+# curl and ffmpeg (ffmpeg + ffprobe) from Debian's packages, and a newer ffmpeg that writes
+# Enhanced RTMP (HEVC in FLV) from the imageio-ffmpeg wheel on PyPI.
 set -euo pipefail
 cd "$(dirname "$0")"
 
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
 need=()
-for tool in curl; do
-  command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
-done
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
+command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test.sh: installing ${need[*]} from Debian's packages"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+if ! python3 -c 'import imageio_ffmpeg' >/dev/null 2>&1; then
+  echo "test.sh: installing imageio-ffmpeg (an ffmpeg with Enhanced RTMP) from PyPI"
+  python3 -m pip install --quiet imageio-ffmpeg 2>/dev/null ||
+    python3 -m pip install --quiet --break-system-packages imageio-ffmpeg
+fi
+EDDY_FFMPEG_ENHANCED="$(python3 -c 'import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())')"
+export EDDY_FFMPEG_ENHANCED
 
 cargo test --all-targets "$@"

@@ -38,6 +38,8 @@ pub enum StartError {
         addr: String,
         source: std::io::Error,
     },
+    #[error("cannot start the media runtime: {0}")]
+    Runtime(std::io::Error),
 }
 
 /// Runs the server until a signal or an API `shutdown`.
@@ -57,6 +59,18 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
         .local_addr()
         .map_err(|source| StartError::ApiBind { addr, source })?;
 
+    // Protocol connections run on their own multi-threaded runtime, so viewers use every core;
+    // the actors (control) stay on the actix system thread.
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let media = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("eddy-media")
+        .enable_all()
+        .build()
+        .map_err(StartError::Runtime)?;
+
     let (stop_tx, mut stop_rx) = mpsc::channel(4);
     let supervisor = Supervisor::new(SupervisorSettings {
         config: opts.config,
@@ -64,6 +78,7 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
         loaded_bytes: opts.loaded_bytes,
         autosave_after: opts.autosave_after,
         stop_requests: stop_tx,
+        runtime: media.handle().clone(),
     })
     .start();
 
@@ -98,6 +113,7 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
     if let Some(task) = udp {
         task.abort();
     }
+    media.shutdown_background();
     Ok(())
 }
 

@@ -21,15 +21,26 @@ struct Slot {
 /// The listeners and the state of every configured entry.
 pub struct ListenerSet {
     slots: Vec<Slot>,
-    ctx: ListenerContext,
+    /// Set by the supervisor once it runs (listeners need its address).
+    ctx: Option<ListenerContext>,
+}
+
+impl Default for ListenerSet {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl ListenerSet {
-    pub fn new(ctx: ListenerContext) -> Self {
+    pub fn new() -> Self {
         ListenerSet {
             slots: Vec::new(),
-            ctx,
+            ctx: None,
         }
+    }
+
+    pub fn set_context(&mut self, ctx: ListenerContext) {
+        self.ctx = Some(ctx);
     }
 
     /// Stops the listeners whose entry is not in `wanted`; the futures finish when their sockets
@@ -116,7 +127,11 @@ impl ListenerSet {
                 return slot;
             }
         };
-        match start(&settings, &self.ctx) {
+        let Some(ctx) = &self.ctx else {
+            slot.state = EntryState::Failed("the server is not running yet".into());
+            return slot;
+        };
+        match start(&settings, ctx) {
             Ok(handle) => {
                 slot.state = EntryState::Running(handle.local_addr);
                 slot.handle = Some(handle);

@@ -4,7 +4,9 @@
 //!   sessions and pushes.
 //! - [`config_edit`]: the configuration changes the supervisor applies (pure functions).
 //! - [`listeners`]: the listeners `config.protocols` turns on.
+//! - [`stream`]: one StreamActor per active stream, with its live buffer.
 
 pub mod config_edit;
 pub mod listeners;
+pub mod stream;
 pub mod supervisor;

@@ -11,17 +11,22 @@
 //!
 //! Stream, session, push and trigger actors are started and registered here by later work.
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
 use super::config_edit::{self, ChangeOutcome, ConfigChange};
 use super::listeners::ListenerSet;
+use super::stream::{
+    StopStream, StreamActor, StreamError, StreamReport, StreamStats, UpdateConfig,
+};
 use crate::config::Config;
 use crate::protocols::ListenerContext;
+use crate::stream_name;
 
 /// How often the supervisor checks for pending saves and listeners to retry.
 const TICK: Duration = Duration::from_secs(1);
@@ -46,6 +51,12 @@ pub struct Supervisor {
     iid: String,
     /// Tells the server's main loop that a shutdown was requested through the API.
     stop_requests: mpsc::Sender<StopReason>,
+    /// The runtime protocol connections run on, handed to listeners.
+    runtime: tokio::runtime::Handle,
+    /// Active streams by full name.
+    streams: HashMap<String, Addr<StreamActor>>,
+    /// Their last reported numbers.
+    stream_stats: BTreeMap<String, StreamStats>,
 }
 
 /// How to start a [`Supervisor`].
@@ -56,6 +67,8 @@ pub struct SupervisorSettings {
     pub loaded_bytes: Option<Vec<u8>>,
     pub autosave_after: Duration,
     pub stop_requests: mpsc::Sender<StopReason>,
+    /// The runtime protocol connections run on.
+    pub runtime: tokio::runtime::Handle,
 }
 
 impl Supervisor {
@@ -68,9 +81,12 @@ impl Supervisor {
             on_disk,
             changed_at: dirty.then(Instant::now),
             autosave_after: s.autosave_after,
-            listeners: ListenerSet::new(ListenerContext::default()),
+            listeners: ListenerSet::new(),
             iid: instance_id(),
             stop_requests: s.stop_requests,
+            runtime: s.runtime,
+            streams: HashMap::new(),
+            stream_stats: BTreeMap::new(),
         }
     }
 
@@ -141,6 +157,29 @@ impl Supervisor {
             config: self.config.clone(),
             protocols,
             iid: self.iid.clone(),
+            streams: self.stream_stats.values().cloned().collect(),
+        }
+    }
+
+    /// Tells running streams about configuration changes; ends those no longer configured.
+    fn update_streams(&mut self) {
+        for (name, addr) in &self.streams {
+            match self
+                .config
+                .streams
+                .get(stream_name::base_name(name))
+                .and_then(Value::as_object)
+            {
+                Some(cfg) => addr.do_send(UpdateConfig(cfg.clone())),
+                None => {
+                    tracing::info!(
+                        kind = "STRM",
+                        stream = name.as_str(),
+                        "Stream {name} is no longer configured; ending it"
+                    );
+                    addr.do_send(StopStream);
+                }
+            }
         }
     }
 }
@@ -154,6 +193,10 @@ impl Actor for Supervisor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        self.listeners.set_context(ListenerContext {
+            supervisor: ctx.address(),
+            runtime: self.runtime.clone(),
+        });
         ctx.wait(self.reconcile());
         ctx.run_interval(TICK, |act, _| act.tick());
     }
@@ -167,6 +210,8 @@ pub struct Snapshot {
     pub protocols: Vec<Value>,
     /// Instance id, fresh per boot.
     pub iid: String,
+    /// Active streams and their numbers.
+    pub streams: Vec<StreamStats>,
 }
 
 /// Asks for a [`Snapshot`].
@@ -192,8 +237,12 @@ impl Handler<ApplyChange> for Supervisor {
         let mut next = self.config.clone();
         let outcome = config_edit::apply(&mut next, msg.0);
         let protocols_changed = next.config.protocols != self.config.config.protocols;
+        let streams_changed = next.streams != self.config.streams;
         self.config = next;
         self.note_change();
+        if streams_changed {
+            self.update_streams();
+        }
         if !protocols_changed {
             return AtomicResponse::new(Box::pin(fut::ready(outcome)));
         }
@@ -235,6 +284,9 @@ impl Handler<Shutdown> for Supervisor {
     type Result = AtomicResponse<Self, ()>;
     fn handle(&mut self, _: Shutdown, _: &mut Self::Context) -> Self::Result {
         let _ = self.save();
+        for addr in self.streams.values() {
+            addr.do_send(StopStream);
+        }
         let stops = self.listeners.retire_all();
         AtomicResponse::new(Box::pin(
             async move {
@@ -244,5 +296,65 @@ impl Handler<Shutdown> for Supervisor {
             }
             .into_actor(self),
         ))
+    }
+}
+
+/// A stream opened for publishing or playing.
+pub struct StreamRef {
+    /// The sanitised full name (`base+wildcard`).
+    pub name: String,
+    /// The base stream's configuration.
+    pub config: Map<String, Value>,
+    pub addr: Addr<StreamActor>,
+}
+
+/// Finds or starts the StreamActor for a requested name. The base name must be configured.
+#[derive(Message)]
+#[rtype(result = "Result<StreamRef, StreamError>")]
+pub struct ResolveStream {
+    pub name: String,
+}
+
+impl Handler<ResolveStream> for Supervisor {
+    type Result = Result<StreamRef, StreamError>;
+    fn handle(&mut self, msg: ResolveStream, ctx: &mut Self::Context) -> Self::Result {
+        let name = stream_name::validate(&msg.name)
+            .map_err(|e| StreamError::InvalidName(format!("{:?}: {e}", msg.name)))?;
+        let base = stream_name::base_name(&name);
+        let config = self
+            .config
+            .streams
+            .get(base)
+            .and_then(Value::as_object)
+            .cloned()
+            .ok_or_else(|| StreamError::NotConfigured(name.clone()))?;
+        let addr = match self.streams.get(&name) {
+            Some(a) if a.connected() => a.clone(),
+            _ => {
+                let a = StreamActor::new(name.clone(), &config, ctx.address().recipient()).start();
+                self.streams.insert(name.clone(), a.clone());
+                a
+            }
+        };
+        Ok(StreamRef { name, config, addr })
+    }
+}
+
+impl Handler<StreamReport> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, msg: StreamReport, _: &mut Self::Context) {
+        match msg {
+            StreamReport::Status(stats) => {
+                if self.streams.contains_key(&stats.name) {
+                    self.stream_stats.insert(stats.name.clone(), stats);
+                }
+            }
+            StreamReport::Gone { name, addr } => {
+                if self.streams.get(&name) == Some(&addr) {
+                    self.streams.remove(&name);
+                    self.stream_stats.remove(&name);
+                }
+            }
+        }
     }
 }

@@ -121,10 +121,16 @@ pub async fn execute(
         }
     }
     if let Some(v) = req.get("active_streams") {
-        resp.insert("active_streams".into(), stats::active_streams(v));
+        resp.insert(
+            "active_streams".into(),
+            stats::active_streams(v, &snap.streams),
+        );
     }
     if let Some(v) = req.get("stats_streams") {
-        resp.insert("stats_streams".into(), stats::stats_streams(v));
+        resp.insert(
+            "stats_streams".into(),
+            stats::stats_streams(v, &snap.streams),
+        );
     }
     if req.contains_key("version") {
         resp.insert("version".into(), system::version());

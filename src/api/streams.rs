@@ -41,7 +41,11 @@ pub fn answer(req: &Map<String, Value>, snap: &Snapshot, touched: &[String]) -> 
         if partial && !touched.contains(name) {
             continue;
         }
-        out.insert(name.clone(), with_status(name, cfg));
+        let running = snap
+            .streams
+            .iter()
+            .any(|s| s.name == *name && s.status == "Online");
+        out.insert(name.clone(), with_status(name, cfg, running));
     }
     if partial {
         out.insert("incomplete list".into(), json!(1));
@@ -50,19 +54,23 @@ pub fn answer(req: &Map<String, Value>, snap: &Snapshot, touched: &[String]) -> 
 }
 
 /// A stream's config plus the computed `name`, `online` and `error` (facts §2.3).
-fn with_status(name: &str, cfg: &Value) -> Value {
+fn with_status(name: &str, cfg: &Value, running: bool) -> Value {
     let mut v = cfg.clone();
-    let (online, error) = status(cfg);
     if let Some(obj) = v.as_object_mut() {
         obj.insert("name".into(), json!(name));
-        obj.insert("online".into(), json!(online));
-        obj.insert("error".into(), json!(error));
+        if running {
+            obj.insert("online".into(), json!(1));
+        } else {
+            let (online, error) = status(cfg);
+            obj.insert("online".into(), json!(online));
+            obj.insert("error".into(), json!(error));
+        }
     }
     v
 }
 
-/// `online` (0 offline, 1 active, 2 available) and the `error` text for a configured stream that
-/// is not running. Running streams are reported by the live-path work.
+/// `online` (0 offline, 2 available: waiting for a push) and the `error` text for a configured
+/// stream that is not running.
 fn status(cfg: &Value) -> (u8, &'static str) {
     match cfg.get("source").and_then(Value::as_str) {
         None | Some("") => (0, "Stream offline: Missing source parameter!"),

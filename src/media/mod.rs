@@ -1,2 +1,114 @@
-//! The internal media model and the formats (FLV, TS, MP4, ...): pure code, no sockets, no actors.
-//! Filled in by the live-path work; empty in the foundation.
+//! The internal media model and the formats: pure code, no sockets, no actors, no async.
+//!
+//! - [`Track`] describes one elementary stream (codec, init data, size or rate); [`Packet`] is one
+//!   frame of it, with its payload as shared [`bytes::Bytes`] (never copied per viewer).
+//! - [`flv`]: FLV file header and tags, including the audio/video tag bodies RTMP carries (legacy
+//!   and Enhanced RTMP FourCC forms).
+//! - [`flv_body`]: FLV tag bodies (RTMP message bodies) built from tracks and packets.
+//! - [`h264`], [`hevc`], [`aac`], [`mp3`]: codec parameter parsing (decoder configuration records,
+//!   SPS, AudioSpecificConfig, MP3 frame headers).
+//! - [`bits`]: a bit reader with Exp-Golomb codes for the parameter-set parsers.
+//!
+//! Times are milliseconds: a packet's `time` is its decode time and `offset` the composition
+//! offset, so its presentation time is `time + offset`.
+
+pub mod aac;
+pub mod bits;
+pub mod flv;
+pub mod flv_body;
+pub mod h264;
+pub mod hevc;
+pub mod mp3;
+
+use bytes::Bytes;
+
+/// What a track carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TrackKind {
+    Video,
+    Audio,
+    Meta,
+}
+
+/// Codecs Eddy knows by name. Names follow MistServer's (`H264`, `HEVC`, `AAC`, `MP3`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Codec {
+    H264,
+    Hevc,
+    Av1,
+    Vp9,
+    Aac,
+    Mp3,
+    /// AMF script data (onMetaData and friends) carried as a meta track.
+    Amf,
+}
+
+impl Codec {
+    /// MistServer's codec name, as `json_`, `capabilities` and DTSC use it.
+    pub fn mist_name(self) -> &'static str {
+        match self {
+            Codec::H264 => "H264",
+            Codec::Hevc => "HEVC",
+            Codec::Av1 => "AV1",
+            Codec::Vp9 => "VP9",
+            Codec::Aac => "AAC",
+            Codec::Mp3 => "MP3",
+            Codec::Amf => "JSON",
+        }
+    }
+
+    pub fn kind(self) -> TrackKind {
+        match self {
+            Codec::H264 | Codec::Hevc | Codec::Av1 | Codec::Vp9 => TrackKind::Video,
+            Codec::Aac | Codec::Mp3 => TrackKind::Audio,
+            Codec::Amf => TrackKind::Meta,
+        }
+    }
+}
+
+/// One elementary stream.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Track {
+    /// Track id within its stream, from 1.
+    pub id: u32,
+    pub codec: Option<Codec>,
+    /// Decoder configuration: avcC for H.264, hvcC for HEVC, av1C for AV1, the
+    /// AudioSpecificConfig for AAC; empty when the codec needs none.
+    pub init: Bytes,
+    /// RFC 6381 codec string (`avc1.64001F`, `mp4a.40.2`), when known.
+    pub codec_string: String,
+    pub width: u32,
+    pub height: u32,
+    /// Frames per 1000 seconds (MistServer's `fpks`); 0 when unknown.
+    pub fpks: u32,
+    /// Audio sample rate in Hz.
+    pub rate: u32,
+    pub channels: u32,
+    /// Bits per audio sample.
+    pub size: u32,
+    /// Average bytes per second over the buffer.
+    pub bps: u64,
+    pub firstms: i64,
+    pub lastms: i64,
+}
+
+impl Track {
+    pub fn kind(&self) -> Option<TrackKind> {
+        self.codec.map(Codec::kind)
+    }
+}
+
+/// One frame of one track.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Packet {
+    pub track: u32,
+    /// Decode time in milliseconds.
+    pub time: i64,
+    /// Composition offset in milliseconds (presentation = time + offset).
+    pub offset: i32,
+    pub keyframe: bool,
+    /// The frame: length-prefixed NAL units for H.264/HEVC (as in avcC/hvcC), raw AAC or MP3
+    /// frames for audio, AMF bytes for script data.
+    pub data: Bytes,
+}

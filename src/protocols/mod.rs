@@ -10,19 +10,219 @@
 //! output that is not there; later work adds RTMP, FLV, HLS and the rest here.
 
 pub mod http;
+pub mod rtmp;
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::time::Duration;
 
+use actix::Addr;
+use bytes::Bytes;
 use serde_json::{json, Map, Value};
+use tokio::sync::watch;
 
+use crate::actors::stream::{
+    push_rules, AttachPublisher, Publisher, StreamError, Subscribe, Subscription,
+};
+use crate::actors::supervisor::{ResolveStream, Supervisor};
 use crate::config::ProtocolEntry;
 
-/// What a listener is given to reach the rest of the server. The live-path work adds the stream
-/// registry here; listeners take it by clone.
-#[derive(Clone, Default)]
-pub struct ListenerContext {}
+/// What a listener is given to reach the rest of the server; connections take it by clone.
+#[derive(Clone)]
+pub struct ListenerContext {
+    pub supervisor: Addr<Supervisor>,
+    /// The multi-threaded runtime connections run on.
+    pub runtime: tokio::runtime::Handle,
+}
+
+/// How long a viewer of a configured but offline stream waits for it to start.
+pub const OFFLINE_WAIT: Duration = Duration::from_secs(10);
+/// A viewer whose socket takes no data for this long is dropped.
+pub const VIEWER_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Writes every buffer in order with vectored writes (no copying); returns the bytes written.
+pub async fn write_all_bytes<W: tokio::io::AsyncWrite + Unpin>(
+    w: &mut W,
+    bufs: &[Bytes],
+) -> std::io::Result<u64> {
+    use tokio::io::AsyncWriteExt;
+    const MAX_SLICES: usize = 64;
+    let (mut idx, mut off, mut total) = (0usize, 0usize, 0u64);
+    while idx < bufs.len() {
+        let mut slices: Vec<std::io::IoSlice<'_>> =
+            Vec::with_capacity(MAX_SLICES.min(bufs.len() - idx));
+        for (i, b) in bufs[idx..].iter().enumerate().take(MAX_SLICES) {
+            let part = if i == 0 { &b[off..] } else { &b[..] };
+            if !part.is_empty() {
+                slices.push(std::io::IoSlice::new(part));
+            }
+        }
+        if slices.is_empty() {
+            break;
+        }
+        let mut n = w.write_vectored(&slices).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        total += n as u64;
+        while n > 0 && idx < bufs.len() {
+            let left = bufs[idx].len() - off;
+            if n >= left {
+                n -= left;
+                idx += 1;
+                off = 0;
+            } else {
+                off += n;
+                n = 0;
+            }
+        }
+        while idx < bufs.len() && bufs[idx].len() == off {
+            idx += 1;
+            off = 0;
+        }
+    }
+    Ok(total)
+}
+
+impl ListenerContext {
+    /// Opens a stream for playing: resolves the name, subscribes, and waits up to `wait` for a
+    /// keyframe to start at.
+    pub async fn play(
+        &self,
+        raw_name: &str,
+        protocol: &'static str,
+        wait: Duration,
+    ) -> Result<(String, Subscription), StreamError> {
+        let mut last = StreamError::ShuttingDown;
+        // A stream that is just ending may refuse; the second try gets a fresh one.
+        for _ in 0..2 {
+            let stream = self.resolve(raw_name).await?;
+            match stream.addr.send(Subscribe { protocol }).await {
+                Ok(Ok(mut sub)) => {
+                    if sub.reader.wait_ready(wait).await {
+                        return Ok((stream.name, sub));
+                    }
+                    return Err(StreamError::Offline(stream.name));
+                }
+                Ok(Err(e)) => last = e,
+                Err(_) => last = StreamError::Offline(stream.name),
+            }
+        }
+        Err(last)
+    }
+
+    /// Opens a stream for publishing, applying the `push://` rules of its configuration.
+    pub async fn publish(
+        &self,
+        raw_name: &str,
+        passphrase: &str,
+        peer: IpAddr,
+        protocol: &'static str,
+    ) -> Result<(String, Publisher), StreamError> {
+        let mut last = StreamError::ShuttingDown;
+        for _ in 0..2 {
+            let stream = self.resolve(raw_name).await?;
+            let source = stream
+                .config
+                .get("source")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let rules = push_rules::parse(source)
+                .ok_or_else(|| StreamError::NotPushable(stream.name.clone()))?;
+            rules
+                .check(peer, passphrase)
+                .await
+                .map_err(|reason| StreamError::PushDenied {
+                    stream: stream.name.clone(),
+                    reason,
+                })?;
+            match stream.addr.send(AttachPublisher { peer, protocol }).await {
+                Ok(Ok(p)) => return Ok((stream.name, p)),
+                Ok(Err(StreamError::Offline(_))) | Err(_) => {
+                    last = StreamError::Offline(stream.name)
+                }
+                Ok(Err(e)) => return Err(e),
+            }
+        }
+        Err(last)
+    }
+
+    async fn resolve(
+        &self,
+        raw_name: &str,
+    ) -> Result<crate::actors::supervisor::StreamRef, StreamError> {
+        self.supervisor
+            .send(ResolveStream {
+                name: raw_name.to_string(),
+            })
+            .await
+            .map_err(|_| StreamError::ShuttingDown)?
+    }
+}
+
+/// Runs an accept loop for `settings` on the context's runtime, handing each connection to
+/// `serve`. Stopping the returned handle closes the socket and signals the connections (through
+/// the `watch` they are given) to end.
+pub fn spawn_tcp_listener<F, Fut>(
+    settings: &ListenerSettings,
+    ctx: &ListenerContext,
+    name: &'static str,
+    serve: F,
+) -> Result<ListenerHandle, ListenerError>
+where
+    F: Fn(tokio::net::TcpStream, SocketAddr, ListenerContext, watch::Receiver<bool>) -> Fut
+        + Send
+        + Sync
+        + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let std_listener = bind_tcp(settings)?;
+    let local_addr = std_listener
+        .local_addr()
+        .map_err(|source| ListenerError::Bind {
+            addr: settings.port.to_string(),
+            source,
+        })?;
+    let listener = {
+        let _guard = ctx.runtime.enter();
+        tokio::net::TcpListener::from_std(std_listener).map_err(|source| ListenerError::Bind {
+            addr: local_addr.to_string(),
+            source,
+        })?
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let conn_ctx = ctx.clone();
+    let task = ctx.runtime.spawn(async move {
+        let mut stop = stop_rx.clone();
+        let mut backoff = Duration::from_millis(10);
+        loop {
+            tokio::select! {
+                _ = stop.changed() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((sock, peer)) => {
+                        backoff = Duration::from_millis(10);
+                        let _ = sock.set_nodelay(true);
+                        tokio::spawn(serve(sock, peer, conn_ctx.clone(), stop_rx.clone()));
+                    }
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait, then try again.
+                        tracing::warn!("{name} accept failed: {e}");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(1));
+                    }
+                }
+            }
+        }
+    });
+    tracing::info!(kind = "CONF", "{name} listening on {local_addr}");
+    Ok(ListenerHandle::new(local_addr, move || {
+        Box::pin(async move {
+            let _ = stop_tx.send(true);
+            let _ = task.await;
+        })
+    }))
+}
 
 /// Where and how one configured entry listens.
 #[derive(Debug, Clone)]
@@ -97,7 +297,7 @@ pub struct ConnectorSpec {
 
 /// Every connector Eddy implements.
 pub fn catalogue() -> &'static [ConnectorSpec] {
-    static CATALOGUE: [ConnectorSpec; 1] = [http::SPEC];
+    static CATALOGUE: [ConnectorSpec; 3] = [http::SPEC, rtmp::SPEC, http::flv::SPEC];
     &CATALOGUE
 }
 
@@ -152,9 +352,31 @@ pub struct InputSpec {
     pub capabilities: fn() -> Value,
 }
 
-/// Every input Eddy implements. The live buffer (`push://`) and file inputs join here.
+/// Every input Eddy implements. File inputs join here later.
 pub fn inputs() -> &'static [InputSpec] {
-    &[]
+    static INPUTS: [InputSpec; 1] = [InputSpec {
+        name: "Buffer",
+        source_match: &["push://*"],
+        capabilities: buffer_input_capabilities,
+    }];
+    &INPUTS
+}
+
+fn buffer_input_capabilities() -> Value {
+    json!({
+        "desc": "Live buffer for pushed streams (RTMP). push://[host][@passphrase] sets who may push.",
+        "priority": 9,
+        "codecs": [["H264", "HEVC", "AV1", "VP9"], ["AAC", "MP3"]],
+        "required": {},
+        "optional": {
+            "DVR": {"name": "Buffer time (ms)", "help": "How much of the live stream is kept for viewers to start in", "type": "uint", "default": 50000},
+            "cut": {"name": "Cut time (ms)", "help": "Data before this time stamp is not kept", "type": "uint", "default": 0},
+            "resume": {"name": "Resume support", "help": "Keep the buffer when the publisher disconnects, so it can continue", "type": "select", "select": [[0, "Disabled"], [1, "Enabled"]], "default": 0},
+            "inputtimeout": {"name": "Resume window (s)", "help": "With resume support, how long to wait for the publisher to come back", "type": "uint", "default": 30},
+            "maxkeepaway": {"name": "Maximum lag (ms)", "help": "A viewer further behind live than this skips ahead to a keyframe", "type": "uint", "default": 45000},
+            "segmentsize": {"name": "Segment size (ms)", "help": "Minimum segment duration for segmented outputs", "type": "uint", "default": 1900}
+        }
+    })
 }
 
 /// The input that reads `source`, if any.

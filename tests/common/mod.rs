@@ -2,6 +2,8 @@
 //! it with a real HTTP client (reqwest) or raw sockets.
 #![allow(dead_code)]
 
+pub mod media;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -304,4 +306,64 @@ pub fn config_with_account(http_port: u16) -> String {
         "streams": {}
     })
     .to_string()
+}
+
+/// A server with an HTTP and an RTMP listener and the given streams configured.
+pub struct LiveServer {
+    pub server: Server,
+    pub http: u16,
+    pub rtmp: u16,
+}
+
+impl LiveServer {
+    pub fn start(streams: Value) -> LiveServer {
+        let (http, rtmp) = (free_port(), free_port());
+        let cfg = json!({
+            "account": {"test": {"password": md5_hex("test")}},
+            "config": {"protocols": [
+                {"connector": "HTTP", "port": http, "interface": "127.0.0.1"},
+                {"connector": "RTMP", "port": rtmp, "interface": "127.0.0.1"},
+                {"connector": "FLV"}
+            ]},
+            "streams": streams
+        });
+        let server = Server::start(Some(&cfg.to_string()));
+        let ls = LiveServer { server, http, rtmp };
+        assert!(eventually(Duration::from_secs(10), || TcpStream::connect(
+            ("127.0.0.1", rtmp)
+        )
+        .is_ok()));
+        ls
+    }
+
+    pub fn rtmp_url(&self, app: &str, stream: &str) -> String {
+        format!("rtmp://127.0.0.1:{}/{app}/{stream}", self.rtmp)
+    }
+
+    pub fn flv_url(&self, stream: &str) -> String {
+        format!("http://127.0.0.1:{}/{stream}.flv", self.http)
+    }
+
+    /// Waits until the stream reports `Online` with data.
+    pub fn wait_online(&self, stream: &str) -> bool {
+        eventually(Duration::from_secs(15), || {
+            let v = self.server.api2(
+                json!({"active_streams": {"longform": true, "fields": ["status", "lastms"]}}),
+            );
+            v["active_streams"][stream]["status"] == "Online"
+                && v["active_streams"][stream]["lastms"].as_i64().unwrap_or(0) > 1000
+        })
+    }
+
+    /// The server process's resident memory in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let pid = self.server.child.as_ref().expect("running").id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
 }

@@ -1,14 +1,29 @@
 //! The HTTP output listener (default port 8080): the router every HTTP-based output hangs off.
 //!
-//! The foundation only runs the listener itself. Paths that no output claims get
-//! `415 Unsupported Media Type` (facts §9.2); the stream outputs (`/$.flv`, HLS, DASH, TS, MP4 and
-//! the info handlers) are added by the live-path and HTTP-output work.
+//! A small HTTP/1.1 server of our own on the media runtime, so a viewer costs one task and its
+//! socket: request heads are read into a capped buffer and tokenised by `httparse`; media bodies
+//! are written straight from the shared packet buffers with vectored writes (no per-viewer copy,
+//! no chunked encoding: streaming answers end with the connection).
+//!
+//! Routes (facts §9.2): `/STREAM.flv` ([`flv`]). Any other path gets
+//! `415 Unsupported Media Type`. A stream that cannot be opened gets
+//! `404`, body `Could not retrieve stream: <reason>`. Small answers keep the connection alive;
+//! idle connections close after 60 s and a request head must arrive within 10 s.
 
-use actix_web::{web, App, HttpResponse, HttpServer};
+pub mod flv;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
 
 use super::{
-    bind_tcp, ConnectorSpec, ListenerContext, ListenerError, ListenerHandle, ListenerSettings,
+    spawn_tcp_listener, ConnectorSpec, ListenerContext, ListenerError, ListenerHandle,
+    ListenerSettings,
 };
 
 pub const SPEC: ConnectorSpec = ConnectorSpec {
@@ -19,6 +34,13 @@ pub const SPEC: ConnectorSpec = ConnectorSpec {
     capabilities,
     start: Some(start),
 };
+
+/// Largest request head accepted.
+const MAX_HEAD: usize = 16 * 1024;
+/// A request head must be complete within this time.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Idle keep-alive connections close after this long.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn capabilities() -> serde_json::Value {
     json!({
@@ -36,40 +58,244 @@ fn capabilities() -> serde_json::Value {
 
 fn start(
     settings: &ListenerSettings,
-    _ctx: &ListenerContext,
+    ctx: &ListenerContext,
 ) -> Result<ListenerHandle, ListenerError> {
-    let listener = bind_tcp(settings)?;
-    let local_addr = listener
-        .local_addr()
-        .map_err(|source| ListenerError::Bind {
-            addr: settings.port.to_string(),
-            source,
-        })?;
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    let server = HttpServer::new(|| App::new().default_service(web::to(unsupported)))
-        .workers(workers)
-        .disable_signals()
-        .listen(listener)
-        .map_err(|source| ListenerError::Bind {
-            addr: local_addr.to_string(),
-            source,
-        })?
-        .run();
-    let handle = server.handle();
-    actix_rt::spawn(server);
-    tracing::info!(kind = "CONF", "HTTP output listening on {local_addr}");
-    Ok(ListenerHandle::new(local_addr, move || {
-        Box::pin(async move {
-            handle.stop(false).await;
-        })
-    }))
+    spawn_tcp_listener(settings, ctx, "HTTP", serve_connection)
 }
 
-async fn unsupported() -> HttpResponse {
-    HttpResponse::UnsupportedMediaType()
-        .insert_header(("Server", crate::server_header()))
-        .content_type("text/html")
-        .body("<!DOCTYPE html><html><head><title>Unsupported Media Type</title></head><body><h1>Unsupported Media Type</h1><p>No output handles this URL.</p></body></html>")
+/// One parsed request head.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub method: String,
+    /// The path, percent-decoded, without the query string.
+    pub path: String,
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    pub keep_alive: bool,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why a request head was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum HeadError {
+    #[error("request head larger than {MAX_HEAD} bytes")]
+    TooLarge,
+    #[error("malformed request: {0}")]
+    Malformed(String),
+}
+
+/// Parses a request head from the start of `buf`: `Ok(None)` when more bytes are needed,
+/// otherwise the request and the number of bytes it used.
+pub fn parse_head(buf: &[u8]) -> Result<Option<(Request, usize)>, HeadError> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut req = httparse::Request::new(&mut headers);
+    let used = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD => return Err(HeadError::TooLarge),
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(HeadError::Malformed(e.to_string())),
+    };
+    let target = req.path.unwrap_or("/");
+    let (raw_path, query) = target.split_once('?').unwrap_or((target, ""));
+    let path = percent_decode(raw_path);
+    let headers: Vec<(String, String)> = req
+        .headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_string(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
+        .collect();
+    let connection = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("connection"))
+        .map(|(_, v)| v.to_ascii_lowercase());
+    let keep_alive = match req.version {
+        Some(1) => connection.as_deref() != Some("close"),
+        _ => connection.as_deref() == Some("keep-alive"),
+    };
+    let request = Request {
+        method: req.method.unwrap_or("GET").to_string(),
+        path,
+        query: query.to_string(),
+        headers,
+        keep_alive,
+    };
+    Ok(Some((request, used)))
+}
+
+/// Decodes `%XX` escapes (invalid escapes are kept as they are).
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A small complete answer.
+pub fn simple_response(status: &str, content_type: &str, body: &str, keep_alive: bool) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\nServer: {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+         Access-Control-Allow-Origin: *\r\nCache-Control: no-cache\r\nConnection: {}\r\n\r\n{body}",
+        crate::server_header(),
+        body.len(),
+        if keep_alive { "keep-alive" } else { "close" }
+    )
+}
+
+async fn serve_connection(
+    mut sock: TcpStream,
+    peer: SocketAddr,
+    ctx: ListenerContext,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut buf = BytesMut::with_capacity(1024);
+    let mut first = true;
+    loop {
+        let limit = if first { HEAD_TIMEOUT } else { IDLE_TIMEOUT };
+        first = false;
+        let request = tokio::select! {
+            _ = stop.changed() => return,
+            r = tokio::time::timeout(limit, read_head(&mut sock, &mut buf)) => match r {
+                Ok(Ok(Some(req))) => req,
+                Ok(Ok(None)) | Err(_) => return,
+                Ok(Err(e)) => {
+                    tracing::debug!("HTTP {peer}: {e}");
+                    let _ = sock.write_all(simple_response("400 Bad Request", "text/plain", &format!("{e}\n"), false).as_bytes()).await;
+                    return;
+                }
+            }
+        };
+        let keep = match route(&request, &mut sock, peer, &ctx, &mut stop).await {
+            Ok(keep) => keep && request.keep_alive,
+            Err(_) => false,
+        };
+        if !keep {
+            let _ = sock.shutdown().await;
+            return;
+        }
+    }
+}
+
+/// Reads one request head; `Ok(None)` on a clean close.
+async fn read_head(sock: &mut TcpStream, buf: &mut BytesMut) -> Result<Option<Request>, HeadError> {
+    loop {
+        if !buf.is_empty() {
+            if let Some((req, used)) = parse_head(buf)? {
+                buf.advance(used);
+                return Ok(Some(req));
+            }
+        }
+        buf.reserve(1024);
+        match sock.read_buf(buf).await {
+            Ok(0) | Err(_) => return Ok(None),
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Answers one request; returns whether the connection may be kept for another.
+async fn route(
+    req: &Request,
+    sock: &mut TcpStream,
+    peer: SocketAddr,
+    ctx: &ListenerContext,
+    stop: &mut watch::Receiver<bool>,
+) -> std::io::Result<bool> {
+    if req.method != "GET" && req.method != "HEAD" {
+        if req.method == "OPTIONS" {
+            sock.write_all(
+                simple_response("204 No Content", "text/plain", "", req.keep_alive).as_bytes(),
+            )
+            .await?;
+            return Ok(true);
+        }
+        sock.write_all(
+            simple_response(
+                "405 Method Not Allowed",
+                "text/plain",
+                "Only GET and HEAD are served here.\n",
+                false,
+            )
+            .as_bytes(),
+        )
+        .await?;
+        return Ok(false);
+    }
+    if let Some(name) = stream_in(&req.path, "/", ".flv") {
+        return flv::serve(req, name, sock, peer, ctx, stop).await;
+    }
+    let body = "<!DOCTYPE html><html><head><title>Unsupported Media Type</title></head><body><h1>Unsupported Media Type</h1><p>No output handles this URL.</p></body></html>";
+    sock.write_all(
+        simple_response(
+            "415 Unsupported Media Type",
+            "text/html",
+            body,
+            req.keep_alive,
+        )
+        .as_bytes(),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// The stream name in a path of the form `prefix$suffix`, where `$` holds no `/`.
+pub fn stream_in<'a>(path: &'a str, prefix: &str, suffix: &str) -> Option<&'a str> {
+    let name = path.strip_prefix(prefix)?.strip_suffix(suffix)?;
+    (!name.is_empty() && !name.contains('/')).then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heads() {
+        let (r, n) = parse_head(b"GET /live.flv?tkn=1 HTTP/1.1\r\nHost: x\r\n\r\nrest")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (r.path.as_str(), r.query.as_str(), n, r.keep_alive),
+            ("/live.flv", "tkn=1", 41, true)
+        );
+        assert_eq!(r.header("host"), Some("x"));
+        let (r, _) = parse_head(b"GET /a%20b HTTP/1.0\r\n\r\n").unwrap().unwrap();
+        assert_eq!((r.path.as_str(), r.keep_alive), ("/a b", false));
+        assert_eq!(parse_head(b"GET /x HTTP/1.1\r\nHost"), Ok(None));
+        assert!(parse_head(b"\x00\x01garbage\r\n\r\n").is_err());
+        let mut long = b"GET /x HTTP/1.1\r\nX: ".to_vec();
+        long.extend(vec![b'a'; MAX_HEAD]);
+        assert_eq!(parse_head(&long), Err(HeadError::TooLarge));
+    }
+
+    #[test]
+    fn decoding_and_names() {
+        assert_eq!(percent_decode("%41b%2"), "Ab%2");
+        assert_eq!(percent_decode("%zz%"), "%zz%");
+        assert_eq!(stream_in("/live.flv", "/", ".flv"), Some("live"));
+        assert_eq!(stream_in("/a/b.flv", "/", ".flv"), None);
+        assert_eq!(stream_in("/.flv", "/", ".flv"), None);
+    }
 }

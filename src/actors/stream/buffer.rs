@@ -1,0 +1,647 @@
+//! The live buffer: one bounded ring of packets per stream, shared by its publisher and viewers.
+//!
+//! ```text
+//!   publisher ──Writer::push──▶ [ ring: Arc<Entry> seq 120 … seq 987 ] ──▶ Reader (cursor 950)
+//!                                 ^ keyframe index (seqs)                 ──▶ Reader (cursor 987)
+//!                                 trimmed to the DVR window from the front
+//! ```
+//!
+//! Media enters once: each packet is an `Arc<Entry>` whose payload is a `Bytes` every viewer
+//! shares; per-format framing (FLV tag heads, RTMP chunk headers) is cached on the entry the first
+//! time any viewer needs it. A reader is a cursor (a sequence number) plus a `watch` receiver that
+//! wakes it when packets arrive, so a slow viewer costs nothing but its cursor: it never holds
+//! the ring, and the ring never waits for it. A reader whose cursor fell out of the ring, or that
+//! is further behind live than `maxkeepaway`, skips ahead to a keyframe.
+//!
+//! Trimming (facts §11.3, simplified): the front keyframe group is dropped while the second
+//! keyframe is more than `dvr_ms` older than the newest packet, and while the ring holds more
+//! than [`MAX_BUFFER_BYTES`]. Packets before `cut_ms` are not stored.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::watch;
+
+use crate::media::{Packet, Track, TrackKind};
+
+/// Hard ceiling on what one stream's ring may hold, whatever its DVR setting.
+pub const MAX_BUFFER_BYTES: usize = 256 * 1024 * 1024;
+
+/// Buffer options from the stream config (manual §3.3.1, facts §11.1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BufferSettings {
+    /// Target window in ms (`DVR`, default 50 000, at least 1 000).
+    pub dvr_ms: i64,
+    /// Packets before this time are not kept (`cut`).
+    pub cut_ms: i64,
+    /// How far behind live a viewer may fall before it skips ahead (`maxkeepaway`).
+    pub max_keepaway_ms: i64,
+}
+
+impl Default for BufferSettings {
+    fn default() -> Self {
+        BufferSettings {
+            dvr_ms: 50_000,
+            cut_ms: 0,
+            max_keepaway_ms: 45_000,
+        }
+    }
+}
+
+/// One buffered packet and its cached per-format framing.
+#[derive(Debug)]
+pub struct Entry {
+    pub seq: u64,
+    pub packet: Packet,
+    /// The version of the track list this packet belongs to.
+    pub meta_version: u64,
+    /// Built once by the FLV output: the tag head (tag header plus codec prefix) and tail
+    /// (PreviousTagSize); `None` when the packet is not sent as FLV.
+    pub flv: OnceLock<Option<[Bytes; 2]>>,
+    /// Built once by the RTMP output: the chunked message as shared slices.
+    pub rtmp: OnceLock<Option<Vec<Bytes>>>,
+}
+
+/// The tracks of a stream, versioned so readers notice changes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Meta {
+    pub version: u64,
+    pub tracks: Vec<Track>,
+}
+
+impl Meta {
+    pub fn track(&self, id: u32) -> Option<&Track> {
+        self.tracks.iter().find(|t| t.id == id)
+    }
+
+    pub fn has_video(&self) -> bool {
+        self.tracks
+            .iter()
+            .any(|t| t.kind() == Some(TrackKind::Video))
+    }
+}
+
+/// Byte and viewer counters, updated by the protocols without locking.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Bytes received from publishers.
+    pub up_bytes: AtomicU64,
+    /// Bytes sent to viewers.
+    pub down_bytes: AtomicU64,
+    /// Packets viewers skipped because they fell behind.
+    pub skipped: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    meta: Arc<Meta>,
+    packets: VecDeque<Arc<Entry>>,
+    /// Sequence number of `packets[0]`; the next packet gets `base_seq + packets.len()`.
+    base_seq: u64,
+    /// Sequence numbers of the keyframes viewers may start at (video keyframes, or every packet
+    /// of the first track when there is no video).
+    keys: VecDeque<u64>,
+    bytes: usize,
+    /// Which publisher may write (see [`LiveBuffer::new_publisher`]).
+    publisher: u64,
+    /// Added to the current publisher's timestamps so time keeps increasing across a resume.
+    time_offset: Option<i64>,
+    last_time: i64,
+    /// `(track id, first ms, last ms)` of what this publisher sent (kept out of `meta`, which
+    /// readers share and which only changes when tracks do).
+    track_times: Vec<(u32, i64, i64)>,
+    closed: bool,
+}
+
+/// The ring, shared behind an `Arc` by the stream actor, its publisher and its readers.
+#[derive(Debug)]
+pub struct LiveBuffer {
+    inner: Mutex<Inner>,
+    /// The sequence number one past the newest packet; bumped on every change readers must see.
+    notify: watch::Sender<u64>,
+    settings: Mutex<BufferSettings>,
+    pub counters: Counters,
+}
+
+/// Why a write was not taken.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WriteError {
+    #[error("another publisher took over this stream")]
+    Superseded,
+    #[error("the stream has ended")]
+    Closed,
+}
+
+impl LiveBuffer {
+    pub fn new(settings: BufferSettings) -> Arc<LiveBuffer> {
+        Arc::new(LiveBuffer {
+            inner: Mutex::new(Inner::default()),
+            notify: watch::channel(0).0,
+            settings: Mutex::new(settings),
+            counters: Counters::default(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn set_settings(&self, s: BufferSettings) {
+        *self.settings.lock().unwrap_or_else(|p| p.into_inner()) = s;
+    }
+
+    fn settings(&self) -> BufferSettings {
+        self.settings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Starts a new publisher's turn and returns its token; earlier publishers' writes fail from
+    /// now on. With `resume`, tracks and packets stay and the new publisher's time continues
+    /// after the last packet; without it the buffer starts empty.
+    pub fn new_publisher(&self, resume: bool) -> u64 {
+        let mut inner = self.lock();
+        inner.publisher += 1;
+        inner.time_offset = None;
+        if !resume {
+            let next = inner.base_seq + inner.packets.len() as u64;
+            inner.packets.clear();
+            inner.keys.clear();
+            inner.bytes = 0;
+            inner.base_seq = next;
+            let version = inner.meta.version + 1;
+            inner.meta = Arc::new(Meta {
+                version,
+                tracks: Vec::new(),
+            });
+            inner.track_times.clear();
+        }
+        let token = inner.publisher;
+        drop(inner);
+        self.wake();
+        token
+    }
+
+    /// Adds or replaces a track. Readers see the new track list with the next packet.
+    pub fn set_track(&self, publisher: u64, track: Track) -> Result<(), WriteError> {
+        let mut inner = self.lock();
+        inner.check_writer(publisher)?;
+        let mut meta = (*inner.meta).clone();
+        match meta.tracks.iter_mut().find(|t| t.id == track.id) {
+            Some(t) if *t == track => return Ok(()),
+            Some(t) => *t = track,
+            None => meta.tracks.push(track),
+        }
+        meta.version += 1;
+        inner.meta = Arc::new(meta);
+        Ok(())
+    }
+
+    /// Appends a packet (time in the publisher's own timeline).
+    pub fn push(&self, publisher: u64, mut packet: Packet) -> Result<(), WriteError> {
+        let settings = self.settings();
+        let mut inner = self.lock();
+        inner.check_writer(publisher)?;
+        let offset = match inner.time_offset {
+            Some(o) => o,
+            None => {
+                // First packet of this publisher: continue after what is buffered.
+                let o = if inner.packets.is_empty() {
+                    0
+                } else {
+                    inner.last_time + 1 - packet.time
+                };
+                inner.time_offset = Some(o);
+                o
+            }
+        };
+        packet.time = packet.time.saturating_add(offset);
+        if packet.time < settings.cut_ms {
+            return Ok(());
+        }
+        inner.last_time = inner.last_time.max(packet.time);
+        let seq = inner.base_seq + inner.packets.len() as u64;
+        let is_key = inner.is_start_point(&packet);
+        let len = packet.data.len();
+        let entry = Arc::new(Entry {
+            seq,
+            meta_version: inner.meta.version,
+            packet,
+            flv: OnceLock::new(),
+            rtmp: OnceLock::new(),
+        });
+        let (track_id, time) = (entry.packet.track, entry.packet.time);
+        match inner.track_times.iter_mut().find(|t| t.0 == track_id) {
+            Some(t) => t.2 = time,
+            None => inner.track_times.push((track_id, time, time)),
+        }
+        inner.packets.push_back(entry);
+        inner.bytes += len;
+        if is_key {
+            inner.keys.push_back(seq);
+        }
+        inner.trim(&settings);
+        let end = seq + 1;
+        drop(inner);
+        self.notify.send_replace(end);
+        Ok(())
+    }
+
+    /// Marks the stream ended; readers finish what they have and then see the end.
+    pub fn close(&self) {
+        self.lock().closed = true;
+        self.wake();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    fn wake(&self) {
+        self.notify.send_modify(|_| {});
+    }
+
+    /// The current track list.
+    pub fn meta(&self) -> Arc<Meta> {
+        self.lock().meta.clone()
+    }
+
+    /// The track list with each track's `firstms`/`lastms` filled in.
+    pub fn meta_with_times(&self) -> Meta {
+        let inner = self.lock();
+        let mut meta = (*inner.meta).clone();
+        for t in &mut meta.tracks {
+            if let Some(&(_, first, last)) = inner.track_times.iter().find(|x| x.0 == t.id) {
+                t.firstms = first;
+                t.lastms = last;
+            }
+        }
+        meta
+    }
+
+    /// A reader positioned at the newest keyframe (or at the end, when there is none yet).
+    pub fn reader(self: &Arc<Self>) -> Reader {
+        let inner = self.lock();
+        let end = inner.base_seq + inner.packets.len() as u64;
+        let cursor = inner.keys.back().copied().unwrap_or(end);
+        let started = inner.keys.back().is_some();
+        drop(inner);
+        Reader {
+            buffer: self.clone(),
+            cursor,
+            started,
+            rx: self.notify.subscribe(),
+        }
+    }
+
+    /// `(first ms, last ms, buffered bytes, packets)` for status reports.
+    pub fn stats(&self) -> BufferStats {
+        let inner = self.lock();
+        BufferStats {
+            firstms: inner.packets.front().map(|e| e.packet.time).unwrap_or(0),
+            lastms: inner.packets.back().map(|e| e.packet.time).unwrap_or(0),
+            bytes: inner.bytes,
+            packets: inner.packets.len(),
+            tracks: inner.meta.tracks.len(),
+        }
+    }
+}
+
+/// A summary of the buffer's contents.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BufferStats {
+    pub firstms: i64,
+    pub lastms: i64,
+    pub bytes: usize,
+    pub packets: usize,
+    pub tracks: usize,
+}
+
+impl Inner {
+    fn check_writer(&self, publisher: u64) -> Result<(), WriteError> {
+        if self.closed {
+            Err(WriteError::Closed)
+        } else if publisher != self.publisher {
+            Err(WriteError::Superseded)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Whether a viewer may start at this packet.
+    fn is_start_point(&self, p: &Packet) -> bool {
+        let video = self.meta.has_video();
+        let kind = self.meta.track(p.track).and_then(Track::kind);
+        if video {
+            p.keyframe && kind == Some(TrackKind::Video)
+        } else {
+            // Audio-only: any packet of the first track will do.
+            self.meta.tracks.first().is_some_and(|t| t.id == p.track)
+        }
+    }
+
+    fn time_at(&self, seq: u64) -> Option<i64> {
+        let idx = usize::try_from(seq.checked_sub(self.base_seq)?).ok()?;
+        self.packets.get(idx).map(|e| e.packet.time)
+    }
+
+    fn trim(&mut self, s: &BufferSettings) {
+        let newest = self.packets.back().map(|e| e.packet.time).unwrap_or(0);
+        let dvr = s.dvr_ms.max(1_000);
+        while let Some(&second) = self.keys.get(1) {
+            let old = self.time_at(second).is_some_and(|t| newest - t > dvr);
+            if !(old || self.bytes > MAX_BUFFER_BYTES) {
+                break;
+            }
+            self.drop_before(second);
+        }
+        // Without enough keyframes (a publisher that sends none, or very long groups) the window
+        // is still bounded: by twice the DVR time plus 10 s, and by the byte cap.
+        let hard_limit = dvr * 2 + 10_000;
+        while self.packets.len() > 1
+            && (self.bytes > MAX_BUFFER_BYTES
+                || self
+                    .packets
+                    .front()
+                    .is_some_and(|e| newest - e.packet.time > hard_limit))
+        {
+            let next = self.base_seq + 1;
+            self.drop_before(next);
+        }
+    }
+
+    fn drop_before(&mut self, seq: u64) {
+        while self.base_seq < seq {
+            let Some(e) = self.packets.pop_front() else {
+                break;
+            };
+            self.bytes -= e.packet.data.len();
+            self.base_seq += 1;
+        }
+        while self.keys.front().is_some_and(|&k| k < self.base_seq) {
+            self.keys.pop_front();
+        }
+    }
+}
+
+/// What a reader found.
+#[derive(Debug)]
+pub enum ReadEvent {
+    /// Packets were appended to the caller's vector.
+    Packets,
+    /// The reader fell behind and jumped ahead over this many packets.
+    Skipped(u64),
+    /// The stream ended.
+    Closed,
+}
+
+/// A viewer's position in a [`LiveBuffer`].
+pub struct Reader {
+    buffer: Arc<LiveBuffer>,
+    cursor: u64,
+    /// False until the reader sits on a start point (it waits for the first keyframe).
+    started: bool,
+    rx: watch::Receiver<u64>,
+}
+
+impl Reader {
+    pub fn buffer(&self) -> &Arc<LiveBuffer> {
+        &self.buffer
+    }
+
+    /// Waits until the stream has a start point, up to `limit`. False on time-out or end.
+    pub async fn wait_ready(&mut self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if self.position() {
+                return true;
+            }
+            if self.buffer.is_closed() {
+                return false;
+            }
+            match tokio::time::timeout_at(deadline, self.rx.changed()).await {
+                Ok(Ok(())) => continue,
+                _ => return self.position(),
+            }
+        }
+    }
+
+    /// Moves an unstarted reader onto the newest start point; true when started.
+    fn position(&mut self) -> bool {
+        if self.started {
+            return true;
+        }
+        let inner = self.buffer.lock();
+        if let Some(&k) = inner.keys.back() {
+            self.cursor = k;
+            self.started = true;
+        }
+        self.started
+    }
+
+    /// Appends up to `max` packets to `out`, waiting for them when there are none.
+    pub async fn next_batch(&mut self, out: &mut Vec<Arc<Entry>>, max: usize) -> ReadEvent {
+        loop {
+            if !self.position() {
+                if self.rx.changed().await.is_err() {
+                    return ReadEvent::Closed;
+                }
+                continue;
+            }
+            let keepaway = self.buffer.settings().max_keepaway_ms;
+            {
+                let inner = self.buffer.lock();
+                let end = inner.base_seq + inner.packets.len() as u64;
+                let newest = inner.packets.back().map(|e| e.packet.time).unwrap_or(0);
+                let behind = self.cursor < inner.base_seq
+                    || inner
+                        .time_at(self.cursor)
+                        .is_some_and(|t| newest - t > keepaway);
+                if behind {
+                    let from = self.cursor;
+                    let target = inner
+                        .keys
+                        .iter()
+                        .copied()
+                        .find(|&k| k >= self.cursor)
+                        .unwrap_or(end);
+                    // Prefer the newest start point when far behind: catch up to live in one jump.
+                    self.cursor = inner.keys.back().copied().unwrap_or(target).max(target);
+                    drop(inner);
+                    let skipped = self.cursor.saturating_sub(from);
+                    self.buffer
+                        .counters
+                        .skipped
+                        .fetch_add(skipped, Ordering::Relaxed);
+                    return ReadEvent::Skipped(skipped);
+                }
+                if self.cursor < end {
+                    let start = usize::try_from(self.cursor - inner.base_seq).unwrap_or(usize::MAX);
+                    let take = (end - self.cursor).min(max as u64) as usize;
+                    out.extend(inner.packets.range(start..start + take).cloned());
+                    self.cursor += take as u64;
+                    return ReadEvent::Packets;
+                }
+                if inner.closed {
+                    return ReadEvent::Closed;
+                }
+            }
+            if self.rx.changed().await.is_err() {
+                return ReadEvent::Closed;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::Codec;
+
+    fn track(id: u32, codec: Codec) -> Track {
+        Track {
+            id,
+            codec: Some(codec),
+            ..Default::default()
+        }
+    }
+
+    fn pkt(track: u32, time: i64, key: bool, len: usize) -> Packet {
+        Packet {
+            track,
+            time,
+            offset: 0,
+            keyframe: key,
+            data: Bytes::from(vec![0u8; len]),
+        }
+    }
+
+    fn av_buffer(settings: BufferSettings) -> (Arc<LiveBuffer>, u64) {
+        let b = LiveBuffer::new(settings);
+        let p = b.new_publisher(false);
+        b.set_track(p, track(1, Codec::H264)).unwrap();
+        b.set_track(p, track(2, Codec::Aac)).unwrap();
+        (b, p)
+    }
+
+    #[tokio::test]
+    async fn reader_starts_at_the_newest_keyframe() {
+        let (b, p) = av_buffer(BufferSettings::default());
+        for i in 0..10 {
+            b.push(p, pkt(1, i * 40, i % 5 == 0, 100)).unwrap();
+            b.push(p, pkt(2, i * 40, false, 10)).unwrap();
+        }
+        let mut r = b.reader();
+        let mut out = Vec::new();
+        assert!(matches!(
+            r.next_batch(&mut out, 100).await,
+            ReadEvent::Packets
+        ));
+        assert_eq!(out[0].packet.time, 200);
+        assert!(out[0].packet.keyframe);
+        assert_eq!(out.len(), 10);
+    }
+
+    #[tokio::test]
+    async fn waits_for_a_keyframe_then_follows_live() {
+        let (b, p) = av_buffer(BufferSettings::default());
+        b.push(p, pkt(1, 0, false, 10)).unwrap();
+        let mut r = b.reader();
+        assert!(!r.wait_ready(Duration::from_millis(20)).await);
+        let b2 = b.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            b2.push(p, pkt(1, 40, true, 10)).unwrap();
+            b2.push(p, pkt(1, 80, false, 10)).unwrap();
+        });
+        let mut out = Vec::new();
+        r.next_batch(&mut out, 10).await;
+        assert_eq!(out[0].packet.time, 40);
+    }
+
+    #[test]
+    fn trims_to_the_dvr_window() {
+        let (b, p) = av_buffer(BufferSettings {
+            dvr_ms: 2_000,
+            ..Default::default()
+        });
+        for i in 0..1_000 {
+            b.push(p, pkt(1, i * 40, i % 25 == 0, 1000)).unwrap();
+        }
+        let s = b.stats();
+        assert!(
+            s.lastms - s.firstms <= 3_000 && s.lastms - s.firstms >= 2_000,
+            "{s:?}"
+        );
+        assert_eq!(s.bytes, s.packets * 1000);
+    }
+
+    #[tokio::test]
+    async fn a_reader_that_fell_out_of_the_ring_skips_to_a_keyframe() {
+        let (b, p) = av_buffer(BufferSettings {
+            dvr_ms: 1_000,
+            ..Default::default()
+        });
+        b.push(p, pkt(1, 0, true, 10)).unwrap();
+        let mut r = b.reader();
+        for i in 1..500 {
+            b.push(p, pkt(1, i * 40, i % 25 == 0, 10)).unwrap();
+        }
+        let mut out = Vec::new();
+        assert!(matches!(r.next_batch(&mut out, 10).await, ReadEvent::Skipped(n) if n > 0));
+        r.next_batch(&mut out, 10).await;
+        assert!(out[0].packet.keyframe);
+        assert!(b.counters.skipped.load(Ordering::Relaxed) > 0);
+    }
+
+    #[test]
+    fn a_new_publisher_supersedes_and_resume_keeps_time_increasing() {
+        let (b, p1) = av_buffer(BufferSettings::default());
+        b.push(p1, pkt(1, 5_000, true, 10)).unwrap();
+        let p2 = b.new_publisher(true);
+        assert_eq!(
+            b.push(p1, pkt(1, 5_040, false, 10)),
+            Err(WriteError::Superseded)
+        );
+        b.push(p2, pkt(1, 0, true, 10)).unwrap();
+        assert_eq!(b.stats().lastms, 5_001);
+        assert_eq!(b.meta().tracks.len(), 2, "tracks survive a resume");
+        let p3 = b.new_publisher(false);
+        assert!(b.meta().tracks.is_empty());
+        b.set_track(p3, track(1, Codec::H264)).unwrap();
+        b.push(p3, pkt(1, 0, true, 10)).unwrap();
+        assert_eq!(b.stats().lastms, 0);
+        b.close();
+        assert_eq!(b.push(p3, pkt(1, 40, true, 10)), Err(WriteError::Closed));
+    }
+
+    #[tokio::test]
+    async fn closed_streams_end_readers() {
+        let (b, p) = av_buffer(BufferSettings::default());
+        b.push(p, pkt(1, 0, true, 10)).unwrap();
+        let mut r = b.reader();
+        let mut out = Vec::new();
+        r.next_batch(&mut out, 10).await;
+        b.close();
+        assert!(matches!(
+            r.next_batch(&mut out, 10).await,
+            ReadEvent::Closed
+        ));
+    }
+
+    #[test]
+    fn cut_drops_early_packets() {
+        let (b, p) = av_buffer(BufferSettings {
+            cut_ms: 1_000,
+            ..Default::default()
+        });
+        b.push(p, pkt(1, 500, true, 10)).unwrap();
+        assert_eq!(b.stats().packets, 0);
+        b.push(p, pkt(1, 1_000, true, 10)).unwrap();
+        assert_eq!(b.stats().packets, 1);
+    }
+}

@@ -1,0 +1,298 @@
+//! HTTP-FLV output: `GET /STREAM.flv` streams the live buffer as an FLV file that never ends.
+//!
+//! The answer starts with the FLV header, an `onMetaData` script tag and the codec sequence
+//! headers, then every packet from the newest keyframe on. Each packet's tag header and codec
+//! prefix (and its PreviousTagSize) are built once and cached on the buffer entry; every viewer
+//! writes the same three shared buffers (head, payload, tail) with a vectored write. Timestamps
+//! are the stream's own (not rebased per viewer), which is what makes the framing shareable.
+//! One video and one audio track are sent (the first of each); HEVC, AV1 and VP9 use the
+//! Enhanced RTMP tag form.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use super::Request;
+use crate::actors::stream::buffer::{Entry, Meta, ReadEvent};
+use crate::media::flv::{self as flvfmt, TAG_SCRIPT};
+use crate::media::flv_body;
+use crate::media::{Codec, Track, TrackKind};
+use crate::protocols::rtmp::amf0::{self, Amf0Value};
+use crate::protocols::{
+    write_all_bytes, ConnectorSpec, ListenerContext, OFFLINE_WAIT, VIEWER_WRITE_TIMEOUT,
+};
+
+pub const SPEC: ConnectorSpec = ConnectorSpec {
+    name: "FLV",
+    desc: "Enables HTTP protocol progressive streaming (FLV) at /STREAM.flv.",
+    default_port: None,
+    deps: Some("HTTP"),
+    capabilities,
+    start: None,
+};
+
+fn capabilities() -> serde_json::Value {
+    json!({
+        "friendly": "Flash progressive over HTTP (FLV)",
+        "codecs": [[["H264", "HEVC", "AV1", "VP9"], ["AAC", "MP3"]]],
+        "methods": [{"handler": "http", "type": "flash/7", "priority": 5}, {"handler": "http", "type": "html5/video/x-flv", "priority": 5}],
+        "url_rel": "/$.flv",
+        "url_match": "/$.flv",
+        "required": {},
+        "optional": {}
+    })
+}
+
+/// How many packets one write takes at most.
+const BATCH: usize = 64;
+
+/// Serves one FLV viewer. Returns whether the connection may be reused (never, after a stream).
+pub async fn serve(
+    req: &Request,
+    raw_name: &str,
+    sock: &mut TcpStream,
+    peer: SocketAddr,
+    ctx: &ListenerContext,
+    stop: &mut watch::Receiver<bool>,
+) -> std::io::Result<bool> {
+    let (name, mut sub) = match ctx.play(raw_name, "FLV", OFFLINE_WAIT).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::info!(kind = "ACCS", "FLV viewer {peer} refused: {e}");
+            let body = format!("Could not retrieve stream: {e}\n");
+            sock.write_all(
+                super::simple_response(
+                    "404 Error opening stream",
+                    "text/plain",
+                    &body,
+                    req.keep_alive,
+                )
+                .as_bytes(),
+            )
+            .await?;
+            return Ok(true);
+        }
+    };
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nServer: {}\r\nContent-Type: video/x-flv\r\nAccess-Control-Allow-Origin: *\r\n\
+         Cache-Control: no-cache\r\nConnection: close\r\n\r\n",
+        crate::server_header()
+    );
+    sock.write_all(head.as_bytes()).await?;
+    if req.method == "HEAD" {
+        return Ok(false);
+    }
+    tracing::debug!(stream = name.as_str(), "FLV viewer {peer} started");
+    let buffer = sub.reader.buffer().clone();
+    let counters = &buffer.counters;
+    let mut state = FlvState::default();
+    let mut batch: Vec<Arc<Entry>> = Vec::with_capacity(BATCH);
+    let mut out: Vec<Bytes> = Vec::with_capacity(BATCH * 3 + 8);
+    loop {
+        batch.clear();
+        let event = tokio::select! {
+            _ = stop.changed() => return Ok(false),
+            e = sub.reader.next_batch(&mut batch, BATCH) => e,
+        };
+        match event {
+            ReadEvent::Closed => return Ok(false),
+            ReadEvent::Skipped(n) => {
+                tracing::debug!(
+                    stream = name.as_str(),
+                    "FLV viewer {peer} fell behind; skipped {n} packets"
+                );
+                continue;
+            }
+            ReadEvent::Packets => {}
+        }
+        out.clear();
+        for entry in &batch {
+            if entry.meta_version != state.meta_version {
+                let meta = buffer.meta();
+                state.update(&meta, entry.packet.time, &mut out);
+            }
+            if let Some(parts) = state.framing(entry) {
+                out.extend(parts.iter().cloned());
+            }
+        }
+        if out.is_empty() {
+            continue;
+        }
+        let written =
+            match tokio::time::timeout(VIEWER_WRITE_TIMEOUT, write_all_bytes(sock, &out)).await {
+                Ok(r) => r?,
+                Err(_) => {
+                    tracing::info!(
+                        stream = name.as_str(),
+                        "FLV viewer {peer} stopped reading; dropped"
+                    );
+                    return Ok(false);
+                }
+            };
+        counters
+            .down_bytes
+            .fetch_add(written, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Per-viewer FLV state: which tracks are sent and which headers went out.
+#[derive(Default)]
+struct FlvState {
+    meta_version: u64,
+    started: bool,
+    video: Option<Track>,
+    audio: Option<Track>,
+}
+
+impl FlvState {
+    /// Takes a new track list: on the first call writes the file header and metadata; whenever
+    /// a sent track's init data changed, writes its sequence header again.
+    fn update(&mut self, meta: &Meta, time: i64, out: &mut Vec<Bytes>) {
+        self.meta_version = meta.version;
+        let video = meta
+            .tracks
+            .iter()
+            .find(|t| t.kind() == Some(TrackKind::Video))
+            .cloned();
+        let audio = meta
+            .tracks
+            .iter()
+            .find(|t| t.kind() == Some(TrackKind::Audio))
+            .cloned();
+        if !self.started {
+            self.started = true;
+            out.push(Bytes::copy_from_slice(&flvfmt::file_header(
+                audio.is_some(),
+                video.is_some(),
+            )));
+            // Time 0: ffmpeg only reads script data at time 0 as header metadata.
+            out.push(script_tag(&on_metadata(video.as_ref(), audio.as_ref()), 0));
+        }
+        for (new, old) in [(&video, &mut self.video), (&audio, &mut self.audio)] {
+            let changed = match (new, &*old) {
+                (Some(n), Some(o)) => n.init != o.init || n.codec != o.codec,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if changed {
+                if let Some(t) = new {
+                    if let Some(tag) = sequence_header(t, time) {
+                        out.push(tag);
+                    }
+                }
+            }
+            *old = new.clone();
+        }
+    }
+
+    /// The shared head, payload and tail for one packet, if it belongs to a sent track.
+    fn framing(&self, entry: &Entry) -> Option<[Bytes; 3]> {
+        let track = [&self.video, &self.audio]
+            .into_iter()
+            .flatten()
+            .find(|t| t.id == entry.packet.track)?;
+        let [head, tail] = entry
+            .flv
+            .get_or_init(|| packet_framing(track, entry))
+            .clone()?;
+        Some([head, entry.packet.data.clone(), tail])
+    }
+}
+
+/// Builds a packet's tag head (tag header + codec prefix) and tail (PreviousTagSize).
+fn packet_framing(track: &Track, entry: &Entry) -> Option<[Bytes; 2]> {
+    let (tag_type, prefix) = flv_body::packet_prefix(track, &entry.packet)?;
+    Some(tag_parts(
+        tag_type,
+        entry.packet.time,
+        &prefix,
+        entry.packet.data.len(),
+    ))
+}
+
+/// Head and tail of a tag whose body is `prefix` followed by `data_len` bytes.
+fn tag_parts(tag_type: u8, time: i64, prefix: &[u8], data_len: usize) -> [Bytes; 2] {
+    let body_len = (prefix.len() + data_len) as u32;
+    let mut head = Vec::with_capacity(11 + prefix.len());
+    head.extend_from_slice(&flvfmt::tag_header(tag_type, body_len, time as u32));
+    head.extend_from_slice(prefix);
+    [
+        Bytes::from(head),
+        Bytes::copy_from_slice(&(11 + body_len).to_be_bytes()),
+    ]
+}
+
+/// A complete tag with `body`.
+fn whole_tag(tag_type: u8, time: i64, body: &[u8]) -> Bytes {
+    let [head, tail] = tag_parts(tag_type, time, body, 0);
+    let mut v = Vec::with_capacity(head.len() + tail.len());
+    v.extend_from_slice(&head);
+    v.extend_from_slice(&tail);
+    Bytes::from(v)
+}
+
+/// The sequence header tag of a track (none for codecs without init data, like MP3).
+fn sequence_header(track: &Track, time: i64) -> Option<Bytes> {
+    let (tag_type, body) = flv_body::sequence_body(track)?;
+    Some(whole_tag(tag_type, time, &body))
+}
+
+fn script_tag(values: &[Amf0Value], time: i64) -> Bytes {
+    whole_tag(TAG_SCRIPT, time, &amf0::encode_all(values))
+}
+
+/// `onMetaData` for a live stream (no duration).
+pub fn on_metadata(video: Option<&Track>, audio: Option<&Track>) -> Vec<Amf0Value> {
+    let mut props: Vec<(String, Amf0Value)> = vec![("duration".into(), Amf0Value::Number(0.0))];
+    if let Some(v) = video {
+        props.push(("width".into(), Amf0Value::Number(f64::from(v.width))));
+        props.push(("height".into(), Amf0Value::Number(f64::from(v.height))));
+        if v.fpks > 0 {
+            props.push((
+                "framerate".into(),
+                Amf0Value::Number(f64::from(v.fpks) / 1000.0),
+            ));
+        }
+        props.push(("videocodecid".into(), video_codec_id(v.codec)));
+    }
+    if let Some(a) = audio {
+        props.push((
+            "audiocodecid".into(),
+            Amf0Value::Number(if a.codec == Some(Codec::Mp3) {
+                2.0
+            } else {
+                10.0
+            }),
+        ));
+        props.push((
+            "audiosamplerate".into(),
+            Amf0Value::Number(f64::from(a.rate)),
+        ));
+        props.push((
+            "audiosamplesize".into(),
+            Amf0Value::Number(f64::from(a.size.max(16))),
+        ));
+        props.push(("stereo".into(), Amf0Value::Boolean(a.channels > 1)));
+    }
+    props.push(("encoder".into(), Amf0Value::String(crate::server_header())));
+    vec![
+        Amf0Value::String("onMetaData".into()),
+        Amf0Value::EcmaArray(props),
+    ]
+}
+
+/// `videocodecid`: 7 for H.264, the FourCC as a number for Enhanced RTMP codecs.
+fn video_codec_id(codec: Option<Codec>) -> Amf0Value {
+    let fourcc = |s: &[u8; 4]| Amf0Value::Number(f64::from(u32::from_be_bytes(*s)));
+    match codec {
+        Some(Codec::Hevc) => fourcc(b"hvc1"),
+        Some(Codec::Av1) => fourcc(b"av01"),
+        Some(Codec::Vp9) => fourcc(b"vp09"),
+        _ => Amf0Value::Number(7.0),
+    }
+}

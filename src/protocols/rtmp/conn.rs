@@ -1,0 +1,480 @@
+//! One RTMP connection: handshake, the NetConnection commands, then publishing ([`super::ingest`])
+//! or playing ([`super::play`]).
+//!
+//! Anything malformed (bad handshake, broken chunk stream, undecodable AMF command, limits
+//! exceeded) closes this connection with one log line; nothing a peer sends reaches another
+//! connection. The handshake must finish within 10 s, and a connection that sends nothing for
+//! 30 s before or while publishing is closed.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use super::amf0::Amf0Value;
+use super::chunk::{self, ChunkError, ChunkReader, RtmpMessage};
+use super::handshake::{self, HandshakeError};
+use super::ingest::Ingest;
+use super::message::{self as msg, Command, Control, MessageError};
+use crate::actors::stream::StreamError;
+use crate::protocols::{ListenerContext, OFFLINE_WAIT};
+
+/// Chunk size Eddy sends with (announced right after `connect`).
+pub const OUT_CHUNK_SIZE: u32 = 60_000;
+/// Window acknowledgement size and peer bandwidth Eddy announces.
+const WINDOW: u32 = 2_500_000;
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection that sends nothing for this long before playing, or while publishing, is closed.
+pub const INPUT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Chunk stream ids Eddy sends on.
+pub const CSID_CONTROL: u32 = 2;
+pub const CSID_COMMAND: u32 = 3;
+pub const CSID_AUDIO: u32 = 4;
+pub const CSID_STATUS: u32 = 5;
+pub const CSID_VIDEO: u32 = 6;
+
+/// Why a connection ended badly.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnError {
+    #[error("handshake failed: {0}")]
+    Handshake(#[from] HandshakeError),
+    #[error("broken chunk stream: {0}")]
+    Chunk(#[from] ChunkError),
+    #[error("bad message: {0}")]
+    Message(#[from] MessageError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("no data for {0:?}")]
+    Timeout(Duration),
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Serves one accepted connection.
+pub async fn serve(
+    sock: TcpStream,
+    peer: SocketAddr,
+    ctx: ListenerContext,
+    stop: watch::Receiver<bool>,
+) {
+    let mut conn = Conn::new(peer, ctx);
+    match conn.run(sock, stop).await {
+        Ok(()) => tracing::debug!("RTMP {peer}: closed"),
+        Err(ConnError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            tracing::debug!("RTMP {peer}: peer went away")
+        }
+        Err(e) => tracing::warn!(kind = "ACCS", "RTMP {peer}: {e}; connection closed"),
+    }
+}
+
+/// The connection's state.
+pub struct Conn {
+    pub peer: SocketAddr,
+    pub ctx: ListenerContext,
+    reader: ChunkReader,
+    rbuf: BytesMut,
+    /// Bytes waiting to be written.
+    out: BytesMut,
+    out_chunk_size: u32,
+    /// The application name from `connect` (the passphrase for publishing).
+    app: String,
+    object_encoding: f64,
+    bytes_in: u64,
+    last_ack: u64,
+    /// The peer's window: acknowledge each time this many bytes arrived.
+    peer_window: u32,
+    next_stream_id: u32,
+}
+
+/// What a command asks the connection to do next.
+enum Next {
+    Continue,
+    Publish(Box<Ingest>),
+    Play { name: String, stream_id: u32 },
+    Close,
+}
+
+impl Conn {
+    fn new(peer: SocketAddr, ctx: ListenerContext) -> Self {
+        Conn {
+            peer,
+            ctx,
+            reader: ChunkReader::new(),
+            rbuf: BytesMut::with_capacity(4096),
+            out: BytesMut::with_capacity(1024),
+            out_chunk_size: 128,
+            app: String::new(),
+            object_encoding: 0.0,
+            bytes_in: 0,
+            last_ack: 0,
+            peer_window: 0,
+            next_stream_id: 1,
+        }
+    }
+
+    async fn run(
+        &mut self,
+        mut sock: TcpStream,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<(), ConnError> {
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake_server(&mut sock))
+            .await
+            .map_err(|_| ConnError::Timeout(HANDSHAKE_TIMEOUT))??;
+        let mut ingest: Option<Box<Ingest>> = None;
+        loop {
+            let message = tokio::select! {
+                _ = stop.changed() => return Ok(()),
+                m = self.read_message(&mut sock, INPUT_TIMEOUT) => m?,
+            };
+            let Some(message) = message else {
+                return Ok(());
+            };
+            match message.msg_type {
+                msg::AUDIO | msg::VIDEO | msg::DATA_AMF0 | msg::DATA_AMF3 | msg::AGGREGATE => {
+                    match ingest.as_mut() {
+                        Some(i) => i
+                            .on_message(&message)
+                            .map_err(|e| ConnError::Refused(e.to_string()))?,
+                        None if message.msg_type == msg::DATA_AMF0
+                            || message.msg_type == msg::DATA_AMF3 => {}
+                        None => tracing::debug!("RTMP {}: media before publish ignored", self.peer),
+                    }
+                }
+                msg::COMMAND_AMF0 | msg::COMMAND_AMF3 => {
+                    let command = msg::parse_command(message.msg_type, &message.payload)?;
+                    match self
+                        .on_command(&command, message.stream_id, ingest.is_some())
+                        .await?
+                    {
+                        Next::Continue => {}
+                        Next::Publish(i) => ingest = Some(i),
+                        Next::Play { name, stream_id } => {
+                            self.flush(&mut sock).await?;
+                            return super::play::run(self, sock, &name, stream_id, stop).await;
+                        }
+                        Next::Close => {
+                            self.flush(&mut sock).await?;
+                            return Ok(());
+                        }
+                    }
+                }
+                t => self.on_control(t, &message.payload)?,
+            }
+            self.flush(&mut sock).await?;
+        }
+    }
+
+    /// Reads the next complete message; `Ok(None)` when the peer closed between messages.
+    pub async fn read_message<R: tokio::io::AsyncRead + Unpin>(
+        &mut self,
+        sock: &mut R,
+        limit: Duration,
+    ) -> Result<Option<RtmpMessage>, ConnError> {
+        loop {
+            if let Some(m) = self.reader.read_message(&mut self.rbuf)? {
+                return Ok(Some(m));
+            }
+            self.rbuf.reserve(4096);
+            let n = tokio::time::timeout(limit, sock.read_buf(&mut self.rbuf))
+                .await
+                .map_err(|_| ConnError::Timeout(limit))??;
+            if n == 0 {
+                return if self.rbuf.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into())
+                };
+            }
+            self.bytes_in += n as u64;
+            if self.peer_window > 0 && self.bytes_in - self.last_ack >= u64::from(self.peer_window)
+            {
+                self.last_ack = self.bytes_in;
+                let ack = msg::ack(self.bytes_in as u32);
+                self.send(CSID_CONTROL, 0, msg::ACK, 0, &ack);
+            }
+        }
+    }
+
+    /// Handles a protocol control or user control message.
+    pub fn on_control(&mut self, msg_type: u8, payload: &[u8]) -> Result<(), ConnError> {
+        match msg::parse_control(msg_type, payload) {
+            Ok(Control::SetChunkSize(n)) => self.reader.set_chunk_size(n)?,
+            Ok(Control::Abort(csid)) => self.reader.abort(csid),
+            Ok(Control::WindowAckSize(n)) => self.peer_window = n,
+            Ok(Control::UserControl { event, data }) if event == msg::PING_REQUEST => {
+                let mut reply = Vec::with_capacity(6);
+                reply.extend_from_slice(&msg::PING_RESPONSE.to_be_bytes());
+                reply.extend_from_slice(&data);
+                self.send(CSID_CONTROL, 0, msg::USER_CONTROL, 0, &reply);
+            }
+            Ok(_) => {}
+            // Unknown message types (shared objects and the like) are not ours to judge.
+            Err(MessageError::NotControl(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        Ok(())
+    }
+
+    /// Queues a message for sending.
+    pub fn send(
+        &mut self,
+        csid: u32,
+        timestamp: u32,
+        msg_type: u8,
+        stream_id: u32,
+        payload: &[u8],
+    ) {
+        chunk::write_message(
+            &mut self.out,
+            self.out_chunk_size,
+            csid,
+            timestamp,
+            msg_type,
+            stream_id,
+            payload,
+        );
+    }
+
+    /// Queues a command or data message of AMF0 values.
+    pub fn send_amf(&mut self, csid: u32, msg_type: u8, stream_id: u32, values: &[Amf0Value]) {
+        let payload = super::amf0::encode_all(values);
+        self.send(csid, 0, msg_type, stream_id, &payload);
+    }
+
+    /// Queues an `onStatus` event.
+    pub fn send_status(&mut self, stream_id: u32, level: &str, code: &str, description: &str) {
+        let info = Amf0Value::Object(vec![
+            ("level".into(), Amf0Value::String(level.into())),
+            ("code".into(), Amf0Value::String(code.into())),
+            ("description".into(), Amf0Value::String(description.into())),
+        ]);
+        self.send_amf(
+            CSID_STATUS,
+            msg::COMMAND_AMF0,
+            stream_id,
+            &[
+                Amf0Value::String("onStatus".into()),
+                Amf0Value::Number(0.0),
+                Amf0Value::Null,
+                info,
+            ],
+        );
+    }
+
+    /// Writes everything queued.
+    pub async fn flush<W: tokio::io::AsyncWrite + Unpin>(
+        &mut self,
+        sock: &mut W,
+    ) -> std::io::Result<()> {
+        if !self.out.is_empty() {
+            let data = self.out.split().freeze();
+            sock.write_all(&data).await?;
+        }
+        Ok(())
+    }
+
+    /// Takes what is queued, to be written along with other buffers.
+    pub fn take_pending(&mut self) -> Option<Bytes> {
+        (!self.out.is_empty()).then(|| self.out.split().freeze())
+    }
+
+    fn result(&mut self, tid: f64, values: Vec<Amf0Value>) {
+        if tid == 0.0 {
+            return;
+        }
+        let mut all = vec![Amf0Value::String("_result".into()), Amf0Value::Number(tid)];
+        all.extend(values);
+        self.send_amf(CSID_COMMAND, msg::COMMAND_AMF0, 0, &all);
+    }
+
+    async fn on_command(
+        &mut self,
+        c: &Command,
+        stream_id: u32,
+        publishing: bool,
+    ) -> Result<Next, ConnError> {
+        match c.name.as_str() {
+            "connect" => {
+                self.app = c
+                    .object
+                    .get("app")
+                    .and_then(Amf0Value::as_str)
+                    .unwrap_or("")
+                    .trim_matches('/')
+                    .to_string();
+                self.object_encoding = c
+                    .object
+                    .get("objectEncoding")
+                    .and_then(Amf0Value::as_f64)
+                    .unwrap_or(0.0);
+                self.send(
+                    CSID_CONTROL,
+                    0,
+                    msg::WINDOW_ACK_SIZE,
+                    0,
+                    &msg::window_ack_size(WINDOW),
+                );
+                self.send(
+                    CSID_CONTROL,
+                    0,
+                    msg::SET_PEER_BANDWIDTH,
+                    0,
+                    &msg::set_peer_bandwidth(WINDOW, 2),
+                );
+                self.send(
+                    CSID_CONTROL,
+                    0,
+                    msg::SET_CHUNK_SIZE,
+                    0,
+                    &msg::set_chunk_size(OUT_CHUNK_SIZE),
+                );
+                self.out_chunk_size = OUT_CHUNK_SIZE;
+                let props = Amf0Value::Object(vec![
+                    ("fmsVer".into(), Amf0Value::String("FMS/3,5,7,7009".into())),
+                    ("capabilities".into(), Amf0Value::Number(31.0)),
+                    ("mode".into(), Amf0Value::Number(1.0)),
+                ]);
+                let info = Amf0Value::Object(vec![
+                    ("level".into(), Amf0Value::String("status".into())),
+                    (
+                        "code".into(),
+                        Amf0Value::String("NetConnection.Connect.Success".into()),
+                    ),
+                    (
+                        "description".into(),
+                        Amf0Value::String("Connection succeeded.".into()),
+                    ),
+                    (
+                        "objectEncoding".into(),
+                        Amf0Value::Number(self.object_encoding),
+                    ),
+                ]);
+                self.result(c.transaction_id, vec![props, info]);
+            }
+            "createStream" => {
+                let id = self.next_stream_id;
+                self.next_stream_id = self.next_stream_id.saturating_add(1);
+                self.result(
+                    c.transaction_id,
+                    vec![Amf0Value::Null, Amf0Value::Number(f64::from(id))],
+                );
+            }
+            "releaseStream" | "FCPublish" | "getStreamLength" | "_checkbw" => {
+                self.result(
+                    c.transaction_id,
+                    vec![Amf0Value::Null, Amf0Value::Undefined],
+                );
+            }
+            "publish" => {
+                if publishing {
+                    return Err(ConnError::Refused(
+                        "a second publish on one connection".into(),
+                    ));
+                }
+                let raw = c.args.first().and_then(Amf0Value::as_str).unwrap_or("");
+                let key = stream_key(raw);
+                match self
+                    .ctx
+                    .publish(&key, &self.app, self.peer.ip(), "RTMP")
+                    .await
+                {
+                    Ok((name, publisher)) => {
+                        self.send_status(
+                            stream_id,
+                            "status",
+                            "NetStream.Publish.Start",
+                            &format!("Publishing {name}."),
+                        );
+                        return Ok(Next::Publish(Box::new(Ingest::new(name, publisher))));
+                    }
+                    Err(e) => {
+                        let code = match e {
+                            StreamError::AlreadyPublishing(_) => "NetStream.Publish.BadName",
+                            _ => "NetStream.Publish.Denied",
+                        };
+                        self.send_status(stream_id, "error", code, &e.to_string());
+                        return Err(ConnError::Refused(format!(
+                            "publish of {raw:?} refused: {e}"
+                        )));
+                    }
+                }
+            }
+            "play" => {
+                let raw = c.args.first().and_then(Amf0Value::as_str).unwrap_or("");
+                return Ok(Next::Play {
+                    name: stream_key(raw),
+                    stream_id,
+                });
+            }
+            "FCUnpublish" | "deleteStream" | "closeStream" => {
+                if publishing {
+                    tracing::debug!("RTMP {}: {} ends the publish", self.peer, c.name);
+                    return Ok(Next::Close);
+                }
+            }
+            other => tracing::debug!("RTMP {}: ignored command {other:?}", self.peer),
+        }
+        Ok(Next::Continue)
+    }
+
+    /// Opens `name` for playing, reporting failure to the client as `onStatus`.
+    pub async fn open_play(
+        &mut self,
+        name: &str,
+        stream_id: u32,
+    ) -> Result<(String, crate::actors::stream::Subscription), ConnError> {
+        match self.ctx.play(name, "RTMP", OFFLINE_WAIT).await {
+            Ok(s) => Ok(s),
+            Err(e) => {
+                self.send_status(
+                    stream_id,
+                    "error",
+                    "NetStream.Play.StreamNotFound",
+                    &e.to_string(),
+                );
+                Err(ConnError::Refused(format!("play of {name:?} refused: {e}")))
+            }
+        }
+    }
+}
+
+/// The stream name from a publish or play name: URL-decoded, without `?parameters`, cut at the
+/// first `/` (facts §4). `mp4:name` style prefixes are dropped.
+pub fn stream_key(raw: &str) -> String {
+    let decoded = crate::protocols::http::percent_decode(raw);
+    let name = decoded.split('?').next().unwrap_or("");
+    let name = name.split('/').next().unwrap_or("");
+    match name.split_once(':') {
+        Some((prefix, rest)) if ["mp4", "flv", "mp3", "f4v"].contains(&prefix) => rest.to_string(),
+        _ => name.to_string(),
+    }
+}
+
+async fn handshake_server(sock: &mut TcpStream) -> Result<(), ConnError> {
+    let mut c0c1 = vec![0u8; handshake::C0C1_LEN];
+    sock.read_exact(&mut c0c1).await?;
+    let response = handshake::server_response(&c0c1)?;
+    sock.write_all(&response).await?;
+    let mut c2 = vec![0u8; handshake::C2_LEN];
+    sock.read_exact(&mut c2).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_keys() {
+        assert_eq!(stream_key("live"), "live");
+        assert_eq!(stream_key("live?key=1"), "live");
+        assert_eq!(stream_key("live+cam%201"), "live+cam 1");
+        assert_eq!(stream_key("a/b"), "a");
+        assert_eq!(stream_key("mp4:clip"), "clip");
+        assert_eq!(stream_key(""), "");
+    }
+}
