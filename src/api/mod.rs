@@ -132,6 +132,14 @@ pub async fn execute(
             stats::stats_streams(v, &snap.streams),
         );
     }
+    if let Some(v) = req.get("fanout_latency") {
+        // Eddy extension: the fan-out latency histogram; `{"reset": true}` clears it after reading.
+        let hist = &crate::actors::stream::latency::FANOUT_LATENCY;
+        resp.insert("fanout_latency".into(), hist.to_json());
+        if v.get("reset").is_some_and(truthy) {
+            hist.reset();
+        }
+    }
     if req.contains_key("version") {
         resp.insert("version".into(), system::version());
     }

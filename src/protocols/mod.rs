@@ -9,6 +9,7 @@
 //! Only what Eddy really implements is in the catalogue, so `capabilities` never promises an
 //! output that is not there; later work adds RTMP, FLV, HLS and the rest here.
 
+pub mod av_select;
 pub mod http;
 pub mod rtmp;
 
@@ -49,19 +50,27 @@ pub async fn write_all_bytes<W: tokio::io::AsyncWrite + Unpin>(
     use tokio::io::AsyncWriteExt;
     const MAX_SLICES: usize = 64;
     let (mut idx, mut off, mut total) = (0usize, 0usize, 0u64);
-    while idx < bufs.len() {
-        let mut slices: Vec<std::io::IoSlice<'_>> =
-            Vec::with_capacity(MAX_SLICES.min(bufs.len() - idx));
-        for (i, b) in bufs[idx..].iter().enumerate().take(MAX_SLICES) {
+    loop {
+        while idx < bufs.len() && bufs[idx].len() == off {
+            idx += 1;
+            off = 0;
+        }
+        if idx >= bufs.len() {
+            return Ok(total);
+        }
+        let mut slices = [std::io::IoSlice::new(&[]); MAX_SLICES];
+        let mut count = 0;
+        for (i, b) in bufs[idx..].iter().enumerate() {
+            if count == MAX_SLICES {
+                break;
+            }
             let part = if i == 0 { &b[off..] } else { &b[..] };
             if !part.is_empty() {
-                slices.push(std::io::IoSlice::new(part));
+                slices[count] = std::io::IoSlice::new(part);
+                count += 1;
             }
         }
-        if slices.is_empty() {
-            break;
-        }
-        let mut n = w.write_vectored(&slices).await?;
+        let mut n = w.write_vectored(&slices[..count]).await?;
         if n == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
         }
@@ -77,12 +86,7 @@ pub async fn write_all_bytes<W: tokio::io::AsyncWrite + Unpin>(
                 n = 0;
             }
         }
-        while idx < bufs.len() && bufs[idx].len() == off {
-            idx += 1;
-            off = 0;
-        }
     }
-    Ok(total)
 }
 
 impl ListenerContext {
@@ -177,20 +181,16 @@ where
         + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let std_listener = bind_tcp(settings)?;
-    let local_addr = std_listener
+    let listener = {
+        let _guard = ctx.runtime.enter();
+        bind_tcp(settings)?
+    };
+    let local_addr = listener
         .local_addr()
         .map_err(|source| ListenerError::Bind {
             addr: settings.port.to_string(),
             source,
         })?;
-    let listener = {
-        let _guard = ctx.runtime.enter();
-        tokio::net::TcpListener::from_std(std_listener).map_err(|source| ListenerError::Bind {
-            addr: local_addr.to_string(),
-            source,
-        })?
-    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let conn_ctx = ctx.clone();
     let task = ctx.runtime.spawn(async move {
@@ -464,12 +464,30 @@ pub fn settings_for(
     })
 }
 
-/// Binds a TCP listener for `settings`, set non-blocking for tokio/actix.
-pub fn bind_tcp(settings: &ListenerSettings) -> Result<std::net::TcpListener, ListenerError> {
+/// How many not yet accepted connections a listener queues (1000 viewers may arrive at once).
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// Binds a tokio TCP listener for `settings` (call inside the runtime), with address reuse so
+/// a restarted listener gets its port back at once.
+pub fn bind_tcp(settings: &ListenerSettings) -> Result<tokio::net::TcpListener, ListenerError> {
     let addr = format!("{}:{}", bracket_v6(&settings.interface), settings.port);
-    std::net::TcpListener::bind(&addr)
-        .and_then(|l| l.set_nonblocking(true).map(|_| l))
-        .map_err(|source| ListenerError::Bind { addr, source })
+    let err = |source| ListenerError::Bind {
+        addr: addr.clone(),
+        source,
+    };
+    let sockaddr: SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(&addr)
+        .map_err(err)?
+        .next()
+        .ok_or_else(|| err(std::io::ErrorKind::AddrNotAvailable.into()))?;
+    let socket = if sockaddr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .map_err(err)?;
+    socket.set_reuseaddr(true).map_err(err)?;
+    socket.bind(sockaddr).map_err(err)?;
+    socket.listen(LISTEN_BACKLOG).map_err(err)
 }
 
 /// `::` becomes `[::]` so it can take a `:port`.
@@ -529,5 +547,77 @@ mod tests {
         assert!(wildcard_match("/*.mp4", "/a.mp4"));
         assert!(!wildcard_match("ab*ba", "aba"));
         assert!(wildcard_match("exact", "exact"));
+    }
+}
+
+#[cfg(test)]
+mod write_tests {
+    use super::*;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// A writer that takes at most 5 bytes per call.
+    struct Trickle(Vec<u8>);
+
+    impl tokio::io::AsyncWrite for Trickle {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            let n = buf.len().min(5);
+            self.0.extend_from_slice(&buf[..n]);
+            Poll::Ready(Ok(n))
+        }
+        fn poll_write_vectored(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            bufs: &[std::io::IoSlice<'_>],
+        ) -> Poll<std::io::Result<usize>> {
+            let mut left = 5;
+            let mut n = 0;
+            for b in bufs {
+                let take = b.len().min(left);
+                self.0.extend_from_slice(&b[..take]);
+                n += take;
+                left -= take;
+                if left == 0 {
+                    break;
+                }
+            }
+            Poll::Ready(Ok(n))
+        }
+        fn is_write_vectored(&self) -> bool {
+            true
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn vectored_writes_survive_partial_writes() {
+        let bufs: Vec<Bytes> = ["abc", "", "defghijkl", "m", "", "nopqrstuvwxyz"]
+            .iter()
+            .map(|s| Bytes::from(*s))
+            .collect();
+        let mut w = Trickle(Vec::new());
+        let n = write_all_bytes(&mut w, &bufs).await.expect("write");
+        assert_eq!(n, 26);
+        assert_eq!(w.0, b"abcdefghijklmnopqrstuvwxyz");
+        let many: Vec<Bytes> = (0..200u8).map(|i| Bytes::from(vec![i; 3])).collect();
+        let mut w = Trickle(Vec::new());
+        write_all_bytes(&mut w, &many).await.expect("write");
+        assert_eq!(w.0.len(), 600);
+        assert_eq!(w.0[597..], [199, 199, 199]);
+        assert_eq!(
+            write_all_bytes(&mut Trickle(Vec::new()), &[])
+                .await
+                .expect("empty"),
+            0
+        );
     }
 }

@@ -18,8 +18,9 @@
 //! than [`MAX_BUFFER_BYTES`]. Packets before `cut_ms` are not stored.
 
 use std::collections::VecDeque;
+use std::sync::atomic::AtomicI64;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -58,6 +59,8 @@ pub struct Entry {
     pub packet: Packet,
     /// The version of the track list this packet belongs to.
     pub meta_version: u64,
+    /// When the packet entered the buffer (for the fan-out latency figures).
+    pub arrived: std::time::Instant,
     /// Built once by the FLV output: the tag head (tag header plus codec prefix) and tail
     /// (PreviousTagSize); `None` when the packet is not sent as FLV.
     pub flv: OnceLock<Option<[Bytes; 2]>>,
@@ -119,10 +122,12 @@ struct Inner {
 /// The ring, shared behind an `Arc` by the stream actor, its publisher and its readers.
 #[derive(Debug)]
 pub struct LiveBuffer {
-    inner: Mutex<Inner>,
+    inner: RwLock<Inner>,
     /// The sequence number one past the newest packet; bumped on every change readers must see.
     notify: watch::Sender<u64>,
     settings: Mutex<BufferSettings>,
+    /// `settings.max_keepaway_ms`, readable by every viewer without a lock.
+    max_keepaway_ms: AtomicI64,
     pub counters: Counters,
 }
 
@@ -138,18 +143,27 @@ pub enum WriteError {
 impl LiveBuffer {
     pub fn new(settings: BufferSettings) -> Arc<LiveBuffer> {
         Arc::new(LiveBuffer {
-            inner: Mutex::new(Inner::default()),
+            inner: RwLock::new(Inner::default()),
             notify: watch::channel(0).0,
+            max_keepaway_ms: AtomicI64::new(settings.max_keepaway_ms),
             settings: Mutex::new(settings),
             counters: Counters::default(),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    /// For the publisher's changes.
+    fn lock(&self) -> RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// For readers: many viewers read at once without waiting on each other.
+    fn read(&self) -> RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn set_settings(&self, s: BufferSettings) {
+        self.max_keepaway_ms
+            .store(s.max_keepaway_ms, Ordering::Relaxed);
         *self.settings.lock().unwrap_or_else(|p| p.into_inner()) = s;
     }
 
@@ -230,6 +244,7 @@ impl LiveBuffer {
         let entry = Arc::new(Entry {
             seq,
             meta_version: inner.meta.version,
+            arrived: std::time::Instant::now(),
             packet,
             flv: OnceLock::new(),
             rtmp: OnceLock::new(),
@@ -258,7 +273,7 @@ impl LiveBuffer {
     }
 
     pub fn is_closed(&self) -> bool {
-        self.lock().closed
+        self.read().closed
     }
 
     fn wake(&self) {
@@ -267,12 +282,12 @@ impl LiveBuffer {
 
     /// The current track list.
     pub fn meta(&self) -> Arc<Meta> {
-        self.lock().meta.clone()
+        self.read().meta.clone()
     }
 
     /// The track list with each track's `firstms`/`lastms` filled in.
     pub fn meta_with_times(&self) -> Meta {
-        let inner = self.lock();
+        let inner = self.read();
         let mut meta = (*inner.meta).clone();
         for t in &mut meta.tracks {
             if let Some(&(_, first, last)) = inner.track_times.iter().find(|x| x.0 == t.id) {
@@ -285,7 +300,7 @@ impl LiveBuffer {
 
     /// A reader positioned at the newest keyframe (or at the end, when there is none yet).
     pub fn reader(self: &Arc<Self>) -> Reader {
-        let inner = self.lock();
+        let inner = self.read();
         let end = inner.base_seq + inner.packets.len() as u64;
         let cursor = inner.keys.back().copied().unwrap_or(end);
         let started = inner.keys.back().is_some();
@@ -300,7 +315,7 @@ impl LiveBuffer {
 
     /// `(first ms, last ms, buffered bytes, packets)` for status reports.
     pub fn stats(&self) -> BufferStats {
-        let inner = self.lock();
+        let inner = self.read();
         BufferStats {
             firstms: inner.packets.front().map(|e| e.packet.time).unwrap_or(0),
             lastms: inner.packets.back().map(|e| e.packet.time).unwrap_or(0),
@@ -435,7 +450,7 @@ impl Reader {
         if self.started {
             return true;
         }
-        let inner = self.buffer.lock();
+        let inner = self.buffer.read();
         if let Some(&k) = inner.keys.back() {
             self.cursor = k;
             self.started = true;
@@ -452,9 +467,9 @@ impl Reader {
                 }
                 continue;
             }
-            let keepaway = self.buffer.settings().max_keepaway_ms;
+            let keepaway = self.buffer.max_keepaway_ms.load(Ordering::Relaxed);
             {
-                let inner = self.buffer.lock();
+                let inner = self.buffer.read();
                 let end = inner.base_seq + inner.packets.len() as u64;
                 let newest = inner.packets.back().map(|e| e.packet.time).unwrap_or(0);
                 let behind = self.cursor < inner.base_seq

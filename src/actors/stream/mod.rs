@@ -11,6 +11,7 @@
 //! and a publisher that comes back continues the same buffer, its timestamps shifted to follow on.
 
 pub mod buffer;
+pub mod latency;
 pub mod push_rules;
 
 use std::collections::HashMap;

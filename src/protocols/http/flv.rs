@@ -9,6 +9,7 @@
 //! Enhanced RTMP tag form.
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -18,10 +19,12 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::Request;
-use crate::actors::stream::buffer::{Entry, Meta, ReadEvent};
+use crate::actors::stream::buffer::{Entry, ReadEvent};
+use crate::actors::stream::latency::FANOUT_LATENCY;
 use crate::media::flv::{self as flvfmt, TAG_SCRIPT};
 use crate::media::flv_body;
-use crate::media::{Codec, Track, TrackKind};
+use crate::media::{Codec, Track};
+use crate::protocols::av_select::AvSelection;
 use crate::protocols::rtmp::amf0::{self, Amf0Value};
 use crate::protocols::{
     write_all_bytes, ConnectorSpec, ListenerContext, OFFLINE_WAIT, VIEWER_WRITE_TIMEOUT,
@@ -89,14 +92,16 @@ pub async fn serve(
     }
     tracing::debug!(stream = name.as_str(), "FLV viewer {peer} started");
     let buffer = sub.reader.buffer().clone();
-    let counters = &buffer.counters;
-    let mut state = FlvState::default();
-    let mut batch: Vec<Arc<Entry>> = Vec::with_capacity(BATCH);
-    let mut out: Vec<Bytes> = Vec::with_capacity(BATCH * 3 + 8);
+    let mut sel = AvSelection::default();
+    let mut batch: Vec<Arc<Entry>> = Vec::new();
+    let mut out: Vec<Bytes> = Vec::new();
+    // Registered once, not once per packet: viewers wake for every packet.
+    let stopped = stop.changed();
+    tokio::pin!(stopped);
     loop {
         batch.clear();
         let event = tokio::select! {
-            _ = stop.changed() => return Ok(false),
+            _ = &mut stopped => return Ok(false),
             e = sub.reader.next_batch(&mut batch, BATCH) => e,
         };
         match event {
@@ -112,12 +117,28 @@ pub async fn serve(
         }
         out.clear();
         for entry in &batch {
-            if entry.meta_version != state.meta_version {
-                let meta = buffer.meta();
-                state.update(&meta, entry.packet.time, &mut out);
+            if !sel.is_current(entry.meta_version) {
+                let change = sel.update(&buffer.meta());
+                if change.first {
+                    let (video, audio) = (sel.video.as_ref(), sel.audio.as_ref());
+                    out.push(Bytes::copy_from_slice(&flvfmt::file_header(
+                        audio.is_some(),
+                        video.is_some(),
+                    )));
+                    // Time 0: ffmpeg only reads script data at time 0 as header metadata.
+                    out.push(script_tag(&on_metadata(video, audio), 0));
+                }
+                out.extend(
+                    change
+                        .headers
+                        .iter()
+                        .filter_map(|t| sequence_header(t, entry.packet.time)),
+                );
             }
-            if let Some(parts) = state.framing(entry) {
-                out.extend(parts.iter().cloned());
+            if let Some(track) = sel.track(entry.packet.track) {
+                if let Some([head, tail]) = entry.flv.get_or_init(|| packet_framing(track, entry)) {
+                    out.extend([head.clone(), entry.packet.data.clone(), tail.clone()]);
+                }
             }
         }
         if out.is_empty() {
@@ -134,73 +155,13 @@ pub async fn serve(
                     return Ok(false);
                 }
             };
-        counters
+        buffer
+            .counters
             .down_bytes
-            .fetch_add(written, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-/// Per-viewer FLV state: which tracks are sent and which headers went out.
-#[derive(Default)]
-struct FlvState {
-    meta_version: u64,
-    started: bool,
-    video: Option<Track>,
-    audio: Option<Track>,
-}
-
-impl FlvState {
-    /// Takes a new track list: on the first call writes the file header and metadata; whenever
-    /// a sent track's init data changed, writes its sequence header again.
-    fn update(&mut self, meta: &Meta, time: i64, out: &mut Vec<Bytes>) {
-        self.meta_version = meta.version;
-        let video = meta
-            .tracks
-            .iter()
-            .find(|t| t.kind() == Some(TrackKind::Video))
-            .cloned();
-        let audio = meta
-            .tracks
-            .iter()
-            .find(|t| t.kind() == Some(TrackKind::Audio))
-            .cloned();
-        if !self.started {
-            self.started = true;
-            out.push(Bytes::copy_from_slice(&flvfmt::file_header(
-                audio.is_some(),
-                video.is_some(),
-            )));
-            // Time 0: ffmpeg only reads script data at time 0 as header metadata.
-            out.push(script_tag(&on_metadata(video.as_ref(), audio.as_ref()), 0));
+            .fetch_add(written, Ordering::Relaxed);
+        if let Some(oldest) = batch.first() {
+            FANOUT_LATENCY.record(oldest.arrived.elapsed());
         }
-        for (new, old) in [(&video, &mut self.video), (&audio, &mut self.audio)] {
-            let changed = match (new, &*old) {
-                (Some(n), Some(o)) => n.init != o.init || n.codec != o.codec,
-                (Some(_), None) => true,
-                _ => false,
-            };
-            if changed {
-                if let Some(t) = new {
-                    if let Some(tag) = sequence_header(t, time) {
-                        out.push(tag);
-                    }
-                }
-            }
-            *old = new.clone();
-        }
-    }
-
-    /// The shared head, payload and tail for one packet, if it belongs to a sent track.
-    fn framing(&self, entry: &Entry) -> Option<[Bytes; 3]> {
-        let track = [&self.video, &self.audio]
-            .into_iter()
-            .flatten()
-            .find(|t| t.id == entry.packet.track)?;
-        let [head, tail] = entry
-            .flv
-            .get_or_init(|| packet_framing(track, entry))
-            .clone()?;
-        Some([head, entry.packet.data.clone(), tail])
     }
 }
 

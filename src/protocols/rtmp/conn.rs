@@ -128,7 +128,7 @@ impl Conn {
         loop {
             let message = tokio::select! {
                 _ = stop.changed() => return Ok(()),
-                m = self.read_message(&mut sock, INPUT_TIMEOUT) => m?,
+                m = self.read_message(&mut sock, Some(INPUT_TIMEOUT)) => m?,
             };
             let Some(message) = message else {
                 return Ok(());
@@ -169,19 +169,23 @@ impl Conn {
     }
 
     /// Reads the next complete message; `Ok(None)` when the peer closed between messages.
+    /// With `limit`, a peer that sends nothing for that long is an error.
     pub async fn read_message<R: tokio::io::AsyncRead + Unpin>(
         &mut self,
         sock: &mut R,
-        limit: Duration,
+        limit: Option<Duration>,
     ) -> Result<Option<RtmpMessage>, ConnError> {
         loop {
             if let Some(m) = self.reader.read_message(&mut self.rbuf)? {
                 return Ok(Some(m));
             }
             self.rbuf.reserve(4096);
-            let n = tokio::time::timeout(limit, sock.read_buf(&mut self.rbuf))
-                .await
-                .map_err(|_| ConnError::Timeout(limit))??;
+            let n = match limit {
+                Some(limit) => tokio::time::timeout(limit, sock.read_buf(&mut self.rbuf))
+                    .await
+                    .map_err(|_| ConnError::Timeout(limit))??,
+                None => sock.read_buf(&mut self.rbuf).await?,
+            };
             if n == 0 {
                 return if self.rbuf.is_empty() {
                     Ok(None)

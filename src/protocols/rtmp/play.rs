@@ -16,11 +16,13 @@ use tokio::sync::watch;
 
 use super::amf0::Amf0Value;
 use super::chunk::chunk_message;
-use super::conn::{Conn, ConnError, CSID_AUDIO, CSID_VIDEO, OUT_CHUNK_SIZE};
+use super::conn::{Conn, ConnError, CSID_AUDIO, CSID_STATUS, CSID_VIDEO, OUT_CHUNK_SIZE};
 use super::message as msg;
-use crate::actors::stream::buffer::{Entry, Meta, ReadEvent};
+use crate::actors::stream::buffer::{Entry, ReadEvent};
+use crate::actors::stream::latency::FANOUT_LATENCY;
 use crate::media::flv::{TAG_AUDIO, TAG_VIDEO};
-use crate::media::{flv_body, Track, TrackKind};
+use crate::media::{flv_body, Track};
+use crate::protocols::av_select::AvSelection;
 use crate::protocols::http::flv::on_metadata;
 use crate::protocols::{write_all_bytes, VIEWER_WRITE_TIMEOUT};
 
@@ -78,20 +80,16 @@ pub async fn run(
 
     let buffer = sub.reader.buffer().clone();
     let (mut rd, mut wr) = sock.split();
-    let mut state = PlayState {
-        stream_id,
-        meta_version: 0,
-        started: false,
-        video: None,
-        audio: None,
-    };
-    let mut batch: Vec<Arc<Entry>> = Vec::with_capacity(BATCH);
-    let mut out: Vec<Bytes> = Vec::with_capacity(BATCH * 2 + 8);
+    let mut sel = AvSelection::default();
+    let mut batch: Vec<Arc<Entry>> = Vec::new();
+    let mut out: Vec<Bytes> = Vec::new();
+    let stopped = stop.changed();
+    tokio::pin!(stopped);
     loop {
         batch.clear();
         tokio::select! {
-            _ = stop.changed() => return Ok(()),
-            incoming = conn.read_message(&mut rd, std::time::Duration::from_secs(86_400)) => {
+            _ = &mut stopped => return Ok(()),
+            incoming = conn.read_message(&mut rd, None) => {
                 let Some(m) = incoming? else { return Ok(()) };
                 if m.msg_type == msg::COMMAND_AMF0 || m.msg_type == msg::COMMAND_AMF3 {
                     let c = msg::parse_command(m.msg_type, &m.payload)?;
@@ -119,14 +117,36 @@ pub async fn run(
         }
         out.clear();
         for entry in &batch {
-            if entry.meta_version != state.meta_version {
-                state.update(conn, &buffer.meta(), entry.packet.time);
-                // Metadata and sequence headers go out before the packets that need them.
-                if let Some(pending) = conn.take_pending() {
-                    out.push(pending);
+            if !sel.is_current(entry.meta_version) {
+                let change = sel.update(&buffer.meta());
+                if change.first {
+                    let metadata = on_metadata(sel.video.as_ref(), sel.audio.as_ref());
+                    conn.send_amf(CSID_STATUS, msg::DATA_AMF0, stream_id, &metadata);
                 }
+                for (tag_type, body) in change.headers.iter().filter_map(flv_body::sequence_body) {
+                    let csid = if tag_type == TAG_VIDEO {
+                        CSID_VIDEO
+                    } else {
+                        CSID_AUDIO
+                    };
+                    conn.send(csid, entry.packet.time as u32, tag_type, stream_id, &body);
+                }
+                // Metadata and sequence headers go out before the packets that need them.
+                out.extend(conn.take_pending());
             }
-            state.chunks(entry, &mut out);
+            let Some(track) = sel.track(entry.packet.track) else {
+                continue;
+            };
+            if stream_id == SHARED_STREAM_ID {
+                if let Some(parts) = entry
+                    .rtmp
+                    .get_or_init(|| chunk_packet(track, entry, SHARED_STREAM_ID))
+                {
+                    out.extend(parts.iter().cloned());
+                }
+            } else if let Some(parts) = chunk_packet(track, entry, stream_id) {
+                out.extend(parts);
+            }
         }
         if out.is_empty() {
             continue;
@@ -150,78 +170,8 @@ pub async fn run(
             .counters
             .down_bytes
             .fetch_add(written, Ordering::Relaxed);
-    }
-}
-
-struct PlayState {
-    stream_id: u32,
-    meta_version: u64,
-    started: bool,
-    video: Option<Track>,
-    audio: Option<Track>,
-}
-
-impl PlayState {
-    /// Takes a new track list: metadata on the first call, sequence headers whenever they change.
-    fn update(&mut self, conn: &mut Conn, meta: &Meta, time: i64) {
-        self.meta_version = meta.version;
-        let video = meta
-            .tracks
-            .iter()
-            .find(|t| t.kind() == Some(TrackKind::Video))
-            .cloned();
-        let audio = meta
-            .tracks
-            .iter()
-            .find(|t| t.kind() == Some(TrackKind::Audio))
-            .cloned();
-        if !self.started {
-            self.started = true;
-            conn.send_amf(
-                super::conn::CSID_STATUS,
-                msg::DATA_AMF0,
-                self.stream_id,
-                &on_metadata(video.as_ref(), audio.as_ref()),
-            );
-        }
-        for (new, old) in [(&video, &mut self.video), (&audio, &mut self.audio)] {
-            let changed = match (new, &*old) {
-                (Some(n), Some(o)) => n.init != o.init || n.codec != o.codec,
-                (Some(_), None) => true,
-                _ => false,
-            };
-            if changed {
-                if let Some((tag_type, body)) = new.as_ref().and_then(flv_body::sequence_body) {
-                    let csid = if tag_type == TAG_VIDEO {
-                        CSID_VIDEO
-                    } else {
-                        CSID_AUDIO
-                    };
-                    conn.send(csid, time as u32, tag_type, self.stream_id, &body);
-                }
-            }
-            *old = new.clone();
-        }
-    }
-
-    /// Appends the chunked message for one packet, if it belongs to a sent track.
-    fn chunks(&self, entry: &Entry, out: &mut Vec<Bytes>) {
-        let Some(track) = [&self.video, &self.audio]
-            .into_iter()
-            .flatten()
-            .find(|t| t.id == entry.packet.track)
-        else {
-            return;
-        };
-        if self.stream_id == SHARED_STREAM_ID {
-            if let Some(parts) = entry
-                .rtmp
-                .get_or_init(|| chunk_packet(track, entry, SHARED_STREAM_ID))
-            {
-                out.extend(parts.iter().cloned());
-            }
-        } else if let Some(parts) = chunk_packet(track, entry, self.stream_id) {
-            out.extend(parts);
+        if let Some(oldest) = batch.first() {
+            FANOUT_LATENCY.record(oldest.arrived.elapsed());
         }
     }
 }

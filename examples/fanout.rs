@@ -1,0 +1,422 @@
+//! Fan-out benchmark: one publisher at about 2.5 Mbit/s, N viewers over HTTP-FLV or RTMP,
+//! against a release build of `eddy` running in its own process.
+//!
+//! ```sh
+//! cargo run --release --example fanout                      # N = 100 and 1000, FLV and RTMP
+//! cargo run --release --example fanout -- --viewers 200 --protocols flv --seconds 30
+//! ```
+//!
+//! It builds `target/release/eddy`, makes a 720p H.264 + AAC clip at 2.5 Mbit/s with ffmpeg
+//! (CBR, so the rate is real), publishes it with `ffmpeg -re -c copy`, connects the viewers from
+//! this process (HTTP GETs, or a minimal RTMP play client), lets them run, and prints per run:
+//! the server's CPU time (from /proc), its resident memory before and after the viewers joined
+//! (and its peak), what each viewer received, how many viewers stalled (a gap over 1 s without
+//! data), and the fan-out latency percentiles Eddy measured (packet into the buffer → viewer's
+//! write returned).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+struct Args {
+    viewers: Vec<usize>,
+    protocols: Vec<String>,
+    seconds: u64,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        viewers: vec![100, 1000],
+        protocols: vec!["flv".into(), "rtmp".into()],
+        seconds: 20,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let v = it.next().unwrap_or_default();
+        match k.as_str() {
+            "--viewers" => a.viewers = v.split(',').filter_map(|n| n.parse().ok()).collect(),
+            "--protocols" => a.protocols = v.split(',').map(String::from).collect(),
+            "--seconds" => a.seconds = v.parse().unwrap_or(20),
+            _ => {
+                eprintln!(
+                    "usage: fanout [--viewers 100,1000] [--protocols flv,rtmp] [--seconds 20]"
+                );
+                std::process::exit(2);
+            }
+        }
+    }
+    a
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+fn check(status: std::io::Result<std::process::ExitStatus>, what: &str) {
+    match status {
+        Ok(s) if s.success() => {}
+        other => {
+            eprintln!("fanout: {what} failed: {other:?}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn build_server() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    check(
+        Command::new(cargo)
+            .args(["build", "--release", "--bin", "eddy"])
+            .status(),
+        "cargo build --release",
+    );
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/eddy")
+}
+
+fn make_clip(dir: &Path) -> PathBuf {
+    let clip = dir.join("bench_720p_2500k.flv");
+    if !clip.exists() {
+        eprintln!("fanout: encoding the 2.5 Mbit/s clip (once)...");
+        check(
+            Command::new("ffmpeg")
+                .args([
+                    "-y",
+                    "-v",
+                    "error",
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    "testsrc2=size=1280x720:rate=25",
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    "sine=sample_rate=48000",
+                    "-t",
+                    "20",
+                ])
+                .args([
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "veryfast",
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-g",
+                    "50",
+                    "-b:v",
+                    "2350k",
+                    "-minrate",
+                    "2350k",
+                    "-maxrate",
+                    "2350k",
+                    "-bufsize",
+                    "1200k",
+                    "-x264-params",
+                    "nal-hrd=cbr:force-cfr=1",
+                ])
+                .args(["-c:a", "aac", "-b:a", "128k"])
+                .arg(&clip)
+                .status(),
+            "ffmpeg clip",
+        );
+    }
+    clip
+}
+
+/// utime + stime of a process, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// (VmRSS, VmHWM) in KiB.
+fn memory_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let get = |k: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(k))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    (get("VmRSS:"), get("VmHWM:"))
+}
+
+fn api(port: u16, command: &str) -> serde_json::Value {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            &format!("http://127.0.0.1:{port}/api2"),
+            "--data-urlencode",
+            &format!("command={command}"),
+        ])
+        .output();
+    out.ok()
+        .and_then(|o| serde_json::from_slice(&o.stdout).ok())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// What one viewer saw.
+#[derive(Default)]
+struct ViewerStats {
+    bytes: AtomicU64,
+    /// Longest gap between two reads, in ms, while measuring.
+    max_gap_ms: AtomicU64,
+}
+
+async fn flv_viewer(
+    port: u16,
+    stats: Arc<ViewerStats>,
+    measuring: Arc<std::sync::atomic::AtomicBool>,
+) {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)).await else {
+        return;
+    };
+    if s.write_all(b"GET /bench.flv HTTP/1.1\r\nHost: bench\r\n\r\n")
+        .await
+        .is_err()
+    {
+        return;
+    }
+    read_loop(s, stats, measuring).await;
+}
+
+/// A minimal RTMP player: plain handshake, connect, createStream, play; then just read.
+async fn rtmp_viewer(
+    port: u16,
+    stats: Arc<ViewerStats>,
+    measuring: Arc<std::sync::atomic::AtomicBool>,
+) {
+    use eddy::protocols::rtmp::amf0::{encode_all, Amf0Value as A};
+    use eddy::protocols::rtmp::chunk::write_message;
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)).await else {
+        return;
+    };
+    let mut c0c1 = vec![3u8];
+    c0c1.extend(vec![0u8; 1536]);
+    let mut s0s1s2 = vec![0u8; 3073];
+    if s.write_all(&c0c1).await.is_err() || s.read_exact(&mut s0s1s2).await.is_err() {
+        return;
+    }
+    let mut out = bytes::BytesMut::new();
+    out.extend_from_slice(&s0s1s2[1..1537]);
+    let connect = encode_all(&[
+        A::String("connect".into()),
+        A::Number(1.0),
+        A::Object(vec![
+            ("app".into(), A::String("play".into())),
+            (
+                "tcUrl".into(),
+                A::String(format!("rtmp://127.0.0.1:{port}/play")),
+            ),
+        ]),
+    ]);
+    write_message(&mut out, 128, 3, 0, 20, 0, &connect);
+    write_message(
+        &mut out,
+        128,
+        3,
+        0,
+        20,
+        0,
+        &encode_all(&[A::String("createStream".into()), A::Number(2.0), A::Null]),
+    );
+    write_message(
+        &mut out,
+        128,
+        8,
+        0,
+        20,
+        1,
+        &encode_all(&[
+            A::String("play".into()),
+            A::Number(0.0),
+            A::Null,
+            A::String("bench".into()),
+        ]),
+    );
+    if s.write_all(&out).await.is_err() {
+        return;
+    }
+    read_loop(s, stats, measuring).await;
+}
+
+async fn read_loop(
+    mut s: TcpStream,
+    stats: Arc<ViewerStats>,
+    measuring: Arc<std::sync::atomic::AtomicBool>,
+) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut last = Instant::now();
+    loop {
+        match s.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                let now = Instant::now();
+                if measuring.load(Ordering::Relaxed) {
+                    stats.bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    let gap = now.duration_since(last).as_millis() as u64;
+                    stats.max_gap_ms.fetch_max(gap, Ordering::Relaxed);
+                }
+                last = now;
+            }
+        }
+    }
+}
+
+struct Server {
+    child: Child,
+    api: u16,
+    http: u16,
+    rtmp: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(bin: &Path) -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (api, http, rtmp) = (free_port(), free_port(), free_port());
+    let cfg = serde_json::json!({
+        "config": {"protocols": [
+            {"connector": "HTTP", "port": http, "interface": "127.0.0.1"},
+            {"connector": "RTMP", "port": rtmp, "interface": "127.0.0.1"},
+            {"connector": "FLV"}
+        ]},
+        "streams": {"bench": {"source": "push://", "DVR": 10000}}
+    });
+    std::fs::write(dir.path().join("config.json"), cfg.to_string()).expect("config");
+    let child = Command::new(bin)
+        .current_dir(dir.path())
+        .args([
+            "-c",
+            "config.json",
+            "-p",
+            &api.to_string(),
+            "-i",
+            "127.0.0.1",
+            "-g",
+            "2",
+        ])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("eddy");
+    std::thread::sleep(Duration::from_millis(500));
+    Server {
+        child,
+        api,
+        http,
+        rtmp,
+        _dir: dir,
+    }
+}
+
+fn main() {
+    let args = args();
+    let bin = build_server();
+    let work = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
+    std::fs::create_dir_all(&work).expect("bench dir");
+    let clip = make_clip(&work);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+
+    println!("| protocol | viewers | server CPU % of a core | per viewer % | RSS before → after (peak) MiB | per extra viewer KiB | per-viewer kbit/s min/avg | stalled viewers | latency p50 / p99 / max ms |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for proto in &args.protocols {
+        for &n in &args.viewers {
+            let server = start_server(&bin);
+            let pid = server.child.id();
+            let mut publisher = Command::new("ffmpeg")
+                .args(["-v", "error", "-re", "-stream_loop", "-1", "-i"])
+                .arg(&clip)
+                .args([
+                    "-c",
+                    "copy",
+                    "-f",
+                    "flv",
+                    &format!("rtmp://127.0.0.1:{}/live/bench", server.rtmp),
+                ])
+                .stdin(Stdio::null())
+                .spawn()
+                .expect("ffmpeg publisher");
+            // Let the buffer fill its 10 s window, so memory before/after compares viewers only.
+            std::thread::sleep(Duration::from_secs(14));
+            let (rss0, _) = memory_kib(pid);
+            let measuring = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let stats: Vec<Arc<ViewerStats>> =
+                (0..n).map(|_| Arc::new(ViewerStats::default())).collect();
+            for s in &stats {
+                let (s, m) = (s.clone(), measuring.clone());
+                if proto == "rtmp" {
+                    rt.spawn(rtmp_viewer(server.rtmp, s, m));
+                } else {
+                    rt.spawn(flv_viewer(server.http, s, m));
+                }
+            }
+            // Let everyone join and settle, then measure.
+            std::thread::sleep(Duration::from_secs(5));
+            api(server.api, r#"{"fanout_latency":{"reset":true}}"#);
+            let cpu0 = cpu_seconds(pid);
+            measuring.store(true, Ordering::Relaxed);
+            let t0 = Instant::now();
+            std::thread::sleep(Duration::from_secs(args.seconds));
+            measuring.store(false, Ordering::Relaxed);
+            let wall = t0.elapsed().as_secs_f64();
+            let cpu = cpu_seconds(pid) - cpu0;
+            let (rss1, hwm) = memory_kib(pid);
+            let lat = api(server.api, r#"{"fanout_latency":true}"#)["fanout_latency"].clone();
+            let rates: Vec<f64> = stats
+                .iter()
+                .map(|s| s.bytes.load(Ordering::Relaxed) as f64 * 8.0 / 1000.0 / wall)
+                .collect();
+            let min = rates.iter().cloned().fold(f64::INFINITY, f64::min);
+            let avg = rates.iter().sum::<f64>() / rates.len().max(1) as f64;
+            let stalled = stats
+                .iter()
+                .filter(|s| {
+                    s.max_gap_ms.load(Ordering::Relaxed) > 1000
+                        || s.bytes.load(Ordering::Relaxed) == 0
+                })
+                .count();
+            println!(
+                "| {proto} | {n} | {:.1} | {:.4} | {:.1} → {:.1} ({:.1}) | {:.1} | {:.0} / {:.0} | {stalled} | {} / {} / {} |",
+                cpu / wall * 100.0,
+                cpu / wall * 100.0 / n as f64,
+                rss0 as f64 / 1024.0,
+                rss1 as f64 / 1024.0,
+                hwm as f64 / 1024.0,
+                (rss1.saturating_sub(rss0)) as f64 / n as f64,
+                min,
+                avg,
+                lat["p50_ms"],
+                lat["p99_ms"],
+                lat["max_ms"],
+            );
+            let _ = publisher.kill();
+            let _ = publisher.wait();
+            drop(server);
+            // Drop the viewers' tasks by letting their sockets close with the server.
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+}

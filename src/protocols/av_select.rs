@@ -1,0 +1,106 @@
+//! Track selection for the outputs that carry one video and one audio track (FLV, RTMP): the
+//! first track of each kind, and which sequence headers must go out when the track list changes.
+
+use crate::actors::stream::buffer::Meta;
+use crate::media::{Track, TrackKind};
+
+/// What an output currently sends.
+#[derive(Debug, Default)]
+pub struct AvSelection {
+    meta_version: u64,
+    started: bool,
+    pub video: Option<Track>,
+    pub audio: Option<Track>,
+}
+
+/// The result of taking a new track list.
+#[derive(Debug, Default, PartialEq)]
+pub struct SelectionChange {
+    /// True the first time: the output writes its header and metadata now.
+    pub first: bool,
+    /// Tracks whose sequence header must be sent (new, or new init data).
+    pub headers: Vec<Track>,
+}
+
+impl AvSelection {
+    /// Whether packets of this track-list version need no update first.
+    pub fn is_current(&self, meta_version: u64) -> bool {
+        self.started && self.meta_version == meta_version
+    }
+
+    /// Takes a new track list.
+    pub fn update(&mut self, meta: &Meta) -> SelectionChange {
+        self.meta_version = meta.version;
+        let first = !self.started;
+        self.started = true;
+        let pick = |kind| meta.tracks.iter().find(|t| t.kind() == Some(kind)).cloned();
+        let mut headers = Vec::new();
+        for (new, old) in [
+            (pick(TrackKind::Video), &mut self.video),
+            (pick(TrackKind::Audio), &mut self.audio),
+        ] {
+            let changed = match (&new, &*old) {
+                (Some(n), Some(o)) => n.init != o.init || n.codec != o.codec,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if let (true, Some(t)) = (changed, &new) {
+                headers.push(t.clone());
+            }
+            *old = new;
+        }
+        SelectionChange { first, headers }
+    }
+
+    /// The sent track with this id.
+    pub fn track(&self, id: u32) -> Option<&Track> {
+        [&self.video, &self.audio]
+            .into_iter()
+            .flatten()
+            .find(|t| t.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::Codec;
+    use bytes::Bytes;
+
+    fn t(id: u32, codec: Codec, init: &'static [u8]) -> Track {
+        Track {
+            id,
+            codec: Some(codec),
+            init: Bytes::from_static(init),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn headers_when_tracks_appear_or_change() {
+        let mut sel = AvSelection::default();
+        let meta = Meta {
+            version: 1,
+            tracks: vec![t(1, Codec::H264, b"a")],
+        };
+        let c = sel.update(&meta);
+        assert!(c.first && c.headers.len() == 1);
+        assert!(sel.is_current(1) && !sel.is_current(2));
+        let meta = Meta {
+            version: 2,
+            tracks: vec![
+                t(1, Codec::H264, b"a"),
+                t(2, Codec::Aac, b"b"),
+                t(3, Codec::Aac, b"c"),
+            ],
+        };
+        let c = sel.update(&meta);
+        assert_eq!((c.first, c.headers.len(), c.headers[0].id), (false, 1, 2));
+        let meta = Meta {
+            version: 3,
+            tracks: vec![t(1, Codec::H264, b"new"), t(2, Codec::Aac, b"b")],
+        };
+        assert_eq!(sel.update(&meta).headers[0].id, 1);
+        assert!(sel.track(3).is_none() && sel.track(2).is_some());
+    }
+}
