@@ -42,6 +42,28 @@ pub const OFFLINE_WAIT: Duration = Duration::from_secs(10);
 /// A viewer whose socket takes no data for this long is dropped.
 pub const VIEWER_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Writes one batch to a viewer: vectored, within [`VIEWER_WRITE_TIMEOUT`], adding the bytes to
+/// the stream's counters and the batch's age to the fan-out latency. `Ok(false)` when the viewer
+/// took nothing for that long and should be dropped.
+pub async fn deliver<W: tokio::io::AsyncWrite + Unpin>(
+    w: &mut W,
+    out: &[Bytes],
+    batch: &[std::sync::Arc<crate::actors::stream::buffer::Entry>],
+    counters: &crate::actors::stream::buffer::Counters,
+) -> std::io::Result<bool> {
+    let Ok(written) = tokio::time::timeout(VIEWER_WRITE_TIMEOUT, write_all_bytes(w, out)).await
+    else {
+        return Ok(false);
+    };
+    counters
+        .down_bytes
+        .fetch_add(written?, std::sync::atomic::Ordering::Relaxed);
+    if let Some(oldest) = batch.first() {
+        crate::actors::stream::latency::FANOUT_LATENCY.record(oldest.arrived.elapsed());
+    }
+    Ok(true)
+}
+
 /// Writes every buffer in order with vectored writes (no copying); returns the bytes written.
 pub async fn write_all_bytes<W: tokio::io::AsyncWrite + Unpin>(
     w: &mut W,

@@ -9,7 +9,6 @@
 //! Enhanced RTMP tag form.
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -20,15 +19,12 @@ use tokio::sync::watch;
 
 use super::Request;
 use crate::actors::stream::buffer::{Entry, ReadEvent};
-use crate::actors::stream::latency::FANOUT_LATENCY;
 use crate::media::flv::{self as flvfmt, TAG_SCRIPT};
 use crate::media::flv_body;
 use crate::media::{Codec, Track};
 use crate::protocols::av_select::AvSelection;
 use crate::protocols::rtmp::amf0::{self, Amf0Value};
-use crate::protocols::{
-    write_all_bytes, ConnectorSpec, ListenerContext, OFFLINE_WAIT, VIEWER_WRITE_TIMEOUT,
-};
+use crate::protocols::{deliver, ConnectorSpec, ListenerContext, OFFLINE_WAIT};
 
 pub const SPEC: ConnectorSpec = ConnectorSpec {
     name: "FLV",
@@ -144,23 +140,12 @@ pub async fn serve(
         if out.is_empty() {
             continue;
         }
-        let written =
-            match tokio::time::timeout(VIEWER_WRITE_TIMEOUT, write_all_bytes(sock, &out)).await {
-                Ok(r) => r?,
-                Err(_) => {
-                    tracing::info!(
-                        stream = name.as_str(),
-                        "FLV viewer {peer} stopped reading; dropped"
-                    );
-                    return Ok(false);
-                }
-            };
-        buffer
-            .counters
-            .down_bytes
-            .fetch_add(written, Ordering::Relaxed);
-        if let Some(oldest) = batch.first() {
-            FANOUT_LATENCY.record(oldest.arrived.elapsed());
+        if !deliver(sock, &out, &batch, &buffer.counters).await? {
+            tracing::info!(
+                stream = name.as_str(),
+                "FLV viewer {peer} stopped reading; dropped"
+            );
+            return Ok(false);
         }
     }
 }

@@ -7,7 +7,6 @@
 //! chunking. Incoming control messages are handled while playing; `deleteStream`/`closeStream`
 //! end playback.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -19,12 +18,11 @@ use super::chunk::chunk_message;
 use super::conn::{Conn, ConnError, CSID_AUDIO, CSID_STATUS, CSID_VIDEO, OUT_CHUNK_SIZE};
 use super::message as msg;
 use crate::actors::stream::buffer::{Entry, ReadEvent};
-use crate::actors::stream::latency::FANOUT_LATENCY;
 use crate::media::flv::{TAG_AUDIO, TAG_VIDEO};
 use crate::media::{flv_body, Track};
 use crate::protocols::av_select::AvSelection;
+use crate::protocols::deliver;
 use crate::protocols::http::flv::on_metadata;
-use crate::protocols::{write_all_bytes, VIEWER_WRITE_TIMEOUT};
 
 const BATCH: usize = 64;
 /// The message stream id cached chunkings are made for.
@@ -151,27 +149,12 @@ pub async fn run(
         if out.is_empty() {
             continue;
         }
-        let written = match tokio::time::timeout(
-            VIEWER_WRITE_TIMEOUT,
-            write_all_bytes(&mut wr, &out),
-        )
-        .await
-        {
-            Ok(r) => r?,
-            Err(_) => {
-                tracing::info!(
-                    stream = name.as_str(),
-                    "RTMP viewer {peer} stopped reading; dropped"
-                );
-                return Ok(());
-            }
-        };
-        buffer
-            .counters
-            .down_bytes
-            .fetch_add(written, Ordering::Relaxed);
-        if let Some(oldest) = batch.first() {
-            FANOUT_LATENCY.record(oldest.arrived.elapsed());
+        if !deliver(&mut wr, &out, &batch, &buffer.counters).await? {
+            tracing::info!(
+                stream = name.as_str(),
+                "RTMP viewer {peer} stopped reading; dropped"
+            );
+            return Ok(());
         }
     }
 }
