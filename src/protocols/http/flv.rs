@@ -97,8 +97,9 @@ pub async fn serve(
     loop {
         batch.clear();
         let event = tokio::select! {
-            _ = &mut stopped => return Ok(false),
+            biased;
             e = sub.reader.next_batch(&mut batch, BATCH) => e,
+            _ = &mut stopped => return Ok(false),
         };
         match event {
             ReadEvent::Closed => return Ok(false),

@@ -85,7 +85,21 @@ pub async fn run(
     tokio::pin!(stopped);
     loop {
         batch.clear();
+        // Packets first: a woken viewer usually has some, and then the socket is not polled.
         tokio::select! {
+            biased;
+            event = sub.reader.next_batch(&mut batch, BATCH) => match event {
+                ReadEvent::Closed => {
+                    conn.send_status(stream_id, "status", "NetStream.Play.Stop", &format!("{name} ended."));
+                    conn.flush(&mut wr).await?;
+                    return Ok(());
+                }
+                ReadEvent::Skipped(n) => {
+                    tracing::debug!(stream = name.as_str(), "RTMP viewer {peer} fell behind; skipped {n} packets");
+                    continue;
+                }
+                ReadEvent::Packets => {}
+            },
             _ = &mut stopped => return Ok(()),
             incoming = conn.read_message(&mut rd, None) => {
                 let Some(m) = incoming? else { return Ok(()) };
@@ -99,18 +113,6 @@ pub async fn run(
                 }
                 conn.flush(&mut wr).await?;
                 continue;
-            }
-            event = sub.reader.next_batch(&mut batch, BATCH) => match event {
-                ReadEvent::Closed => {
-                    conn.send_status(stream_id, "status", "NetStream.Play.Stop", &format!("{name} ended."));
-                    conn.flush(&mut wr).await?;
-                    return Ok(());
-                }
-                ReadEvent::Skipped(n) => {
-                    tracing::debug!(stream = name.as_str(), "RTMP viewer {peer} fell behind; skipped {n} packets");
-                    continue;
-                }
-                ReadEvent::Packets => {}
             }
         }
         out.clear();
