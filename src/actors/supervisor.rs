@@ -55,6 +55,8 @@ pub struct Supervisor {
     runtime: tokio::runtime::Handle,
     /// Active streams by full name.
     streams: HashMap<String, Addr<StreamActor>>,
+    /// The configured protocol entries, shared with the listeners.
+    shared_protocols: std::sync::Arc<std::sync::RwLock<Vec<crate::config::ProtocolEntry>>>,
     /// Their last reported numbers.
     stream_stats: BTreeMap<String, StreamStats>,
 }
@@ -86,6 +88,7 @@ impl Supervisor {
             stop_requests: s.stop_requests,
             runtime: s.runtime,
             streams: HashMap::new(),
+            shared_protocols: Default::default(),
             stream_stats: BTreeMap::new(),
         }
     }
@@ -129,6 +132,10 @@ impl Supervisor {
     /// Restarts listeners after a change: stop the retired ones, wait, start the new ones.
     fn reconcile(&mut self) -> ResponseActFuture<Self, ()> {
         let wanted = self.config.config.protocols.clone();
+        *self
+            .shared_protocols
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = wanted.clone();
         let stops = self.listeners.retire(&wanted);
         Box::pin(
             async move {
@@ -196,6 +203,7 @@ impl Actor for Supervisor {
         self.listeners.set_context(ListenerContext {
             supervisor: ctx.address(),
             runtime: self.runtime.clone(),
+            protocols: self.shared_protocols.clone(),
         });
         ctx.wait(self.reconcile());
         ctx.run_interval(TICK, |act, _| act.tick());
@@ -313,6 +321,8 @@ pub struct StreamRef {
 #[rtype(result = "Result<StreamRef, StreamError>")]
 pub struct ResolveStream {
     pub name: String,
+    /// Start the stream when it is configured but not running (false: only find running ones).
+    pub create: bool,
 }
 
 impl Handler<ResolveStream> for Supervisor {
@@ -330,6 +340,7 @@ impl Handler<ResolveStream> for Supervisor {
             .ok_or_else(|| StreamError::NotConfigured(name.clone()))?;
         let addr = match self.streams.get(&name) {
             Some(a) if a.connected() => a.clone(),
+            _ if !msg.create => return Err(StreamError::Offline(name)),
             _ => {
                 let a = StreamActor::new(name.clone(), &config, ctx.address().recipient()).start();
                 self.streams.insert(name.clone(), a.clone());

@@ -7,6 +7,8 @@
 //! - [`flv_body`]: FLV tag bodies (RTMP message bodies) built from tracks and packets.
 //! - [`h264`], [`hevc`], [`aac`], [`mp3`]: codec parameter parsing (decoder configuration records,
 //!   SPS, AudioSpecificConfig, MP3 frame headers).
+//! - [`ts`]: the MPEG-TS muxer; [`mp4`]: fragmented MP4 (CMAF) init and media segments.
+//! - [`m3u8`], [`mpd`]: HLS playlists and the DASH manifest, as text.
 //! - [`bits`]: a bit reader with Exp-Golomb codes for the parameter-set parsers.
 //!
 //! Times are milliseconds: a packet's `time` is its decode time and `offset` the composition
@@ -18,7 +20,11 @@ pub mod flv;
 pub mod flv_body;
 pub mod h264;
 pub mod hevc;
+pub mod m3u8;
 pub mod mp3;
+pub mod mp4;
+pub mod mpd;
+pub mod ts;
 
 use bytes::Bytes;
 

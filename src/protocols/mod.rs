@@ -16,6 +16,7 @@ pub mod rtmp;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::Addr;
@@ -23,8 +24,9 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use tokio::sync::watch;
 
+use crate::actors::stream::buffer::LiveBuffer;
 use crate::actors::stream::{
-    push_rules, AttachPublisher, Publisher, StreamError, Subscribe, Subscription,
+    push_rules, AttachPublisher, GetBuffer, Publisher, StreamError, Subscribe, Subscription,
 };
 use crate::actors::supervisor::{ResolveStream, Supervisor};
 use crate::config::ProtocolEntry;
@@ -35,6 +37,9 @@ pub struct ListenerContext {
     pub supervisor: Addr<Supervisor>,
     /// The multi-threaded runtime connections run on.
     pub runtime: tokio::runtime::Handle,
+    /// The configured protocol entries, kept current by the supervisor (which outputs are
+    /// enabled, and on which ports, for generated links).
+    pub protocols: Arc<std::sync::RwLock<Vec<ProtocolEntry>>>,
 }
 
 /// How long a viewer of a configured but offline stream waits for it to start.
@@ -112,6 +117,47 @@ pub async fn write_all_bytes<W: tokio::io::AsyncWrite + Unpin>(
 }
 
 impl ListenerContext {
+    /// The configured entry of a connector (case-insensitive), if it is enabled.
+    pub fn entry(&self, connector: &str) -> Option<ProtocolEntry> {
+        let list = self.protocols.read().unwrap_or_else(|p| p.into_inner());
+        list.iter()
+            .find(|p| {
+                p.get("connector")
+                    .and_then(Value::as_str)
+                    .is_some_and(|c| c.eq_ignore_ascii_case(connector))
+            })
+            .cloned()
+    }
+
+    /// Whether a connector is enabled in `config.protocols`.
+    pub fn enabled(&self, connector: &str) -> bool {
+        self.entry(connector).is_some()
+    }
+
+    /// The live buffer of a stream, for outputs that do not follow it as a viewer (segmented
+    /// outputs, info handlers). With `create`, a configured stream that is not running is
+    /// started (and waits for its publisher); without, only running streams are found.
+    pub async fn stream_buffer(
+        &self,
+        raw_name: &str,
+        create: bool,
+    ) -> Result<(String, Arc<LiveBuffer>), StreamError> {
+        let stream = self
+            .supervisor
+            .send(ResolveStream {
+                name: raw_name.to_string(),
+                create,
+            })
+            .await
+            .map_err(|_| StreamError::ShuttingDown)??;
+        let buffer = stream
+            .addr
+            .send(GetBuffer)
+            .await
+            .map_err(|_| StreamError::Offline(stream.name.clone()))?;
+        Ok((stream.name, buffer))
+    }
+
     /// Opens a stream for playing: resolves the name, subscribes, and waits up to `wait` for a
     /// keyframe to start at.
     pub async fn play(
@@ -181,6 +227,7 @@ impl ListenerContext {
         self.supervisor
             .send(ResolveStream {
                 name: raw_name.to_string(),
+                create: true,
             })
             .await
             .map_err(|_| StreamError::ShuttingDown)?
@@ -319,7 +366,18 @@ pub struct ConnectorSpec {
 
 /// Every connector Eddy implements.
 pub fn catalogue() -> &'static [ConnectorSpec] {
-    static CATALOGUE: [ConnectorSpec; 3] = [http::SPEC, rtmp::SPEC, http::flv::SPEC];
+    use http::outputs as out;
+    static CATALOGUE: [ConnectorSpec; 9] = [
+        http::SPEC,
+        rtmp::SPEC,
+        http::flv::SPEC,
+        out::HLS,
+        out::CMAF,
+        out::MP4,
+        out::HTTPTS,
+        out::MP3,
+        out::AAC,
+    ];
     &CATALOGUE
 }
 

@@ -317,14 +317,20 @@ pub struct LiveServer {
 
 impl LiveServer {
     pub fn start(streams: Value) -> LiveServer {
+        Self::start_with_outputs(streams, &["FLV"])
+    }
+
+    /// With these HTTP-based outputs enabled besides HTTP and RTMP.
+    pub fn start_with_outputs(streams: Value, outputs: &[&str]) -> LiveServer {
         let (http, rtmp) = (free_port(), free_port());
+        let mut protocols = vec![
+            json!({"connector": "HTTP", "port": http, "interface": "127.0.0.1"}),
+            json!({"connector": "RTMP", "port": rtmp, "interface": "127.0.0.1"}),
+        ];
+        protocols.extend(outputs.iter().map(|o| json!({"connector": o})));
         let cfg = json!({
             "account": {"test": {"password": md5_hex("test")}},
-            "config": {"protocols": [
-                {"connector": "HTTP", "port": http, "interface": "127.0.0.1"},
-                {"connector": "RTMP", "port": rtmp, "interface": "127.0.0.1"},
-                {"connector": "FLV"}
-            ]},
+            "config": {"protocols": protocols},
             "streams": streams
         });
         let server = Server::start(Some(&cfg.to_string()));

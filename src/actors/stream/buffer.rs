@@ -26,6 +26,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::watch;
 
+use super::fragments::{Fragment, FragmentIndex};
+
 use crate::media::{Packet, Track, TrackKind};
 
 /// Hard ceiling on what one stream's ring may hold, whatever its DVR setting.
@@ -40,6 +42,8 @@ pub struct BufferSettings {
     pub cut_ms: i64,
     /// How far behind live a viewer may fall before it skips ahead (`maxkeepaway`).
     pub max_keepaway_ms: i64,
+    /// Minimum fragment length for segmented outputs (`segmentsize`, default 1900).
+    pub segment_ms: i64,
 }
 
 impl Default for BufferSettings {
@@ -48,6 +52,7 @@ impl Default for BufferSettings {
             dvr_ms: 50_000,
             cut_ms: 0,
             max_keepaway_ms: 45_000,
+            segment_ms: 1_900,
         }
     }
 }
@@ -116,6 +121,10 @@ struct Inner {
     /// `(track id, first ms, last ms)` of what this publisher sent (kept out of `meta`, which
     /// readers share and which only changes when tracks do).
     track_times: Vec<(u32, i64, i64)>,
+    /// Where segmented outputs cut.
+    fragments: FragmentIndex,
+    /// Wall-clock milliseconds of media time 0 (set by the first packet of a stream).
+    zero_unix_ms: Option<i64>,
     closed: bool,
 }
 
@@ -181,6 +190,8 @@ impl LiveBuffer {
         let mut inner = self.lock();
         inner.publisher += 1;
         inner.time_offset = None;
+        let (end, last) = (inner.base_seq + inner.packets.len() as u64, inner.last_time);
+        inner.fragments.on_new_publisher(resume, end, last);
         if !resume {
             let next = inner.base_seq + inner.packets.len() as u64;
             inner.packets.clear();
@@ -193,6 +204,7 @@ impl LiveBuffer {
                 tracks: Vec::new(),
             });
             inner.track_times.clear();
+            inner.zero_unix_ms = None;
         }
         let token = inner.publisher;
         drop(inner);
@@ -238,9 +250,13 @@ impl LiveBuffer {
             return Ok(());
         }
         inner.last_time = inner.last_time.max(packet.time);
+        if inner.zero_unix_ms.is_none() {
+            inner.zero_unix_ms = Some(chrono::Utc::now().timestamp_millis() - packet.time);
+        }
         let seq = inner.base_seq + inner.packets.len() as u64;
         let is_key = inner.is_start_point(&packet);
         let len = packet.data.len();
+        let entry_time = packet.time;
         let entry = Arc::new(Entry {
             seq,
             meta_version: inner.meta.version,
@@ -258,6 +274,9 @@ impl LiveBuffer {
         inner.bytes += len;
         if is_key {
             inner.keys.push_back(seq);
+            inner
+                .fragments
+                .on_start_point(seq, entry_time, settings.segment_ms);
         }
         inner.trim(&settings);
         let end = seq + 1;
@@ -296,6 +315,52 @@ impl LiveBuffer {
             }
         }
         meta
+    }
+
+    /// Wall-clock milliseconds of media time 0, once data arrived.
+    pub fn zero_unix_ms(&self) -> Option<i64> {
+        self.read().zero_unix_ms
+    }
+
+    /// The finished fragments, oldest first.
+    pub fn fragments(&self) -> Vec<Arc<Fragment>> {
+        self.read().fragments.list()
+    }
+
+    /// The packets `first..end` still in the ring (fewer if some were trimmed).
+    pub fn packets(&self, first: u64, end: u64) -> Vec<Arc<Entry>> {
+        let inner = self.read();
+        let lo = first.max(inner.base_seq);
+        let hi = end.min(inner.base_seq + inner.packets.len() as u64);
+        if lo >= hi {
+            return Vec::new();
+        }
+        let (a, b) = (
+            (lo - inner.base_seq) as usize,
+            (hi - inner.base_seq) as usize,
+        );
+        inner.packets.range(a..b).cloned().collect()
+    }
+
+    /// Waits until at least `count` fragments exist (or `limit` passes, or the stream ends).
+    pub async fn wait_fragments(&self, count: usize, limit: Duration) -> bool {
+        let mut rx = self.notify.subscribe();
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            {
+                let inner = self.read();
+                if inner.fragments.len() >= count {
+                    return true;
+                }
+                if inner.closed {
+                    return false;
+                }
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return self.read().fragments.len() >= count,
+            }
+        }
     }
 
     /// A reader positioned at the newest keyframe (or at the end, when there is none yet).
@@ -400,6 +465,7 @@ impl Inner {
         while self.keys.front().is_some_and(|&k| k < self.base_seq) {
             self.keys.pop_front();
         }
+        self.fragments.trim(self.base_seq);
     }
 }
 

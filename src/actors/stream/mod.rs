@@ -11,6 +11,7 @@
 //! and a publisher that comes back continues the same buffer, its timestamps shifted to follow on.
 
 pub mod buffer;
+pub mod fragments;
 pub mod latency;
 pub mod push_rules;
 
@@ -96,6 +97,9 @@ impl StreamOptions {
             buffer: BufferSettings {
                 dvr_ms: int_option(cfg, "DVR").unwrap_or(d.dvr_ms).max(1_000),
                 cut_ms: int_option(cfg, "cut").unwrap_or(0).max(0),
+                segment_ms: int_option(cfg, "segmentsize")
+                    .unwrap_or(d.segment_ms)
+                    .clamp(100, 60_000),
                 max_keepaway_ms: int_option(cfg, "maxkeepaway")
                     .unwrap_or(d.max_keepaway_ms)
                     .max(1_000),
@@ -418,6 +422,20 @@ impl Handler<Unsubscribe> for StreamActor {
     type Result = ();
     fn handle(&mut self, msg: Unsubscribe, _: &mut Self::Context) {
         self.viewers.remove(&msg.id);
+    }
+}
+
+/// Hands out the stream's buffer, for outputs that read it without following it as a viewer.
+#[derive(Message)]
+#[rtype(result = "Arc<LiveBuffer>")]
+pub struct GetBuffer;
+
+impl Handler<GetBuffer> for StreamActor {
+    type Result = MessageResult<GetBuffer>;
+    fn handle(&mut self, _: GetBuffer, _: &mut Self::Context) -> Self::Result {
+        // Someone is interested: do not stop for idleness right now.
+        self.idle_since = Some(Instant::now());
+        MessageResult(self.buffer.clone())
     }
 }
 

@@ -10,7 +10,12 @@
 //! `404`, body `Could not retrieve stream: <reason>`. Small answers keep the connection alive;
 //! idle connections close after 60 s and a request head must arrive within 10 s.
 
+pub mod cmaf;
 pub mod flv;
+pub mod hls;
+pub mod info;
+pub mod outputs;
+pub mod progressive;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -154,6 +159,55 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Sends a complete answer with the CORS headers of facts §0; a HEAD request gets the headers
+/// only. Returns whether the connection may be kept.
+pub async fn send(
+    sock: &mut TcpStream,
+    req: &Request,
+    status: &str,
+    content_type: &str,
+    extra_headers: &[(&str, String)],
+    body: &[u8],
+) -> std::io::Result<bool> {
+    let mut head = format!(
+        "HTTP/1.1 {status}\r\nServer: {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+         Access-Control-Allow-Origin: *\r\nAccess-Control-Allow-Credentials: true\r\n\
+         Access-Control-Expose-Headers: *\r\nAccess-Control-Allow-Methods: GET, POST, OPTIONS, HEAD\r\n\
+         Access-Control-Allow-Headers: *\r\nConnection: {}\r\n",
+        crate::server_header(),
+        body.len(),
+        if req.keep_alive { "keep-alive" } else { "close" }
+    );
+    let mut cache = false;
+    for (k, v) in extra_headers {
+        cache |= k.eq_ignore_ascii_case("cache-control");
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !cache {
+        head.push_str("Cache-Control: no-cache, no-store, must-revalidate\r\nPragma: no-cache\r\nExpires: 0\r\n");
+    }
+    head.push_str("\r\n");
+    sock.write_all(head.as_bytes()).await?;
+    if req.method != "HEAD" && !body.is_empty() {
+        sock.write_all(body).await?;
+    }
+    Ok(req.keep_alive)
+}
+
+/// `404` with MistServer's wording for a stream that cannot be opened.
+pub async fn not_found(sock: &mut TcpStream, req: &Request, why: &str) -> std::io::Result<bool> {
+    let body = format!("Could not retrieve stream: {why}\n");
+    send(
+        sock,
+        req,
+        "404 Error opening stream",
+        "text/plain",
+        &[],
+        body.as_bytes(),
+    )
+    .await
+}
+
 /// A small complete answer.
 pub fn simple_response(status: &str, content_type: &str, body: &str, keep_alive: bool) -> String {
     format!(
@@ -244,8 +298,31 @@ async fn route(
         .await?;
         return Ok(false);
     }
-    if let Some(name) = stream_in(&req.path, "/", ".flv") {
-        return flv::serve(req, name, sock, peer, ctx, stop).await;
+    let path = req.path.as_str();
+    if let Some(rest) = path.strip_prefix("/hls/") {
+        if ctx.enabled("HLS") {
+            return hls::route(req, rest, sock, ctx).await;
+        }
+    } else if let Some(rest) = path.strip_prefix("/cmaf/") {
+        if ctx.enabled("CMAF") {
+            return cmaf::route(req, rest, sock, ctx).await;
+        }
+    } else if let Some(name) = stream_in(path, "/json_", ".js") {
+        return info::json(req, name, sock, ctx).await;
+    } else if let Some(name) = stream_in(path, "/info_", ".js") {
+        return info::info_js(req, name, sock, ctx).await;
+    } else if let Some(name) = stream_in(path, "/embed_", ".js") {
+        return info::embed_js(req, name, sock, ctx).await;
+    } else if let Some(name) = stream_in(path, "/", ".html") {
+        return info::html(req, name, sock).await;
+    } else if let Some(name) = stream_in(path, "/", ".flv") {
+        if ctx.enabled("FLV") {
+            return flv::serve(req, name, sock, peer, ctx, stop).await;
+        }
+    } else if let Some((name, kind)) = progressive::match_path(path) {
+        if ctx.enabled(kind.connector()) {
+            return progressive::serve(req, name, kind, sock, peer, ctx, stop).await;
+        }
     }
     let body = "<!DOCTYPE html><html><head><title>Unsupported Media Type</title></head><body><h1>Unsupported Media Type</h1><p>No output handles this URL.</p></body></html>";
     sock.write_all(

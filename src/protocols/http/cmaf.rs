@@ -1,0 +1,309 @@
+//! DASH and HLS over fragmented MP4 (CMAF), facts §9.2: `/cmaf/STREAM/index.mpd`,
+//! `/cmaf/STREAM/index.m3u8` (HLS version 7 master), `/cmaf/STREAM/<track>/index.m3u8`,
+//! `/cmaf/STREAM/<track>/init.m4s` and `/cmaf/STREAM/<track>/chunk_<time>.m4s` (time in ms).
+//!
+//! Every track has its own segments, cut at the same fragment boundaries as HLS; the segments
+//! of all tracks of a fragment are built together by the first request for any of them and
+//! cached on the fragment.
+
+use tokio::net::TcpStream;
+
+use super::hls::{bandwidth, playlist, PLAYLIST_WAIT};
+use super::{not_found, send, Request};
+use crate::actors::stream::buffer::LiveBuffer;
+use crate::actors::stream::fragments::Fragment;
+use crate::media::{m3u8, mp4, mpd, Packet, Track, TrackKind};
+use crate::protocols::av_select::picked;
+use crate::protocols::ListenerContext;
+
+/// Routes a path below `/cmaf/`.
+pub async fn route(
+    req: &Request,
+    rest: &str,
+    sock: &mut TcpStream,
+    ctx: &ListenerContext,
+) -> std::io::Result<bool> {
+    let parts: Vec<&str> = rest.split('/').collect();
+    let (name, tail) = match parts.as_slice() {
+        [name, tail @ ..] => (*name, tail),
+        _ => {
+            return send(
+                sock,
+                req,
+                "404 Not Found",
+                "text/plain",
+                &[],
+                b"No such CMAF resource\n",
+            )
+            .await
+        }
+    };
+    let create = matches!(tail, ["index.mpd"] | ["index.m3u8"] | [_, "index.m3u8"]);
+    let (_, buffer) = match ctx.stream_buffer(name, create).await {
+        Ok(b) => b,
+        Err(e) => return not_found(sock, req, &e.to_string()).await,
+    };
+    if create && !buffer.wait_fragments(1, PLAYLIST_WAIT).await {
+        return not_found(sock, req, "the stream has no segments yet").await;
+    }
+    let tracks = picked(&buffer.meta());
+    let track_of = |folder: &str| {
+        folder
+            .parse::<u32>()
+            .ok()
+            .and_then(|id| tracks.iter().find(|t| t.id == id).cloned())
+    };
+    match tail {
+        ["index.mpd"] => {
+            let body = manifest(&buffer, &tracks);
+            send(
+                sock,
+                req,
+                "200 OK",
+                "application/dash+xml",
+                &[],
+                body.as_bytes(),
+            )
+            .await
+        }
+        ["index.m3u8"] => {
+            let body = hls_master(&buffer, &tracks);
+            send(
+                sock,
+                req,
+                "200 OK",
+                "application/vnd.apple.mpegurl",
+                &[],
+                body.as_bytes(),
+            )
+            .await
+        }
+        [folder, "index.m3u8"] if track_of(folder).is_some() => {
+            let frags = buffer.fragments();
+            let pl = playlist(
+                &frags,
+                |f| format!("chunk_{}.m4s", f.start_ms),
+                Some("init.m4s".into()),
+                7,
+                buffer.is_closed(),
+            );
+            send(
+                sock,
+                req,
+                "200 OK",
+                "application/vnd.apple.mpegurl",
+                &[],
+                m3u8::media(&pl).as_bytes(),
+            )
+            .await
+        }
+        [folder, "init.m4s"] => match track_of(folder).map(|t| mp4::init_segment(&[&t])) {
+            Some(Ok(bytes)) => send(sock, req, "200 OK", "video/mp4", &[], &bytes).await,
+            Some(Err(e)) => {
+                send(
+                    sock,
+                    req,
+                    "500 Internal Server Error",
+                    "text/plain",
+                    &[],
+                    format!("{e}\n").as_bytes(),
+                )
+                .await
+            }
+            None => {
+                send(
+                    sock,
+                    req,
+                    "404 Not Found",
+                    "text/plain",
+                    &[],
+                    b"No such track\n",
+                )
+                .await
+            }
+        },
+        [folder, file] if file.starts_with("chunk_") && file.ends_with(".m4s") => {
+            let (Some(track), Some(time)) = (
+                track_of(folder),
+                file[6..file.len() - 4].parse::<i64>().ok(),
+            ) else {
+                return send(
+                    sock,
+                    req,
+                    "404 Not Found",
+                    "text/plain",
+                    &[],
+                    b"No such chunk\n",
+                )
+                .await;
+            };
+            let Some(fragment) = buffer.fragments().into_iter().find(|f| f.start_ms == time) else {
+                return send(
+                    sock,
+                    req,
+                    "404 Fragment out of range",
+                    "text/plain",
+                    &[],
+                    b"Fragment out of range\n",
+                )
+                .await;
+            };
+            let built = fragment
+                .cmaf
+                .get_or_init(|| build_segments(&buffer, &fragment, &tracks));
+            match built.iter().find(|(id, _)| *id == track.id) {
+                Some((_, bytes)) => {
+                    let max_age = format!(
+                        "public, max-age={}, immutable",
+                        (fragment.duration_ms() / 1000).max(1) * 10
+                    );
+                    send(
+                        sock,
+                        req,
+                        "200 OK",
+                        "video/mp4",
+                        &[("Cache-Control", max_age)],
+                        bytes,
+                    )
+                    .await
+                }
+                None => {
+                    send(
+                        sock,
+                        req,
+                        "404 Not Found",
+                        "text/plain",
+                        &[],
+                        b"No data for this track in this fragment\n",
+                    )
+                    .await
+                }
+            }
+        }
+        _ => {
+            send(
+                sock,
+                req,
+                "404 Not Found",
+                "text/plain",
+                &[],
+                b"No such CMAF resource\n",
+            )
+            .await
+        }
+    }
+}
+
+/// One CMAF segment per track for a fragment.
+fn build_segments(
+    buffer: &LiveBuffer,
+    fragment: &Fragment,
+    tracks: &[Track],
+) -> Vec<(u32, bytes::Bytes)> {
+    let entries = buffer.packets(fragment.first_seq, fragment.end_seq);
+    let mut out = Vec::new();
+    for track in tracks {
+        let packets: Vec<&Packet> = entries
+            .iter()
+            .map(|e| &e.packet)
+            .filter(|p| p.track == track.id)
+            .collect();
+        if packets.is_empty() {
+            continue;
+        }
+        let part = mp4::FragmentTrack {
+            track,
+            packets: &packets,
+            end_ms: fragment.end_ms,
+        };
+        match mp4::media_segment(fragment.number as u32 + 1, &[part], true) {
+            Ok(bytes) => out.push((track.id, bytes)),
+            Err(e) => tracing::warn!(
+                "CMAF segment of track {} at {}: {e}",
+                track.id,
+                fragment.start_ms
+            ),
+        }
+    }
+    out
+}
+
+fn iso_time(unix_ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(unix_ms)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_else(|| "1970-01-01T00:00:00.000Z".into())
+}
+
+fn manifest(buffer: &LiveBuffer, tracks: &[Track]) -> String {
+    let frags = buffer.fragments();
+    let zero = buffer.zero_unix_ms().unwrap_or(0);
+    let total_bw = bandwidth(buffer);
+    let reps = tracks
+        .iter()
+        .map(|t| {
+            let video = t.kind() == Some(TrackKind::Video);
+            mpd::Representation {
+                id: t.id,
+                video,
+                codecs: t.codec_string.clone(),
+                bandwidth: if video {
+                    total_bw * 9 / 10
+                } else {
+                    (total_bw / 10).max(64_000)
+                },
+                width: t.width,
+                height: t.height,
+                fpks: t.fpks,
+                sample_rate: t.rate,
+                channels: t.channels,
+            }
+        })
+        .collect();
+    let longest = frags.iter().map(|f| f.duration_ms()).max().unwrap_or(2_000);
+    mpd::live(&mpd::LiveManifest {
+        availability_start: iso_time(zero),
+        publish_time: iso_time(chrono::Utc::now().timestamp_millis()),
+        time_shift_ms: frags.last().map(|l| l.end_ms).unwrap_or(0)
+            - frags.first().map(|f| f.start_ms).unwrap_or(0),
+        update_ms: longest,
+        min_buffer_ms: longest,
+        segments: frags
+            .iter()
+            .map(|f| (f.start_ms, f.duration_ms()))
+            .collect(),
+        representations: reps,
+    })
+}
+
+fn hls_master(buffer: &LiveBuffer, tracks: &[Track]) -> String {
+    let video = tracks.iter().find(|t| t.kind() == Some(TrackKind::Video));
+    let audio = tracks.iter().find(|t| t.kind() == Some(TrackKind::Audio));
+    let renditions: Vec<m3u8::AudioRendition> = match (video, audio) {
+        (Some(_), Some(a)) => vec![m3u8::AudioRendition {
+            group: "aud".into(),
+            name: "audio".into(),
+            uri: format!("{}/index.m3u8", a.id),
+        }],
+        _ => Vec::new(),
+    };
+    let main = video.or(audio);
+    let variants: Vec<m3u8::Variant> = main
+        .map(|m| m3u8::Variant {
+            uri: format!("{}/index.m3u8", m.id),
+            bandwidth: bandwidth(buffer) * 11 / 10,
+            codecs: tracks
+                .iter()
+                .map(|t| t.codec_string.as_str())
+                .filter(|c| !c.is_empty())
+                .collect::<Vec<_>>()
+                .join(","),
+            resolution: video.map(|v| (v.width, v.height)),
+            frame_rate: video
+                .filter(|v| v.fpks > 0)
+                .map(|v| f64::from(v.fpks) / 1000.0),
+            audio_group: (!renditions.is_empty()).then(|| "aud".to_string()),
+        })
+        .into_iter()
+        .collect();
+    m3u8::master(&variants, &renditions, 7)
+}

@@ -1,0 +1,229 @@
+//! HLS over MPEG-TS (facts §9.2, §9.4): `/hls/STREAM/index.m3u8` (master),
+//! `/hls/STREAM/<video>_<audio>/index.m3u8` (live media playlist) and
+//! `/hls/STREAM/<video>_<audio>/<from>_<until>.ts` (segments, times in ms).
+//!
+//! Segments are the buffer's fragments (cut at keyframes, at least `segmentsize` long), muxed to
+//! MPEG-TS by the first viewer that asks and cached on the fragment, so every viewer gets the
+//! same bytes. A segment that fell out of the buffer answers `404 Fragment out of range`.
+//! Playlists are answered once the stream has a fragment (waiting up to 20 s for one).
+
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+
+use super::{not_found, send, Request};
+use crate::actors::stream::fragments::Fragment;
+use crate::media::{m3u8, ts, Track};
+use crate::protocols::av_select::picked;
+use crate::protocols::ListenerContext;
+
+/// How long a playlist request waits for the stream's first fragments.
+pub const PLAYLIST_WAIT: Duration = Duration::from_secs(20);
+
+/// Routes a path below `/hls/`.
+pub async fn route(
+    req: &Request,
+    rest: &str,
+    sock: &mut TcpStream,
+    ctx: &ListenerContext,
+) -> std::io::Result<bool> {
+    let parts: Vec<&str> = rest.split('/').collect();
+    match parts.as_slice() {
+        [name, "index.m3u8"] => master(req, name, sock, ctx).await,
+        [name, _tracks, "index.m3u8"] => media(req, name, sock, ctx).await,
+        [name, _tracks, file] if file.ends_with(".ts") => segment(req, name, file, sock, ctx).await,
+        _ => {
+            send(
+                sock,
+                req,
+                "404 Not Found",
+                "text/plain",
+                &[],
+                b"No such HLS resource\n",
+            )
+            .await
+        }
+    }
+}
+
+/// The track-folder name of a selection: `<video>_<audio>` track ids.
+pub fn tracks_folder(tracks: &[Track]) -> String {
+    tracks
+        .iter()
+        .map(|t| t.id.to_string())
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
+/// Average bits per second over what the buffer holds (at least 1).
+pub fn bandwidth(buffer: &crate::actors::stream::buffer::LiveBuffer) -> u64 {
+    let s = buffer.stats();
+    let span = (s.lastms - s.firstms).max(1) as u64;
+    (s.bytes as u64 * 8 * 1000 / span).max(1)
+}
+
+async fn master(
+    req: &Request,
+    name: &str,
+    sock: &mut TcpStream,
+    ctx: &ListenerContext,
+) -> std::io::Result<bool> {
+    let (_, buffer) = match ctx.stream_buffer(name, true).await {
+        Ok(b) => b,
+        Err(e) => return not_found(sock, req, &e.to_string()).await,
+    };
+    if !buffer.wait_fragments(1, PLAYLIST_WAIT).await {
+        return not_found(sock, req, "the stream has no segments yet").await;
+    }
+    let tracks = picked(&buffer.meta());
+    let video = tracks.iter().find(|t| t.width > 0);
+    let variant = m3u8::Variant {
+        uri: format!("{}/index.m3u8", tracks_folder(&tracks)),
+        bandwidth: bandwidth(&buffer) * 11 / 10,
+        codecs: tracks
+            .iter()
+            .map(|t| t.codec_string.as_str())
+            .filter(|c| !c.is_empty())
+            .collect::<Vec<_>>()
+            .join(","),
+        resolution: video.map(|v| (v.width, v.height)),
+        frame_rate: video
+            .filter(|v| v.fpks > 0)
+            .map(|v| f64::from(v.fpks) / 1000.0),
+        audio_group: None,
+    };
+    let body = m3u8::master(&[variant], &[], 3);
+    send(
+        sock,
+        req,
+        "200 OK",
+        "application/vnd.apple.mpegurl",
+        &[],
+        body.as_bytes(),
+    )
+    .await
+}
+
+async fn media(
+    req: &Request,
+    name: &str,
+    sock: &mut TcpStream,
+    ctx: &ListenerContext,
+) -> std::io::Result<bool> {
+    let (_, buffer) = match ctx.stream_buffer(name, true).await {
+        Ok(b) => b,
+        Err(e) => return not_found(sock, req, &e.to_string()).await,
+    };
+    if !buffer.wait_fragments(1, PLAYLIST_WAIT).await {
+        return not_found(sock, req, "the stream has no segments yet").await;
+    }
+    let fragments = buffer.fragments();
+    let body = m3u8::media(&playlist(
+        &fragments,
+        |f| format!("{}_{}.ts", f.start_ms, f.end_ms),
+        None,
+        3,
+        buffer.is_closed(),
+    ));
+    send(
+        sock,
+        req,
+        "200 OK",
+        "application/vnd.apple.mpegurl",
+        &[],
+        body.as_bytes(),
+    )
+    .await
+}
+
+/// A live media playlist over `fragments`, naming each segment with `uri`.
+pub fn playlist(
+    fragments: &[std::sync::Arc<Fragment>],
+    uri: impl Fn(&Fragment) -> String,
+    map_uri: Option<String>,
+    version: u8,
+    ended: bool,
+) -> m3u8::MediaPlaylist {
+    m3u8::MediaPlaylist {
+        version,
+        media_sequence: fragments.first().map(|f| f.number).unwrap_or(0),
+        discontinuity_sequence: fragments.first().map(|f| f.discontinuity_seq).unwrap_or(0),
+        map_uri,
+        segments: fragments
+            .iter()
+            .map(|f| m3u8::Segment {
+                uri: uri(f),
+                duration_ms: f.duration_ms(),
+                discontinuity: f.discontinuity,
+            })
+            .collect(),
+        ended,
+    }
+}
+
+async fn segment(
+    req: &Request,
+    name: &str,
+    file: &str,
+    sock: &mut TcpStream,
+    ctx: &ListenerContext,
+) -> std::io::Result<bool> {
+    let (_, buffer) = match ctx.stream_buffer(name, false).await {
+        Ok(b) => b,
+        Err(e) => return not_found(sock, req, &e.to_string()).await,
+    };
+    let from: Option<i64> = file
+        .trim_end_matches(".ts")
+        .split('_')
+        .next()
+        .and_then(|v| v.parse().ok());
+    let Some(fragment) =
+        from.and_then(|t| buffer.fragments().into_iter().find(|f| f.start_ms == t))
+    else {
+        return send(
+            sock,
+            req,
+            "404 Fragment out of range",
+            "text/plain",
+            &[],
+            b"Fragment out of range\n",
+        )
+        .await;
+    };
+    let built = fragment.ts.get_or_init(|| {
+        let tracks = picked(&buffer.meta());
+        let entries = buffer.packets(fragment.first_seq, fragment.end_seq);
+        let packets: Vec<&crate::media::Packet> = entries.iter().map(|e| &e.packet).collect();
+        match ts::segment(&tracks, &packets) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                tracing::warn!("HLS segment {file} of {name}: {e}");
+                None
+            }
+        }
+    });
+    let Some(bytes) = built.clone() else {
+        return send(
+            sock,
+            req,
+            "500 Internal Server Error",
+            "text/plain",
+            &[],
+            b"Segment could not be built\n",
+        )
+        .await;
+    };
+    let max_age = format!(
+        "public, max-age={}, immutable",
+        (fragment.duration_ms() / 1000).max(1) * 10
+    );
+    send(
+        sock,
+        req,
+        "200 OK",
+        "video/mp2t",
+        &[("Cache-Control", max_age)],
+        &bytes,
+    )
+    .await
+}
