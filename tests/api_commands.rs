@@ -244,7 +244,11 @@ fn capabilities_browse_ui_settings_update_stats() {
     let v = s.api2(json!({"capabilities": true}));
     let caps = &v["capabilities"];
     assert_eq!(caps["connectors"]["HTTP"]["name"], "HTTP");
-    let names: Vec<&String> = caps["connectors"].as_object().expect("connectors").keys().collect();
+    let names: Vec<&String> = caps["connectors"]
+        .as_object()
+        .expect("connectors")
+        .keys()
+        .collect();
     assert_eq!(
         names,
         vec!["AAC", "CMAF", "FLV", "HLS", "HTTP", "HTTPTS", "MP3", "MP4", "RTMP"],
