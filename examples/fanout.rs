@@ -2,13 +2,14 @@
 //! against a release build of `eddy` running in its own process.
 //!
 //! ```sh
-//! cargo run --release --example fanout                      # N = 100 and 1000, FLV and RTMP
+//! cargo run --release --example fanout                      # N = 100 and 1000; FLV, RTMP, HLS
 //! cargo run --release --example fanout -- --viewers 200 --protocols flv --seconds 30
 //! ```
 //!
 //! It builds `target/release/eddy`, makes a 720p H.264 + AAC clip at 2.5 Mbit/s with ffmpeg
 //! (CBR, so the rate is real), publishes it with `ffmpeg -re -c copy`, connects the viewers from
-//! this process (HTTP GETs, or a minimal RTMP play client), lets them run, and prints per run:
+//! this process (HTTP GETs, a minimal RTMP play client, or HLS players that poll the playlist
+//! every second and fetch each new segment), lets them run, and prints per run:
 //! the server's CPU time (from /proc), its resident memory before and after the viewers joined
 //! (and its peak), what each viewer received, how many viewers stalled (a gap over 1 s without
 //! data), and the fan-out latency percentiles Eddy measured (packet into the buffer → viewer's
@@ -253,6 +254,81 @@ async fn rtmp_viewer(
     read_loop(s, stats, measuring).await;
 }
 
+/// One GET on a kept-alive connection; returns the body.
+async fn http_get(s: &mut TcpStream, path: &str, buf: &mut Vec<u8>) -> Option<Vec<u8>> {
+    let req = format!("GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n");
+    s.write_all(req.as_bytes()).await.ok()?;
+    buf.clear();
+    let mut chunk = [0u8; 16 * 1024];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = s.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())?;
+    while buf.len() < head_end + len {
+        let n = s.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    head.starts_with("http/1.1 200")
+        .then(|| buf[head_end..head_end + len].to_vec())
+}
+
+/// An HLS player: polls the media playlist every second on one kept-alive connection and
+/// fetches each new segment. A gap between new segments counts as the viewer's "gap".
+async fn hls_viewer(
+    port: u16,
+    stats: Arc<ViewerStats>,
+    measuring: Arc<std::sync::atomic::AtomicBool>,
+) {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)).await else {
+        return;
+    };
+    let mut buf = Vec::new();
+    let mut last_segment = String::new();
+    let mut last_new = Instant::now();
+    loop {
+        let Some(playlist) = http_get(&mut s, "/hls/bench/1_2/index.m3u8", &mut buf).await else {
+            return;
+        };
+        let text = String::from_utf8_lossy(&playlist).to_string();
+        if let Some(newest) = text.lines().rfind(|l| l.ends_with(".ts")) {
+            if newest != last_segment {
+                let Some(seg) =
+                    http_get(&mut s, &format!("/hls/bench/1_2/{newest}"), &mut buf).await
+                else {
+                    return;
+                };
+                let now = Instant::now();
+                if measuring.load(Ordering::Relaxed) {
+                    stats
+                        .bytes
+                        .fetch_add((seg.len() + playlist.len()) as u64, Ordering::Relaxed);
+                    stats.max_gap_ms.fetch_max(
+                        now.duration_since(last_new).as_millis() as u64,
+                        Ordering::Relaxed,
+                    );
+                }
+                last_new = now;
+                last_segment = newest.to_string();
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
 async fn read_loop(
     mut s: TcpStream,
     stats: Arc<ViewerStats>,
@@ -298,7 +374,8 @@ fn start_server(bin: &Path) -> Server {
         "config": {"protocols": [
             {"connector": "HTTP", "port": http, "interface": "127.0.0.1"},
             {"connector": "RTMP", "port": rtmp, "interface": "127.0.0.1"},
-            {"connector": "FLV"}
+            {"connector": "FLV"},
+            {"connector": "HLS"}
         ]},
         "streams": {"bench": {"source": "push://", "DVR": 10000}}
     });
@@ -340,8 +417,8 @@ fn main() {
         .build()
         .expect("runtime");
 
-    println!("| protocol | viewers | server CPU % of a core | per viewer % | RSS before → after (peak) MiB | per extra viewer KiB | per-viewer kbit/s min/avg | stalled viewers | latency p50 / p99 / max ms |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("| protocol | viewers | server CPU % of a core | per viewer % | RSS before → after (peak) MiB | per extra viewer KiB | per-viewer kbit/s min/avg | stalled viewers | worst gap ms | latency p50 / p99 / max ms |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for proto in &args.protocols {
         for &n in &args.viewers {
             let server = start_server(&bin);
@@ -367,10 +444,10 @@ fn main() {
                 (0..n).map(|_| Arc::new(ViewerStats::default())).collect();
             for s in &stats {
                 let (s, m) = (s.clone(), measuring.clone());
-                if proto == "rtmp" {
-                    rt.spawn(rtmp_viewer(server.rtmp, s, m));
-                } else {
-                    rt.spawn(flv_viewer(server.http, s, m));
+                match proto.as_str() {
+                    "rtmp" => drop(rt.spawn(rtmp_viewer(server.rtmp, s, m))),
+                    "hls" => drop(rt.spawn(hls_viewer(server.http, s, m))),
+                    _ => drop(rt.spawn(flv_viewer(server.http, s, m))),
                 }
             }
             // Let everyone join and settle, then measure.
@@ -391,15 +468,17 @@ fn main() {
                 .collect();
             let min = rates.iter().cloned().fold(f64::INFINITY, f64::min);
             let avg = rates.iter().sum::<f64>() / rates.len().max(1) as f64;
+            // A stall: no data for over 1 s (continuous outputs), or no new segment for over
+            // three segment lengths (HLS).
+            let limit = if proto == "hls" { 6_000 } else { 1_000 };
+            let gap = |s: &Arc<ViewerStats>| s.max_gap_ms.load(Ordering::Relaxed);
+            let worst = stats.iter().map(gap).max().unwrap_or(0);
             let stalled = stats
                 .iter()
-                .filter(|s| {
-                    s.max_gap_ms.load(Ordering::Relaxed) > 1000
-                        || s.bytes.load(Ordering::Relaxed) == 0
-                })
+                .filter(|s| gap(s) > limit || s.bytes.load(Ordering::Relaxed) == 0)
                 .count();
             println!(
-                "| {proto} | {n} | {:.1} | {:.4} | {:.1} → {:.1} ({:.1}) | {:.1} | {:.0} / {:.0} | {stalled} | {} / {} / {} |",
+                "| {proto} | {n} | {:.1} | {:.4} | {:.1} → {:.1} ({:.1}) | {:.1} | {:.0} / {:.0} | {stalled} | {worst} | {} / {} / {} |",
                 cpu / wall * 100.0,
                 cpu / wall * 100.0 / n as f64,
                 rss0 as f64 / 1024.0,

@@ -505,3 +505,41 @@ fn mp4_and_html_play_in_chromium() {
         );
     }
 }
+
+#[test]
+fn hls_marks_a_discontinuity_when_the_publisher_resumes() {
+    let ls = all_outputs(json!({"again": {"source": "push://", "resume": 1, "inputtimeout": 30}}));
+    let url = ls.rtmp_url("live", "again");
+    let mut first = publish(h264_clip(), &url, ls.server.dir.path());
+    assert!(ls.wait_online("again"));
+    std::thread::sleep(Duration::from_secs(5));
+    let _ = first.child.kill();
+    let _ = first.child.wait();
+    std::thread::sleep(Duration::from_secs(2));
+    let _second = publish(h264_clip(), &url, ls.server.dir.path());
+    let media = format!("http://127.0.0.1:{}/hls/again/1_2/index.m3u8", ls.http);
+    let mut text = String::new();
+    let found = eventually(Duration::from_secs(30), || {
+        text = String::from_utf8_lossy(&get(&media).1).to_string();
+        text.contains("#EXT-X-DISCONTINUITY\n")
+            && text.lines().filter(|l| l.ends_with(".ts")).count() >= 4
+    });
+    assert!(found, "{text}");
+    let pl = match m3u8_rs::parse_playlist_res(text.as_bytes()) {
+        Ok(m3u8_rs::Playlist::MediaPlaylist(p)) => p,
+        other => panic!("{other:?}"),
+    };
+    let marked: Vec<bool> = pl.segments.iter().map(|s| s.discontinuity).collect();
+    assert_eq!(marked.iter().filter(|d| **d).count(), 1, "{text}");
+    assert!(
+        !marked[0],
+        "the discontinuity is after the first publisher's segments: {text}"
+    );
+    // Segment times keep increasing across the resume.
+    let starts: Vec<i64> = pl
+        .segments
+        .iter()
+        .filter_map(|s| s.uri.split('_').next().and_then(|v| v.parse().ok()))
+        .collect();
+    assert!(starts.windows(2).all(|w| w[1] > w[0]), "{starts:?}");
+}
