@@ -12,6 +12,7 @@ use actix::Actor;
 use tokio::sync::mpsc;
 
 use crate::actors::supervisor::{Shutdown, StopReason, Supervisor, SupervisorSettings};
+use crate::actors::trigger::Triggers;
 use crate::api::{self, auth::Challenger, ApiContext};
 use crate::config::Config;
 use crate::logbook::LogBook;
@@ -72,6 +73,7 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
         .map_err(StartError::Runtime)?;
 
     let (stop_tx, mut stop_rx) = mpsc::channel(4);
+    let triggers = Triggers::default();
     let supervisor = Supervisor::new(SupervisorSettings {
         config: opts.config,
         config_path: opts.config_path,
@@ -79,10 +81,12 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
         autosave_after: opts.autosave_after,
         stop_requests: stop_tx,
         runtime: media.handle().clone(),
+        triggers: triggers.clone(),
     })
     .start();
 
     let ctx = ApiContext {
+        triggers: triggers.clone(),
         supervisor: supervisor.clone(),
         logbook: opts.logbook,
         challenger: Challenger::new(),
@@ -106,7 +110,28 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
         }
     };
 
-    let reason = wait_for_stop(&mut stop_rx).await;
+    // SYSTEM_START (manual §4.4.1): a blocking negative answer shuts the server down again.
+    let _ = supervisor
+        .send(crate::actors::supervisor::GetSnapshot)
+        .await;
+    let start = triggers.fire("SYSTEM_START", "", &[]).await;
+    let reason = if start.allowed {
+        loop {
+            let reason = wait_for_stop(&mut stop_rx).await;
+            // SYSTEM_STOP (manual §4.4.2): a blocking negative answer cancels the shutdown.
+            let text = format!("{reason:?}");
+            if triggers.fire("SYSTEM_STOP", "", &[&text]).await.allowed {
+                break reason;
+            }
+            tracing::warn!(
+                kind = "CONF",
+                "SYSTEM_STOP handler cancelled the shutdown ({text})"
+            );
+        }
+    } else {
+        tracing::warn!(kind = "CONF", "SYSTEM_START handler refused; shutting down");
+        StopReason::TriggerRefused
+    };
     tracing::info!(kind = "CONF", "Shutting down ({reason:?})");
     let _ = supervisor.send(Shutdown).await;
     api_handle.stop(true).await;

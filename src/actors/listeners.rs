@@ -46,7 +46,12 @@ impl ListenerSet {
     /// Stops the listeners whose entry is not in `wanted`; the futures finish when their sockets
     /// are closed.
     pub fn retire(&mut self, wanted: &[ProtocolEntry]) -> Vec<StopFuture> {
+        self.retire_inner(wanted, true)
+    }
+
+    fn retire_inner(&mut self, wanted: &[ProtocolEntry], report: bool) -> Vec<StopFuture> {
         let mut stops = Vec::new();
+        let ctx = self.ctx.clone();
         self.slots.retain_mut(|slot| {
             if wanted.iter().any(|w| same_protocol(w, &slot.entry)) {
                 return true;
@@ -59,15 +64,18 @@ impl ListenerSet {
                     h.local_addr
                 );
                 stops.push(h.stop());
+                if let (true, Some(ctx)) = (report, &ctx) {
+                    output_event(ctx, "OUTPUT_STOP", &slot.entry);
+                }
             }
             false
         });
         stops
     }
 
-    /// Stops everything.
+    /// Stops everything (at shutdown: OUTPUT_STOP is not fired then, manual §4.4.4).
     pub fn retire_all(&mut self) -> Vec<StopFuture> {
-        self.retire(&[])
+        self.retire_inner(&[], false)
     }
 
     /// Starts a listener for each wanted entry that is not running, and retries failed ones.
@@ -135,6 +143,7 @@ impl ListenerSet {
             Ok(handle) => {
                 slot.state = EntryState::Running(handle.local_addr);
                 slot.handle = Some(handle);
+                output_event(ctx, "OUTPUT_START", entry);
             }
             Err(e) => {
                 let why = e.to_string();
@@ -166,6 +175,20 @@ impl ListenerSet {
                 _ => None,
             })
     }
+}
+
+/// OUTPUT_START / OUTPUT_STOP (manual §4.4.3-4): non-blocking, payload the entry as JSON.
+fn output_event(ctx: &ListenerContext, event: &'static str, entry: &ProtocolEntry) {
+    if !ctx.triggers.configured(event, "") {
+        return;
+    }
+    let (triggers, payload) = (
+        ctx.triggers.clone(),
+        serde_json::Value::Object(entry.clone()).to_string(),
+    );
+    ctx.runtime.spawn(async move {
+        triggers.fire(event, "", &[&payload]).await;
+    });
 }
 
 fn connector(entry: &ProtocolEntry) -> &str {

@@ -5,8 +5,10 @@
 //! - [`config_edit`]: the configuration changes the supervisor applies (pure functions).
 //! - [`listeners`]: the listeners `config.protocols` turns on.
 //! - [`stream`]: one StreamActor per active stream, with its live buffer.
+//! - [`trigger`]: trigger handlers (HTTP or executable, blocking or not).
 
 pub mod config_edit;
 pub mod listeners;
 pub mod stream;
 pub mod supervisor;
+pub mod trigger;

@@ -24,6 +24,7 @@ use super::listeners::ListenerSet;
 use super::stream::{
     StopStream, StreamActor, StreamError, StreamReport, StreamStats, UpdateConfig,
 };
+use super::trigger::{Identity, Triggers};
 use crate::config::Config;
 use crate::protocols::ListenerContext;
 use crate::stream_name;
@@ -36,6 +37,8 @@ const TICK: Duration = Duration::from_secs(1);
 pub enum StopReason {
     Signal(&'static str),
     ApiRequest,
+    /// SYSTEM_START's handler said no.
+    TriggerRefused,
 }
 
 /// The supervisor.
@@ -55,6 +58,8 @@ pub struct Supervisor {
     runtime: tokio::runtime::Handle,
     /// Active streams by full name.
     streams: HashMap<String, Addr<StreamActor>>,
+    /// The trigger configuration, shared with streams and listeners.
+    triggers: Triggers,
     /// The configured protocol entries, shared with the listeners.
     shared_protocols: std::sync::Arc<std::sync::RwLock<Vec<crate::config::ProtocolEntry>>>,
     /// Their last reported numbers.
@@ -71,6 +76,8 @@ pub struct SupervisorSettings {
     pub stop_requests: mpsc::Sender<StopReason>,
     /// The runtime protocol connections run on.
     pub runtime: tokio::runtime::Handle,
+    /// The trigger handle; the supervisor keeps its configuration current.
+    pub triggers: Triggers,
 }
 
 impl Supervisor {
@@ -89,6 +96,7 @@ impl Supervisor {
             runtime: s.runtime,
             streams: HashMap::new(),
             shared_protocols: Default::default(),
+            triggers: s.triggers,
             stream_stats: BTreeMap::new(),
         }
     }
@@ -107,6 +115,20 @@ impl Supervisor {
         self.on_disk = bytes;
         self.changed_at = None;
         Ok(())
+    }
+
+    /// Hands the current trigger configuration to everything that fires triggers.
+    fn apply_triggers(&self) {
+        let who = Identity {
+            instance: self.iid.clone(),
+            server_name: self.config.config.serverid.clone().unwrap_or_default(),
+        };
+        self.triggers.set(self.config.config.triggers.clone(), who);
+    }
+
+    /// The shared trigger handle.
+    pub fn triggers(&self) -> Triggers {
+        self.triggers.clone()
     }
 
     fn note_change(&mut self) {
@@ -200,10 +222,12 @@ impl Actor for Supervisor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        self.apply_triggers();
         self.listeners.set_context(ListenerContext {
             supervisor: ctx.address(),
             runtime: self.runtime.clone(),
             protocols: self.shared_protocols.clone(),
+            triggers: self.triggers.clone(),
         });
         ctx.wait(self.reconcile());
         ctx.run_interval(TICK, |act, _| act.tick());
@@ -234,19 +258,29 @@ impl Handler<GetSnapshot> for Supervisor {
     }
 }
 
-/// Applies a change to the configuration.
+/// Applies a change to the configuration. Streams named in `refused` keep their current
+/// configuration (a STREAM_ADD/CONFIG/REMOVE handler said no; see [`PreviewStreamEvents`]).
 #[derive(Message)]
 #[rtype(result = "ChangeOutcome")]
-pub struct ApplyChange(pub ConfigChange);
+pub struct ApplyChange(pub ConfigChange, pub Vec<String>);
 
 impl Handler<ApplyChange> for Supervisor {
     type Result = AtomicResponse<Self, ChangeOutcome>;
     fn handle(&mut self, msg: ApplyChange, _: &mut Self::Context) -> Self::Result {
+        let ApplyChange(change, refused) = msg;
         let mut next = self.config.clone();
-        let outcome = config_edit::apply(&mut next, msg.0);
+        let mut outcome = config_edit::apply(&mut next, change);
+        for name in &refused {
+            match self.config.streams.get(name) {
+                Some(old) => next.streams.insert(name.clone(), old.clone()),
+                None => next.streams.remove(name),
+            };
+        }
+        outcome.streams_touched.retain(|n| !refused.contains(n));
         let protocols_changed = next.config.protocols != self.config.config.protocols;
         let streams_changed = next.streams != self.config.streams;
         self.config = next;
+        self.apply_triggers();
         self.note_change();
         if streams_changed {
             self.update_streams();
@@ -256,6 +290,39 @@ impl Handler<ApplyChange> for Supervisor {
         }
         AtomicResponse::new(Box::pin(self.reconcile().map(move |_, _, _| outcome)))
     }
+}
+
+/// The STREAM_ADD / STREAM_CONFIG / STREAM_REMOVE events a change would make, as
+/// `(stream, trigger, new config JSON)`, without applying it. The API fires those triggers on
+/// its own task (a slow handler must not stall the supervisor) and then sends [`ApplyChange`]
+/// with the refused streams.
+#[derive(Message)]
+#[rtype(result = "Vec<(String, &'static str, String)>")]
+pub struct PreviewStreamEvents(pub ConfigChange);
+
+impl Handler<PreviewStreamEvents> for Supervisor {
+    type Result = MessageResult<PreviewStreamEvents>;
+    fn handle(&mut self, msg: PreviewStreamEvents, _: &mut Self::Context) -> Self::Result {
+        let mut next = self.config.clone();
+        config_edit::apply(&mut next, msg.0);
+        MessageResult(stream_events(&self.config, &next))
+    }
+}
+
+/// The stream events a change makes: (name, trigger, new config JSON).
+fn stream_events(old: &Config, new: &Config) -> Vec<(String, &'static str, String)> {
+    let mut events = Vec::new();
+    for (name, cfg) in &new.streams {
+        match old.streams.get(name) {
+            None => events.push((name.clone(), "STREAM_ADD", cfg.to_string())),
+            Some(o) if o != cfg => events.push((name.clone(), "STREAM_CONFIG", cfg.to_string())),
+            _ => {}
+        }
+    }
+    for name in old.streams.keys().filter(|n| !new.streams.contains_key(*n)) {
+        events.push((name.clone(), "STREAM_REMOVE", String::new()));
+    }
+    events
 }
 
 /// Writes the configuration to disk now.
@@ -342,7 +409,13 @@ impl Handler<ResolveStream> for Supervisor {
             Some(a) if a.connected() => a.clone(),
             _ if !msg.create => return Err(StreamError::Offline(name)),
             _ => {
-                let a = StreamActor::new(name.clone(), &config, ctx.address().recipient()).start();
+                let a = StreamActor::new(
+                    name.clone(),
+                    &config,
+                    ctx.address().recipient(),
+                    self.triggers.clone(),
+                )
+                .start();
                 self.streams.insert(name.clone(), a.clone());
                 a
             }

@@ -24,7 +24,8 @@ use serde_json::{json, Map, Value};
 
 use crate::actors::config_edit::ConfigChange;
 use crate::actors::supervisor::{
-    ApplyChange, GetSnapshot, RequestStop, SaveConfig, Snapshot, StopReason, Supervisor,
+    ApplyChange, GetSnapshot, PreviewStreamEvents, RequestStop, SaveConfig, Snapshot, StopReason,
+    Supervisor,
 };
 use crate::logbook::LogBook;
 use auth::Challenger;
@@ -37,6 +38,8 @@ pub struct ApiContext {
     pub challenger: Challenger,
     /// Where the API listens, for `api_endpoint`.
     pub api_addr: SocketAddr,
+    /// Trigger handlers (STREAM_ADD, STREAM_CONFIG, STREAM_REMOVE).
+    pub triggers: crate::actors::trigger::Triggers,
 }
 
 /// Who is asking, as the transport saw it.
@@ -81,7 +84,8 @@ pub async fn execute(
     let mut touched = Vec::new();
     let changed = !changes.is_empty();
     for change in changes {
-        match ctx.supervisor.send(ApplyChange(change)).await {
+        let refused = stream_triggers(ctx, &change).await;
+        match ctx.supervisor.send(ApplyChange(change, refused)).await {
             Ok(outcome) => touched.extend(outcome.streams_touched),
             Err(_) => {
                 resp.insert("error".into(), json!("Eddy is shutting down"));
@@ -182,6 +186,47 @@ pub async fn execute(
     resp
 }
 
+/// Fires STREAM_ADD / STREAM_CONFIG / STREAM_REMOVE for a change (manual §4.4.5-7) and
+/// returns the streams whose blocking handler said no.
+async fn stream_triggers(ctx: &ApiContext, change: &ConfigChange) -> Vec<String> {
+    let is_stream_change = matches!(
+        change,
+        ConfigChange::ReplaceStreams(_)
+            | ConfigChange::AddStreams(_)
+            | ConfigChange::DeleteStreams(_)
+    );
+    if !is_stream_change {
+        return Vec::new();
+    }
+    let Ok(events) = ctx
+        .supervisor
+        .send(PreviewStreamEvents(change.clone()))
+        .await
+    else {
+        return Vec::new();
+    };
+    let mut refused = Vec::new();
+    for (name, event, cfg) in events {
+        if !ctx.triggers.configured(event, &name) {
+            continue;
+        }
+        let lines: Vec<&str> = if event == "STREAM_REMOVE" {
+            vec![&name]
+        } else {
+            vec![&name, &cfg]
+        };
+        if !ctx.triggers.fire(event, &name, &lines).await.allowed {
+            tracing::info!(
+                kind = "CONF",
+                stream = name.as_str(),
+                "{event} handler refused the change to {name}"
+            );
+            refused.push(name);
+        }
+    }
+    refused
+}
+
 /// Decides the `authorize` answer and whether the request may run (facts §1.3).
 async fn authorize(
     ctx: &ApiContext,
@@ -214,7 +259,7 @@ async fn authorize(
                 user: new_user.to_string(),
                 password_md5: crate::config::md5_hex(new_pass.as_bytes()),
             };
-            let _ = ctx.supervisor.send(ApplyChange(change)).await;
+            let _ = ctx.supervisor.send(ApplyChange(change, Vec::new())).await;
             let challenge = ctx.challenger.challenge(&host, now);
             return (
                 json!({"status": "ACC_MADE", "challenge": challenge}),

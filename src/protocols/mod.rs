@@ -40,6 +40,8 @@ pub struct ListenerContext {
     /// The configured protocol entries, kept current by the supervisor (which outputs are
     /// enabled, and on which ports, for generated links).
     pub protocols: Arc<std::sync::RwLock<Vec<ProtocolEntry>>>,
+    /// Trigger handlers (STREAM_PUSH, CONN_PLAY, OUTPUT_START, ...).
+    pub triggers: crate::actors::trigger::Triggers,
 }
 
 /// How long a viewer of a configured but offline stream waits for it to start.
@@ -164,12 +166,31 @@ impl ListenerContext {
         &self,
         raw_name: &str,
         protocol: &'static str,
+        peer: IpAddr,
+        url: &str,
         wait: Duration,
     ) -> Result<(String, Subscription), StreamError> {
         let mut last = StreamError::ShuttingDown;
         // A stream that is just ending may refuse; the second try gets a fresh one.
         for _ in 0..2 {
             let stream = self.resolve(raw_name).await?;
+            // CONN_PLAY (manual §4.4.20): a blocking handler may refuse this viewer.
+            if self.triggers.configured("CONN_PLAY", &stream.name) {
+                let host = peer.to_string();
+                let out = self
+                    .triggers
+                    .fire(
+                        "CONN_PLAY",
+                        &stream.name,
+                        &[&stream.name, &host, protocol, url],
+                    )
+                    .await;
+                if !out.allowed {
+                    return Err(StreamError::Refused(format!(
+                        "CONN_PLAY handler refused {host}"
+                    )));
+                }
+            }
             match stream.addr.send(Subscribe { protocol }).await {
                 Ok(Ok(mut sub)) => {
                     if sub.reader.wait_ready(wait).await {
@@ -191,6 +212,7 @@ impl ListenerContext {
         passphrase: &str,
         peer: IpAddr,
         protocol: &'static str,
+        url: &str,
     ) -> Result<(String, Publisher), StreamError> {
         let mut last = StreamError::ShuttingDown;
         for _ in 0..2 {
@@ -209,6 +231,24 @@ impl ListenerContext {
                     stream: stream.name.clone(),
                     reason,
                 })?;
+            // STREAM_PUSH (manual §4.4.12): a blocking handler may refuse the push.
+            if self.triggers.configured("STREAM_PUSH", &stream.name) {
+                let host = peer.to_string();
+                let out = self
+                    .triggers
+                    .fire(
+                        "STREAM_PUSH",
+                        &stream.name,
+                        &[&stream.name, &host, protocol, url],
+                    )
+                    .await;
+                if !out.allowed {
+                    return Err(StreamError::PushDenied {
+                        stream: stream.name.clone(),
+                        reason: "the STREAM_PUSH handler refused it".into(),
+                    });
+                }
+            }
             match stream.addr.send(AttachPublisher { peer, protocol }).await {
                 Ok(Ok(p)) => return Ok((stream.name, p)),
                 Ok(Err(StreamError::Offline(_))) | Err(_) => {

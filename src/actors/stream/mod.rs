@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use serde_json::{Map, Value};
 
+use super::trigger::Triggers;
 use buffer::{BufferSettings, LiveBuffer, Reader};
 
 /// How often a stream reports its status and checks whether it is still needed.
@@ -48,6 +49,8 @@ pub enum StreamError {
     AlreadyPublishing(String),
     #[error("stream {0} is offline")]
     Offline(String),
+    #[error("refused: {0}")]
+    Refused(String),
     #[error("the server is shutting down")]
     ShuttingDown,
 }
@@ -141,6 +144,9 @@ pub struct StreamActor {
     idle_since: Option<Instant>,
     /// Where status reports and the final goodbye go.
     reports: Recipient<StreamReport>,
+    triggers: Triggers,
+    /// STREAM_READY was fired for the current publisher.
+    ready: bool,
 }
 
 /// What a stream tells the supervisor.
@@ -160,6 +166,7 @@ impl StreamActor {
         name: String,
         config: &Map<String, Value>,
         reports: Recipient<StreamReport>,
+        triggers: Triggers,
     ) -> Self {
         let options = StreamOptions::from_config(config);
         StreamActor {
@@ -175,6 +182,8 @@ impl StreamActor {
             viewseconds: 0,
             idle_since: Some(Instant::now()),
             reports,
+            triggers,
+            ready: false,
         }
     }
 
@@ -213,7 +222,37 @@ impl StreamActor {
         self.publisher.is_some() && self.last_input.1.elapsed() < PUBLISHER_STALL
     }
 
+    /// STREAM_READY (manual §4.4.10) once a publisher's data arrived; a blocking negative
+    /// answer ends the stream.
+    fn check_ready(&mut self, ctx: &mut Context<Self>) {
+        if self.ready || self.publisher.is_none() || self.buffer.stats().packets == 0 {
+            return;
+        }
+        self.ready = true;
+        if !self.triggers.configured("STREAM_READY", &self.name) {
+            return;
+        }
+        let (triggers, name) = (self.triggers.clone(), self.name.clone());
+        let fire = async move {
+            triggers
+                .fire("STREAM_READY", &name, &[&name, "Buffer"])
+                .await
+        };
+        ctx.spawn(fire.into_actor(self).map(|out, act, ctx| {
+            if !out.allowed {
+                tracing::info!(
+                    kind = "STRM",
+                    stream = act.name.as_str(),
+                    "STREAM_READY handler refused {}; ending it",
+                    act.name
+                );
+                ctx.stop();
+            }
+        }));
+    }
+
     fn tick(&mut self, ctx: &mut Context<Self>) {
+        self.check_ready(ctx);
         self.viewseconds += self.viewers.len() as u64;
         let up = self.buffer.counters.up_bytes.load(Ordering::Relaxed);
         if up != self.last_input.0 {
@@ -303,6 +342,7 @@ impl Handler<AttachPublisher> for StreamActor {
         let resume =
             self.options.resume && (self.publisher.is_some() || self.publisher_left.is_some());
         let token = self.buffer.new_publisher(resume);
+        self.ready = false;
         self.publisher = Some(PublisherState {
             token,
             peer: msg.peer,

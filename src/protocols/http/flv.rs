@@ -59,7 +59,10 @@ pub async fn serve(
     ctx: &ListenerContext,
     stop: &mut watch::Receiver<bool>,
 ) -> std::io::Result<bool> {
-    let (name, mut sub) = match ctx.play(raw_name, "FLV", OFFLINE_WAIT).await {
+    let (name, mut sub) = match ctx
+        .play(raw_name, "FLV", peer.ip(), &req.url(), OFFLINE_WAIT)
+        .await
+    {
         Ok(s) => s,
         Err(e) => {
             tracing::info!(kind = "ACCS", "FLV viewer {peer} refused: {e}");

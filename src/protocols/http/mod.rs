@@ -80,6 +80,16 @@ pub struct Request {
 }
 
 impl Request {
+    /// The full request URL as the client asked for it (for triggers).
+    pub fn url(&self) -> String {
+        let host = self.header("host").unwrap_or("localhost");
+        if self.query.is_empty() {
+            format!("http://{host}{}", self.path)
+        } else {
+            format!("http://{host}{}?{}", self.path, self.query)
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

@@ -85,7 +85,16 @@ pub async fn serve(
     ctx: &ListenerContext,
     stop: &mut watch::Receiver<bool>,
 ) -> std::io::Result<bool> {
-    let (name, mut sub) = match ctx.play(raw_name, kind.connector(), OFFLINE_WAIT).await {
+    let (name, mut sub) = match ctx
+        .play(
+            raw_name,
+            kind.connector(),
+            peer.ip(),
+            &req.url(),
+            OFFLINE_WAIT,
+        )
+        .await
+    {
         Ok(s) => s,
         Err(e) => return not_found(sock, req, &e.to_string()).await,
     };

@@ -82,6 +82,8 @@ pub struct Conn {
     out_chunk_size: u32,
     /// The application name from `connect` (the passphrase for publishing).
     app: String,
+    /// The `tcUrl` from `connect` (for trigger payloads).
+    tc_url: String,
     object_encoding: f64,
     bytes_in: u64,
     last_ack: u64,
@@ -108,6 +110,7 @@ impl Conn {
             out: BytesMut::with_capacity(1024),
             out_chunk_size: 128,
             app: String::new(),
+            tc_url: String::new(),
             object_encoding: 0.0,
             bytes_in: 0,
             last_ack: 0,
@@ -303,6 +306,12 @@ impl Conn {
     ) -> Result<Next, ConnError> {
         match c.name.as_str() {
             "connect" => {
+                self.tc_url = c
+                    .object
+                    .get("tcUrl")
+                    .and_then(Amf0Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
                 self.app = c
                     .object
                     .get("app")
@@ -380,10 +389,37 @@ impl Conn {
                     ));
                 }
                 let raw = c.args.first().and_then(Amf0Value::as_str).unwrap_or("");
-                let key = stream_key(raw);
+                let mut url = format!("{}/{raw}", self.tc_url.trim_end_matches('/'));
+                let mut passphrase = self.app.clone();
+                let mut key = stream_key(raw);
+                // RTMP_PUSH_REWRITE (manual §4.4.16): the answer is the URL to use instead.
+                let host = self.peer.ip().to_string();
+                if self.ctx.triggers.configured("RTMP_PUSH_REWRITE", "") {
+                    let out = self
+                        .ctx
+                        .triggers
+                        .fire("RTMP_PUSH_REWRITE", "", &[&url, &host])
+                        .await;
+                    let new_url = out.answer.unwrap_or_default().trim().to_string();
+                    if new_url.is_empty() {
+                        self.send_status(
+                            stream_id,
+                            "error",
+                            "NetStream.Publish.Denied",
+                            "Push refused",
+                        );
+                        return Err(ConnError::Refused(format!(
+                            "RTMP_PUSH_REWRITE refused {url:?}"
+                        )));
+                    }
+                    let mut parts = new_url.rsplitn(3, '/');
+                    key = stream_key(parts.next().unwrap_or(""));
+                    passphrase = parts.next().unwrap_or("").to_string();
+                    url = new_url;
+                }
                 match self
                     .ctx
-                    .publish(&key, &self.app, self.peer.ip(), "RTMP")
+                    .publish(&key, &passphrase, self.peer.ip(), "RTMP", &url)
                     .await
                 {
                     Ok((name, publisher)) => {
@@ -431,7 +467,12 @@ impl Conn {
         name: &str,
         stream_id: u32,
     ) -> Result<(String, crate::actors::stream::Subscription), ConnError> {
-        match self.ctx.play(name, "RTMP", OFFLINE_WAIT).await {
+        let url = format!("{}/{name}", self.tc_url.trim_end_matches('/'));
+        match self
+            .ctx
+            .play(name, "RTMP", self.peer.ip(), &url, OFFLINE_WAIT)
+            .await
+        {
             Ok(s) => Ok(s),
             Err(e) => {
                 self.send_status(

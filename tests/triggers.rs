@@ -1,0 +1,337 @@
+//! Triggers against real handlers: an HTTP server started by the test, and executables as small
+//! shell scripts; ffmpeg publishes and plays where a trigger guards media.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::media::*;
+use common::*;
+use serde_json::{json, Value};
+
+/// One request a handler received.
+#[derive(Debug, Clone)]
+struct Call {
+    headers: HashMap<String, String>,
+    body: String,
+}
+
+/// A real HTTP trigger handler: answers each trigger with the configured body.
+struct HandlerServer {
+    port: u16,
+    calls: Arc<Mutex<Vec<Call>>>,
+}
+
+impl HandlerServer {
+    fn start(answers: &[(&str, &str)]) -> HandlerServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let answers: HashMap<String, String> = answers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let seen = calls.clone();
+        std::thread::spawn(move || {
+            for sock in listener.incoming().flatten() {
+                let (seen, answers) = (seen.clone(), answers.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(sock.try_clone().expect("clone"));
+                    let mut headers = HashMap::new();
+                    let mut line = String::new();
+                    let _ = reader.read_line(&mut line);
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                            break;
+                        }
+                        if let Some((k, v)) = line.trim_end().split_once(':') {
+                            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+                        }
+                    }
+                    let len: usize = headers
+                        .get("content-length")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    let mut body = vec![0u8; len];
+                    let _ = reader.read_exact(&mut body);
+                    let trigger = headers.get("x-trigger").cloned().unwrap_or_default();
+                    let answer = answers
+                        .get(&trigger)
+                        .cloned()
+                        .unwrap_or_else(|| "true".into());
+                    seen.lock().expect("lock").push(Call {
+                        headers,
+                        body: String::from_utf8_lossy(&body).into_owned(),
+                    });
+                    let mut sock = sock;
+                    let _ = write!(sock, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}", answer.len());
+                });
+            }
+        });
+        HandlerServer { port, calls }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/trigger", self.port)
+    }
+
+    fn calls_for(&self, trigger: &str) -> Vec<Call> {
+        self.calls
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|c| c.headers.get("x-trigger").map(String::as_str) == Some(trigger))
+            .cloned()
+            .collect()
+    }
+}
+
+fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).expect("script");
+    let mut perm = std::fs::metadata(&p).expect("meta").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    std::fs::set_permissions(&p, perm).expect("chmod");
+    p
+}
+
+#[test]
+fn stream_add_config_remove_over_http() {
+    let h = HandlerServer::start(&[
+        ("STREAM_ADD", "false"),
+        ("STREAM_REMOVE", "no"),
+        ("STREAM_CONFIG", "0"),
+    ]);
+    let triggers = json!({
+        "STREAM_ADD": [{"handler": h.url(), "sync": true, "streams": ["blocked"]}],
+        "STREAM_REMOVE": [{"handler": h.url(), "sync": true}],
+        "STREAM_CONFIG": [[h.url(), false, ["keep"]]]
+    });
+    let cfg = json!({"config": {"protocols": [], "triggers": triggers, "serverid": "edge-7"}, "streams": {"keep": {"source": "push://"}}});
+    let s = Server::start(Some(&cfg.to_string()));
+    let iid = s.api2(json!({"config": 1}))["config"]["iid"]
+        .as_str()
+        .expect("iid")
+        .to_string();
+
+    let v = s.api2(
+        json!({"addstream": {"blocked": {"source": "push://"}, "free": {"source": "push://"}}}),
+    );
+    assert!(
+        v["streams"].get("blocked").is_none(),
+        "STREAM_ADD said false: {v}"
+    );
+    assert!(
+        v["streams"].get("free").is_some(),
+        "handlers only apply to their streams"
+    );
+    let add = h.calls_for("STREAM_ADD");
+    assert_eq!(add.len(), 1, "only the listed stream asks");
+    let lines: Vec<&str> = add[0].body.split('\n').collect();
+    assert_eq!(lines[0], "blocked");
+    let cfg_line: Value = serde_json::from_str(lines[1]).expect("config JSON");
+    assert_eq!(cfg_line["source"], "push://");
+    assert_eq!(add[0].headers["content-type"], "text/plain");
+    assert_eq!(add[0].headers["x-instance"], iid);
+    assert_eq!(add[0].headers["x-name"], "edge-7");
+    assert!(add[0].headers.contains_key("x-trigger-uuid"));
+    assert!(add[0].headers["x-trigger-unixmillis"]
+        .parse::<i64>()
+        .is_ok_and(|t| t > 1_600_000_000_000));
+
+    let v = s.api2(json!({"deletestream": "keep", "streams": 1}));
+    assert!(v["streams"].get("keep").is_some(), "STREAM_REMOVE said no");
+    assert_eq!(h.calls_for("STREAM_REMOVE")[0].body, "keep");
+
+    let v = s.api2(json!({"addstream": {"keep": {"source": "push://", "DVR": 1234}}}));
+    assert!(
+        v["streams"]["keep"].get("DVR").is_none(),
+        "STREAM_CONFIG said 0: reverted: {v}"
+    );
+    assert!(h.calls_for("STREAM_CONFIG")[0].body.starts_with("keep\n{"));
+}
+
+#[test]
+fn push_and_play_guards_with_executables() {
+    let ls_dir = tempfile::tempdir().expect("dir");
+    let dir = ls_dir.path();
+    let record = dir.join("push_payload.txt");
+    let push = script(
+        dir,
+        "push.sh",
+        &format!(
+            "cat > {}\nif grep -q '^allowed$' {}; then echo true; else echo false; fi",
+            record.display(),
+            record.display()
+        ),
+    );
+    let play = script(dir, "play.sh", "read name; read host; read proto; read url; if [ \"$proto\" = FLV ]; then echo no; else echo yes; fi");
+    let ready_log = dir.join("ready.txt");
+    let ready = script(dir, "ready.sh", &format!("cat > {}", ready_log.display()));
+    let triggers = json!({
+        "STREAM_PUSH": [{"handler": push.to_string_lossy(), "sync": true}],
+        "CONN_PLAY": [{"handler": play.to_string_lossy(), "sync": true}],
+        "STREAM_READY": [{"handler": ready.to_string_lossy(), "sync": false}]
+    });
+    let ls = LiveServer::start_with_outputs(
+        json!({"allowed": {"source": "push://"}, "denied": {"source": "push://"}}),
+        &["FLV"],
+    );
+    ls.server.api2(json!({"config": {"triggers": triggers}}));
+
+    let mut refused = publish(
+        h264_clip(),
+        &ls.rtmp_url("live", "denied"),
+        ls.server.dir.path(),
+    );
+    assert!(
+        refused
+            .wait_timeout(Duration::from_secs(15))
+            .is_some_and(|s| !s.success()),
+        "STREAM_PUSH refused the push"
+    );
+    let _ok = publish(
+        h264_clip(),
+        &ls.rtmp_url("live", "allowed"),
+        ls.server.dir.path(),
+    );
+    assert!(ls.wait_online("allowed"));
+    let payload = std::fs::read_to_string(&record).expect("payload");
+    let lines: Vec<&str> = payload.split('\n').collect();
+    assert_eq!(lines[0], "allowed");
+    assert_eq!(lines[1], "127.0.0.1");
+    assert_eq!(lines[2], "RTMP");
+    assert!(
+        lines[3].starts_with("rtmp://127.0.0.1:") && lines[3].ends_with("/live/allowed"),
+        "{payload}"
+    );
+
+    // CONN_PLAY: FLV refused, RTMP allowed.
+    let (status, body, _) = {
+        let r = reqwest::blocking::get(ls.flv_url("allowed")).expect("flv");
+        (r.status().as_u16(), r.text().unwrap_or_default(), ())
+    };
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("CONN_PLAY"));
+    assert_eq!(probe_streams(&ls.rtmp_url("play", "allowed")).len(), 2);
+    assert!(eventually(Duration::from_secs(5), || {
+        std::fs::read_to_string(&ready_log).is_ok_and(|t| t == "allowed\nBuffer")
+    }));
+}
+
+#[test]
+fn rtmp_push_rewrite_renames_the_stream() {
+    let h = HandlerServer::start(&[]);
+    let ls = LiveServer::start_with_outputs(json!({"real": {"source": "push://"}}), &["FLV"]);
+    let rewritten = format!("rtmp://127.0.0.1:{}/live/real", ls.rtmp);
+    let h2 = HandlerServer::start(&[("RTMP_PUSH_REWRITE", rewritten.as_str())]);
+    ls.server.api2(json!({"config": {"triggers": {"RTMP_PUSH_REWRITE": [{"handler": h2.url(), "sync": true}], "OUTPUT_START": [{"handler": h.url(), "sync": false}]}}}));
+    let _p = publish(
+        h264_clip(),
+        &ls.rtmp_url("live", "secretkey123"),
+        ls.server.dir.path(),
+    );
+    assert!(ls.wait_online("real"), "{}", ls.server.stderr());
+    let call = &h2.calls_for("RTMP_PUSH_REWRITE")[0];
+    let lines: Vec<&str> = call.body.split('\n').collect();
+    assert!(lines[0].ends_with("/live/secretkey123"), "{lines:?}");
+    assert_eq!(lines[1], "127.0.0.1");
+    // OUTPUT_START fires for a listener started at run time.
+    let port = free_port();
+    let entry = json!({"connector": "HTTP", "port": port, "interface": "127.0.0.1"});
+    ls.server.api2(json!({"addprotocol": entry}));
+    assert!(eventually(Duration::from_secs(5), || !h
+        .calls_for("OUTPUT_START")
+        .is_empty()));
+    let payload: Value = serde_json::from_str(&h.calls_for("OUTPUT_START")[0].body).expect("json");
+    assert_eq!(payload, entry);
+}
+
+#[test]
+fn slow_dead_and_unreachable_handlers_get_their_default() {
+    let dir = tempfile::tempdir().expect("dir");
+    let slow = script(dir.path(), "slow.sh", "sleep 30; echo true");
+    let crash = script(dir.path(), "crash.sh", "kill -9 $$");
+    let dead_port = free_port();
+    let triggers = json!({
+        "STREAM_ADD": [
+            {"handler": slow.to_string_lossy(), "sync": true, "streams": ["slow"], "default": "false"},
+            {"handler": crash.to_string_lossy(), "sync": true, "streams": ["crash"], "default": "true"},
+            {"handler": format!("http://127.0.0.1:{dead_port}/x"), "sync": true, "streams": ["gone"], "default": "false"},
+            {"handler": format!("http://127.0.0.1:{dead_port}/x"), "sync": true, "streams": ["gone2"]}
+        ]
+    });
+    let s = Server::start(Some(
+        &json!({"config": {"protocols": [], "triggers": triggers}}).to_string(),
+    ));
+    let port = s.port;
+    let started = Instant::now();
+    let slow_call = std::thread::spawn(move || {
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(40))
+            .build()
+            .expect("client");
+        let body = client
+            .post(format!("http://127.0.0.1:{port}/api2"))
+            .form(&[("command", r#"{"addstream":{"slow":{"source":"push://"}}}"#)])
+            .send()
+            .expect("api")
+            .text()
+            .expect("text");
+        parse_answer(&body)
+    });
+    // Meanwhile the API keeps answering quickly.
+    std::thread::sleep(Duration::from_millis(500));
+    for _ in 0..5 {
+        let t = Instant::now();
+        let v = s.api2(json!({"ui_settings": 1}));
+        assert_eq!(v["authorize"]["status"], "NOACC");
+        assert!(
+            t.elapsed() < Duration::from_millis(100),
+            "API answer took {:?} while a handler was slow",
+            t.elapsed()
+        );
+    }
+    let v = slow_call.join().expect("slow call");
+    let took = started.elapsed();
+    assert!(
+        v["streams"].get("slow").is_none(),
+        "the slow handler's default (false) applied: {v}"
+    );
+    assert!(
+        took >= Duration::from_secs(9) && took < Duration::from_secs(20),
+        "executables get 10 s: {took:?}"
+    );
+    let v = s.api2(json!({"addstream": {"crash": {"source": "push://"}, "gone": {"source": "push://"}, "gone2": {"source": "push://"}}}));
+    assert!(
+        v["streams"].get("gone").is_none(),
+        "unreachable with default false"
+    );
+    assert!(
+        v["streams"].get("gone2").is_some(),
+        "unreachable without default: true"
+    );
+    assert!(
+        v["streams"].get("crash").is_some(),
+        "a crashed handler gets its default (true)"
+    );
+}
+
+#[test]
+fn system_start_can_refuse_to_run() {
+    let dir = tempfile::tempdir().expect("dir");
+    let no = script(dir.path(), "no.sh", "echo no");
+    let cfg = json!({"config": {"protocols": [], "triggers": {"SYSTEM_START": [{"handler": no.to_string_lossy(), "sync": true}]}}});
+    std::fs::write(dir.path().join("config.json"), cfg.to_string()).expect("config");
+    let mut child = spawn(dir.path(), free_port(), &[], 3600);
+    let status = wait_exit(&mut child, Duration::from_secs(15));
+    assert!(status.success(), "a clean, requested shutdown: {status:?}");
+    let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
+    assert!(log.contains("SYSTEM_START handler refused"), "{log}");
+}
