@@ -5,10 +5,12 @@
 //! - [`config_edit`]: the configuration changes the supervisor applies (pure functions).
 //! - [`listeners`]: the listeners `config.protocols` turns on.
 //! - [`stream`]: one StreamActor per active stream, with its live buffer.
+//! - [`session`]: one SessionActor per viewer or input session (USER_NEW, stop, tags).
 //! - [`trigger`]: trigger handlers (HTTP or executable, blocking or not).
 
 pub mod config_edit;
 pub mod listeners;
+pub mod session;
 pub mod stream;
 pub mod supervisor;
 pub mod trigger;

@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 
 use super::config_edit::{self, ChangeOutcome, ConfigChange};
 use super::listeners::ListenerSet;
+use super::session::{ConnInfo, Control, SessionActor, SessionGone, SessionInfo, SessionKind};
 use super::stream::{
     StopStream, StreamActor, StreamError, StreamReport, StreamStats, UpdateConfig,
 };
@@ -60,6 +61,8 @@ pub struct Supervisor {
     streams: HashMap<String, Addr<StreamActor>>,
     /// The trigger configuration, shared with streams and listeners.
     triggers: Triggers,
+    /// Sessions by id, with what the session commands match on.
+    sessions: HashMap<String, (Addr<SessionActor>, SessionInfo)>,
     /// The configured protocol entries, shared with the listeners.
     shared_protocols: std::sync::Arc<std::sync::RwLock<Vec<crate::config::ProtocolEntry>>>,
     /// Their last reported numbers.
@@ -97,6 +100,7 @@ impl Supervisor {
             streams: HashMap::new(),
             shared_protocols: Default::default(),
             triggers: s.triggers,
+            sessions: HashMap::new(),
             stream_stats: BTreeMap::new(),
         }
     }
@@ -437,6 +441,109 @@ impl Handler<StreamReport> for Supervisor {
                 if self.streams.get(&name) == Some(&addr) {
                     self.streams.remove(&name);
                     self.stream_stats.remove(&name);
+                }
+            }
+        }
+    }
+}
+
+/// Finds or starts the session of a connection.
+#[derive(Message)]
+#[rtype(result = "Addr<SessionActor>")]
+pub struct OpenSession(pub ConnInfo);
+
+impl Handler<OpenSession> for Supervisor {
+    type Result = MessageResult<OpenSession>;
+    fn handle(&mut self, msg: OpenSession, ctx: &mut Self::Context) -> Self::Result {
+        let id = super::session::session_id(&msg.0);
+        if let Some((addr, _)) = self.sessions.get(&id) {
+            if addr.connected() {
+                return MessageResult(addr.clone());
+            }
+        }
+        let actor = SessionActor::new(msg.0, self.triggers.clone(), ctx.address().recipient());
+        let info = actor.info().clone();
+        let addr = actor.start();
+        self.sessions.insert(id, (addr.clone(), info));
+        MessageResult(addr)
+    }
+}
+
+impl Handler<SessionGone> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, msg: SessionGone, _: &mut Self::Context) {
+        if self
+            .sessions
+            .get(&msg.id)
+            .is_some_and(|(a, _)| *a == msg.addr)
+        {
+            self.sessions.remove(&msg.id);
+        }
+    }
+}
+
+/// The session commands (manual §4.1.22-§4.1.26).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub enum SessionCommand {
+    StopIds(Vec<String>),
+    StopTags(Vec<String>),
+    /// `(stream, protocol)`: an empty stream matches every stream; `None` every protocol;
+    /// `INPUT`/`OUTPUT` match input/output sessions.
+    StopStreams(Vec<(String, Option<String>)>),
+    Tag(Vec<(String, String)>),
+    Invalidate(Vec<String>),
+}
+
+impl Handler<SessionCommand> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, msg: SessionCommand, _: &mut Self::Context) {
+        match msg {
+            SessionCommand::StopIds(ids) => {
+                for id in ids {
+                    if let Some((a, _)) = self.sessions.get(&id) {
+                        a.do_send(Control::Stop);
+                    }
+                }
+            }
+            SessionCommand::StopTags(tags) => {
+                for (a, _) in self.sessions.values() {
+                    for t in &tags {
+                        a.do_send(Control::StopIfTagged(t.clone()));
+                    }
+                }
+            }
+            SessionCommand::StopStreams(list) => {
+                for (a, info) in self.sessions.values() {
+                    let hit = list.iter().any(|(stream, proto)| {
+                        let stream_ok = stream.is_empty() || *stream == info.stream;
+                        let proto_ok = match proto.as_deref() {
+                            None => true,
+                            Some("INPUT") => info.kind == SessionKind::Input,
+                            Some("OUTPUT") => info.kind == SessionKind::Output,
+                            Some(p) => p == info.protocol,
+                        };
+                        stream_ok && proto_ok
+                    });
+                    if hit {
+                        a.do_send(Control::Stop);
+                    }
+                }
+            }
+            SessionCommand::Tag(pairs) => {
+                for (id, tag) in pairs {
+                    match self.sessions.get(&id) {
+                        Some((a, _)) => a.do_send(Control::Tag(tag)),
+                        None if tag.starts_with("UA:") => {}
+                        None => tracing::warn!(kind = "ACCS", "tag_sessid: no session {id}"),
+                    }
+                }
+            }
+            SessionCommand::Invalidate(streams) => {
+                for (a, info) in self.sessions.values() {
+                    if streams.contains(&info.stream) {
+                        a.do_send(Control::Invalidate);
+                    }
                 }
             }
         }

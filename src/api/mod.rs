@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod http;
+pub mod sessions;
 pub mod settings;
 pub mod stats;
 pub mod streams;
@@ -92,6 +93,9 @@ pub async fn execute(
                 return resp;
             }
         }
+    }
+    for command in sessions::commands(req) {
+        let _ = ctx.supervisor.send(command).await;
     }
     if req.contains_key("save") {
         let _ = ctx.supervisor.send(SaveConfig).await;

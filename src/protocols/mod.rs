@@ -119,6 +119,20 @@ pub async fn write_all_bytes<W: tokio::io::AsyncWrite + Unpin>(
 }
 
 impl ListenerContext {
+    /// Admits a connection into its session (running USER_NEW for new viewer sessions).
+    pub async fn admit(
+        &self,
+        info: crate::actors::session::ConnInfo,
+    ) -> Result<crate::actors::session::SessionConn, crate::actors::session::SessionError> {
+        use crate::actors::session::{Admit, SessionError};
+        let session = self
+            .supervisor
+            .send(crate::actors::supervisor::OpenSession(info))
+            .await
+            .map_err(|_| SessionError::Gone)?;
+        session.send(Admit).await.map_err(|_| SessionError::Gone)?
+    }
+
     /// The configured entry of a connector (case-insensitive), if it is enabled.
     pub fn entry(&self, connector: &str) -> Option<ProtocolEntry> {
         let list = self.protocols.read().unwrap_or_else(|p| p.into_inner());

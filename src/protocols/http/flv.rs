@@ -59,6 +59,10 @@ pub async fn serve(
     ctx: &ListenerContext,
     stop: &mut watch::Receiver<bool>,
 ) -> std::io::Result<bool> {
+    let mut session = match super::admit_viewer(ctx, req, raw_name, "FLV", peer).await {
+        Ok(s) => s,
+        Err(e) => return super::forbidden(sock, req, &e).await,
+    };
     let (name, mut sub) = match ctx
         .play(raw_name, "FLV", peer.ip(), &req.url(), OFFLINE_WAIT)
         .await
@@ -97,12 +101,18 @@ pub async fn serve(
     // Registered once, not once per packet: viewers wake for every packet.
     let stopped = stop.changed();
     tokio::pin!(stopped);
+    let ended = super::session_stopped(&mut session.stop);
+    tokio::pin!(ended);
     loop {
         batch.clear();
         let event = tokio::select! {
             biased;
             e = sub.reader.next_batch(&mut batch, BATCH) => e,
             _ = &mut stopped => return Ok(false),
+            _ = &mut ended => {
+                tracing::info!(stream = name.as_str(), "viewer {peer} disconnected: session {} stopped", session.id);
+                return Ok(false);
+            }
         };
         match event {
             ReadEvent::Closed => return Ok(false),

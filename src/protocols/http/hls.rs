@@ -25,9 +25,16 @@ pub async fn route(
     req: &Request,
     rest: &str,
     sock: &mut TcpStream,
+    peer: std::net::SocketAddr,
     ctx: &ListenerContext,
 ) -> std::io::Result<bool> {
     let parts: Vec<&str> = rest.split('/').collect();
+    // Every playlist and segment request belongs to the viewer's one session.
+    let stream = parts.first().copied().unwrap_or("");
+    let _session = match super::admit_viewer(ctx, req, stream, "HLS", peer).await {
+        Ok(s) => s,
+        Err(e) => return super::forbidden(sock, req, &e).await,
+    };
     match parts.as_slice() {
         [name, "index.m3u8"] => master(req, name, sock, ctx).await,
         [name, _tracks, "index.m3u8"] => media(req, name, sock, ctx).await,

@@ -26,6 +26,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use crate::actors::session::{self, ConnInfo, SessionConn, SessionError, SessionKind};
+
 use super::{
     spawn_tcp_listener, ConnectorSpec, ListenerContext, ListenerError, ListenerHandle,
     ListenerSettings,
@@ -204,6 +206,57 @@ pub async fn send(
     Ok(req.keep_alive)
 }
 
+/// Admits an HTTP viewer into its session (USER_NEW runs for new sessions).
+pub async fn admit_viewer(
+    ctx: &ListenerContext,
+    req: &Request,
+    raw_name: &str,
+    protocol: &'static str,
+    peer: SocketAddr,
+) -> Result<SessionConn, SessionError> {
+    let token = session::http_token(&req.query, req.header("cookie"), req.header("user-agent"));
+    let info = ConnInfo {
+        stream: crate::stream_name::sanitize(raw_name),
+        ip: peer.ip(),
+        token,
+        protocol,
+        url: req.url(),
+        kind: SessionKind::Viewer,
+    };
+    ctx.admit(info).await
+}
+
+/// `403` for a viewer its session does not allow.
+pub async fn forbidden(
+    sock: &mut TcpStream,
+    req: &Request,
+    why: &SessionError,
+) -> std::io::Result<bool> {
+    let body = format!("Access denied: {why}\n");
+    send(
+        sock,
+        req,
+        "403 Forbidden",
+        "text/plain",
+        &[],
+        body.as_bytes(),
+    )
+    .await
+}
+
+/// Resolves when the session is stopped (or at once if it already was).
+pub async fn session_stopped(stop: &mut watch::Receiver<bool>) {
+    if *stop.borrow() {
+        return;
+    }
+    while stop.changed().await.is_ok() {
+        if *stop.borrow() {
+            return;
+        }
+    }
+    std::future::pending::<()>().await
+}
+
 /// `404` with MistServer's wording for a stream that cannot be opened.
 pub async fn not_found(sock: &mut TcpStream, req: &Request, why: &str) -> std::io::Result<bool> {
     let body = format!("Could not retrieve stream: {why}\n");
@@ -311,11 +364,11 @@ async fn route(
     let path = req.path.as_str();
     if let Some(rest) = path.strip_prefix("/hls/") {
         if ctx.enabled("HLS") {
-            return hls::route(req, rest, sock, ctx).await;
+            return hls::route(req, rest, sock, peer, ctx).await;
         }
     } else if let Some(rest) = path.strip_prefix("/cmaf/") {
         if ctx.enabled("CMAF") {
-            return cmaf::route(req, rest, sock, ctx).await;
+            return cmaf::route(req, rest, sock, peer, ctx).await;
         }
     } else if let Some(name) = stream_in(path, "/json_", ".js") {
         return info::json(req, name, sock, ctx).await;

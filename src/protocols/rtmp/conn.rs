@@ -84,6 +84,8 @@ pub struct Conn {
     app: String,
     /// The `tcUrl` from `connect` (for trigger payloads).
     tc_url: String,
+    /// The session of a publish in progress.
+    input_session: Option<crate::actors::session::SessionConn>,
     object_encoding: f64,
     bytes_in: u64,
     last_ack: u64,
@@ -111,6 +113,7 @@ impl Conn {
             out_chunk_size: 128,
             app: String::new(),
             tc_url: String::new(),
+            input_session: None,
             object_encoding: 0.0,
             bytes_in: 0,
             last_ack: 0,
@@ -129,8 +132,16 @@ impl Conn {
             .map_err(|_| ConnError::Timeout(HANDSHAKE_TIMEOUT))??;
         let mut ingest: Option<Box<Ingest>> = None;
         loop {
+            let mut input_rx = self.input_session.as_ref().map(|s| s.stop.clone());
+            let input_stop = async {
+                match input_rx.as_mut() {
+                    Some(rx) => crate::protocols::http::session_stopped(rx).await,
+                    None => std::future::pending().await,
+                }
+            };
             let message = tokio::select! {
                 _ = stop.changed() => return Ok(()),
+                _ = input_stop => return Err(ConnError::Refused("input session stopped".into())),
                 m = self.read_message(&mut sock, Some(INPUT_TIMEOUT)) => m?,
             };
             let Some(message) = message else {
@@ -284,6 +295,11 @@ impl Conn {
         Ok(())
     }
 
+    /// The URL a client asked for, from `tcUrl` and a stream name.
+    pub fn url_for(&self, name: &str) -> String {
+        format!("{}/{name}", self.tc_url.trim_end_matches('/'))
+    }
+
     /// Takes what is queued, to be written along with other buffers.
     pub fn take_pending(&mut self) -> Option<Bytes> {
         (!self.out.is_empty()).then(|| self.out.split().freeze())
@@ -423,6 +439,16 @@ impl Conn {
                     .await
                 {
                     Ok((name, publisher)) => {
+                        // An input session, so stop_sessions INPUT and stop_sessid reach it.
+                        let info = crate::actors::session::ConnInfo {
+                            stream: name.clone(),
+                            ip: self.peer.ip(),
+                            token: uuid::Uuid::new_v4().simple().to_string(),
+                            protocol: "RTMP",
+                            url: url.clone(),
+                            kind: crate::actors::session::SessionKind::Input,
+                        };
+                        self.input_session = self.ctx.admit(info).await.ok();
                         self.send_status(
                             stream_id,
                             "status",

@@ -17,6 +17,7 @@ use super::amf0::Amf0Value;
 use super::chunk::chunk_message;
 use super::conn::{Conn, ConnError, CSID_AUDIO, CSID_STATUS, CSID_VIDEO, OUT_CHUNK_SIZE};
 use super::message as msg;
+use crate::actors::session::{ConnInfo, SessionKind};
 use crate::actors::stream::buffer::{Entry, ReadEvent};
 use crate::media::flv::{TAG_AUDIO, TAG_VIDEO};
 use crate::media::{flv_body, Track};
@@ -36,6 +37,23 @@ pub async fn run(
     stream_id: u32,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), ConnError> {
+    // RTMP viewers are a session per connection (facts §6.1); USER_NEW decides.
+    let info = ConnInfo {
+        stream: crate::stream_name::sanitize(name),
+        ip: conn.peer.ip(),
+        token: uuid::Uuid::new_v4().simple().to_string(),
+        protocol: "RTMP",
+        url: conn.url_for(name),
+        kind: SessionKind::Viewer,
+    };
+    let mut session = match conn.ctx.admit(info).await {
+        Ok(s) => s,
+        Err(e) => {
+            conn.send_status(stream_id, "error", "NetStream.Play.Failed", &e.to_string());
+            conn.flush(&mut sock).await?;
+            return Err(ConnError::Refused(format!("play of {name:?}: {e}")));
+        }
+    };
     let (name, mut sub) = match conn.open_play(name, stream_id).await {
         Ok(s) => s,
         Err(e) => {
@@ -83,6 +101,8 @@ pub async fn run(
     let mut out: Vec<Bytes> = Vec::new();
     let stopped = stop.changed();
     tokio::pin!(stopped);
+    let ended = crate::protocols::http::session_stopped(&mut session.stop);
+    tokio::pin!(ended);
     loop {
         batch.clear();
         // Packets first: a woken viewer usually has some, and then the socket is not polled.
@@ -101,6 +121,7 @@ pub async fn run(
                 ReadEvent::Packets => {}
             },
             _ = &mut stopped => return Ok(()),
+            _ = &mut ended => return Err(ConnError::Refused(format!("session {} stopped", session.id))),
             incoming = conn.read_message(&mut rd, None) => {
                 let Some(m) = incoming? else { return Ok(()) };
                 if m.msg_type == msg::COMMAND_AMF0 || m.msg_type == msg::COMMAND_AMF3 {

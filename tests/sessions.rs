@@ -1,0 +1,318 @@
+//! Sessions and USER_NEW against real peers: a real HTTP handler server decides, ffmpeg and
+//! ffprobe play, and the session commands act on live viewers.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::media::*;
+use common::*;
+use serde_json::json;
+
+/// A USER_NEW handler: allows tokens in its list (changeable), records every payload.
+struct Paywall {
+    port: u16,
+    allowed: Arc<Mutex<Vec<String>>>,
+    calls: Arc<Mutex<Vec<Vec<String>>>>,
+}
+
+impl Paywall {
+    fn start(allowed: &[&str], delay: Duration) -> Paywall {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let allowed = Arc::new(Mutex::new(
+            allowed.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        ));
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let (a, c) = (allowed.clone(), calls.clone());
+        std::thread::spawn(move || {
+            for sock in listener.incoming().flatten() {
+                let (a, c) = (a.clone(), c.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(sock.try_clone().expect("clone"));
+                    let mut len = 0usize;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                            break;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0u8; len];
+                    let _ = reader.read_exact(&mut body);
+                    let lines: Vec<String> = String::from_utf8_lossy(&body)
+                        .split('\n')
+                        .map(String::from)
+                        .collect();
+                    std::thread::sleep(delay);
+                    let ok = lines
+                        .get(2)
+                        .is_some_and(|t| a.lock().expect("lock").contains(t));
+                    c.lock().expect("lock").push(lines);
+                    let answer = if ok { "true" } else { "false" };
+                    let mut sock = sock;
+                    let _ = write!(
+                        sock,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{answer}",
+                        answer.len()
+                    );
+                });
+            }
+        });
+        Paywall {
+            port,
+            allowed,
+            calls,
+        }
+    }
+
+    fn triggers(&self) -> serde_json::Value {
+        json!({"USER_NEW": [{"handler": format!("http://127.0.0.1:{}/", self.port), "sync": true, "default": "false"}]})
+    }
+
+    fn calls(&self) -> Vec<Vec<String>> {
+        self.calls.lock().expect("lock").clone()
+    }
+}
+
+fn live_with_paywall(pw: &Paywall) -> LiveServer {
+    let ls =
+        LiveServer::start_with_outputs(json!({"live": {"source": "push://"}}), &["FLV", "HLS"]);
+    ls.server
+        .api2(json!({"config": {"triggers": pw.triggers()}}));
+    ls
+}
+
+fn status_of(url: &str) -> u16 {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .expect("client");
+    match client.get(url).send() {
+        Ok(r) => r.status().as_u16(),
+        // A streaming answer that started (200) times out while reading: that is a yes.
+        Err(e) if e.is_timeout() => 200,
+        Err(e) => panic!("{url}: {e}"),
+    }
+}
+
+#[test]
+fn user_new_allows_and_denies_per_session() {
+    let pw = Paywall::start(&["good"], Duration::ZERO);
+    let ls = live_with_paywall(&pw);
+    let _p = publish(
+        h264_clip(),
+        &ls.rtmp_url("live", "live"),
+        ls.server.dir.path(),
+    );
+    assert!(ls.wait_online("live"));
+
+    // HTTP-FLV: allowed token plays, another gets 403.
+    let streams = probe_streams(&format!("{}?tkn=good", ls.flv_url("live")));
+    assert_eq!(streams.len(), 2);
+    assert_eq!(status_of(&format!("{}?tkn=bad", ls.flv_url("live"))), 403);
+    let calls = pw.calls();
+    let good = calls
+        .iter()
+        .find(|c| c.get(2).map(String::as_str) == Some("good"))
+        .expect("USER_NEW for good");
+    assert_eq!(
+        good.len(),
+        6,
+        "stream, IP, token, protocol, URL, session id: {good:?}"
+    );
+    assert_eq!(
+        (good[0].as_str(), good[1].as_str(), good[3].as_str()),
+        ("live", "127.0.0.1", "FLV")
+    );
+    assert!(good[4].contains("/live.flv?tkn=good"));
+    assert_eq!(good[5].len(), 64);
+
+    // A denied session stays denied without asking again.
+    let before = pw.calls().len();
+    assert_eq!(status_of(&format!("{}?tkn=bad", ls.flv_url("live"))), 403);
+    assert_eq!(
+        pw.calls().len(),
+        before,
+        "the verdict is cached per session"
+    );
+
+    // RTMP: a connection is its own session; the handler sees its (random) token and denies.
+    let mut rtmp = record(
+        std::path::Path::new("ffmpeg"),
+        &ls.rtmp_url("play", "live"),
+        3,
+        &ls.server.dir.path().join("r.flv"),
+        ls.server.dir.path(),
+    );
+    let status = rtmp
+        .wait_timeout(Duration::from_secs(20))
+        .expect("ffmpeg ends");
+    assert!(!status.success(), "RTMP viewer refused");
+
+    // HLS: one session (and one USER_NEW) across playlist and segment requests.
+    pw.allowed.lock().expect("lock").push("hlstoken".into());
+    let base = format!("http://127.0.0.1:{}/hls/live", ls.http);
+    let client = reqwest::blocking::Client::new();
+    for _ in 0..3 {
+        let pl = client
+            .get(format!("{base}/1_2/index.m3u8?tkn=hlstoken"))
+            .send()
+            .expect("playlist")
+            .text()
+            .expect("text");
+        let seg = pl
+            .lines()
+            .rfind(|l| l.ends_with(".ts"))
+            .expect("segment")
+            .to_string();
+        let r = client
+            .get(format!("{base}/1_2/{seg}?tkn=hlstoken"))
+            .send()
+            .expect("segment");
+        assert_eq!(r.status(), 200);
+    }
+    let hls_calls = pw
+        .calls()
+        .into_iter()
+        .filter(|c| c.get(2).map(String::as_str) == Some("hlstoken"))
+        .count();
+    assert_eq!(hls_calls, 1);
+    assert_eq!(
+        client
+            .get(format!("{base}/index.m3u8?tkn=nope"))
+            .send()
+            .expect("playlist")
+            .status(),
+        403
+    );
+}
+
+#[test]
+fn concurrent_connections_of_one_session_share_one_verdict() {
+    let pw = Paywall::start(&["shared"], Duration::from_millis(500));
+    let ls = live_with_paywall(&pw);
+    let _p = publish(
+        h264_clip(),
+        &ls.rtmp_url("live", "live"),
+        ls.server.dir.path(),
+    );
+    assert!(ls.wait_online("live"));
+    let url = format!("{}?tkn=shared", ls.flv_url("live"));
+    let handles: Vec<_> = (0..5)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || status_of(&url))
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().expect("thread"), 200);
+    }
+    assert_eq!(
+        pw.calls().len(),
+        1,
+        "USER_NEW ran once for five parallel connections"
+    );
+}
+
+/// Starts an ffmpeg FLV viewer with a token and returns it with its session id.
+fn viewer(ls: &LiveServer, pw: &Paywall, token: &str) -> (Ffmpeg, String) {
+    let out = ls.server.dir.path().join(format!("{token}.flv"));
+    let ff = record(
+        std::path::Path::new("ffmpeg"),
+        &format!("{}?tkn={token}", ls.flv_url("live")),
+        120,
+        &out,
+        ls.server.dir.path(),
+    );
+    let mut id = String::new();
+    assert!(eventually(Duration::from_secs(15), || {
+        if let Some(c) = pw
+            .calls()
+            .into_iter()
+            .find(|c| c.get(2).map(String::as_str) == Some(token))
+        {
+            id = c[5].clone();
+        }
+        !id.is_empty()
+    }));
+    std::thread::sleep(Duration::from_secs(2));
+    (ff, id)
+}
+
+fn ends_within(ff: &mut Ffmpeg, limit: Duration) -> bool {
+    ff.wait_timeout(limit).is_some()
+}
+
+#[test]
+fn stop_tag_invalidate_and_stop_sessions_disconnect_viewers() {
+    let pw = Paywall::start(&["a", "b", "c", "d"], Duration::ZERO);
+    let ls = live_with_paywall(&pw);
+    let _p = publish(
+        h264_clip(),
+        &ls.rtmp_url("live", "live"),
+        ls.server.dir.path(),
+    );
+    assert!(ls.wait_online("live"));
+
+    // stop_sessid: the viewer's connection closes within about a second.
+    let (mut a, id_a) = viewer(&ls, &pw, "a");
+    assert!(
+        a.wait_timeout(Duration::from_millis(10)).is_none(),
+        "playing"
+    );
+    let t = Instant::now();
+    ls.server.api2(json!({"stop_sessid": id_a}));
+    assert!(
+        ends_within(&mut a, Duration::from_secs(3)),
+        "stop_sessid closed the viewer"
+    );
+    assert!(t.elapsed() < Duration::from_secs(3));
+    // With USER_NEW in use a stopped session is refused for a while.
+    assert_eq!(status_of(&format!("{}?tkn=a", ls.flv_url("live"))), 403);
+
+    // tag_sessid + stop_tag.
+    let (mut b, id_b) = viewer(&ls, &pw, "b");
+    let (mut c, _) = viewer(&ls, &pw, "c");
+    ls.server
+        .api2(json!({"tag_sessid": {id_b.clone(): "naughty"}}));
+    std::thread::sleep(Duration::from_millis(300));
+    ls.server.api2(json!({"stop_tag": ["naughty"]}));
+    assert!(
+        ends_within(&mut b, Duration::from_secs(3)),
+        "the tagged session was stopped"
+    );
+    assert!(
+        c.wait_timeout(Duration::from_secs(1)).is_none(),
+        "the untagged one plays on"
+    );
+
+    // invalidate_sessions: the handler changed its mind about c.
+    pw.allowed.lock().expect("lock").retain(|t| t != "c");
+    ls.server.api2(json!({"invalidate_sessions": "live"}));
+    assert!(
+        ends_within(&mut c, Duration::from_secs(5)),
+        "invalidated and denied"
+    );
+
+    // stop_sessions by stream, and the INPUT pseudo-protocol stops the publisher.
+    let (mut d, _) = viewer(&ls, &pw, "d");
+    ls.server.api2(json!({"stop_sessions": {"live": "FLV"}}));
+    assert!(ends_within(&mut d, Duration::from_secs(3)));
+    assert_eq!(
+        ls.server.api2(json!({"active_streams": ["inputs"]}))["active_streams"]["live"],
+        json!([1]),
+        "the publisher is not FLV"
+    );
+    ls.server.api2(json!({"stop_sessions": {"live": "INPUT"}}));
+    assert!(eventually(Duration::from_secs(10), || ls
+        .server
+        .api2(json!({"active_streams": true}))["active_streams"]
+        == json!([])));
+}
