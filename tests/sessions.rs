@@ -316,3 +316,61 @@ fn stop_tag_invalidate_and_stop_sessions_disconnect_viewers() {
         .api2(json!({"active_streams": true}))["active_streams"]
         == json!([])));
 }
+
+#[test]
+fn two_hundred_new_viewers_against_a_slow_handler_do_not_block_admitted_ones() {
+    let tokens: Vec<String> = (0..200).map(|i| format!("t{i}")).collect();
+    let mut allowed: Vec<&str> = tokens.iter().map(String::as_str).collect();
+    allowed.push("first");
+    let pw = Paywall::start(&allowed, Duration::from_millis(300));
+    let ls = live_with_paywall(&pw);
+    let _p = publish(
+        h264_clip(),
+        &ls.rtmp_url("live", "live"),
+        ls.server.dir.path(),
+    );
+    assert!(ls.wait_online("live"));
+    // An admitted viewer records 12 s of media while 200 new ones wait for their verdicts.
+    let out = ls.server.dir.path().join("first.flv");
+    let started = Instant::now();
+    let mut first = record(
+        std::path::Path::new("ffmpeg"),
+        &format!("{}?tkn=first", ls.flv_url("live")),
+        12,
+        &out,
+        ls.server.dir.path(),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let crowd: Vec<_> = tokens
+        .iter()
+        .map(|t| {
+            let url = format!("{}?tkn={t}", ls.flv_url("live"));
+            std::thread::spawn(move || status_of(&url))
+        })
+        .collect();
+    let t0 = Instant::now();
+    let statuses: Vec<u16> = crowd
+        .into_iter()
+        .map(|h| h.join().expect("viewer"))
+        .collect();
+    assert!(
+        statuses.iter().all(|s| *s == 200),
+        "{:?}",
+        statuses.iter().filter(|s| **s != 200).count()
+    );
+    assert!(
+        t0.elapsed() < Duration::from_secs(20),
+        "200 admissions took {:?}",
+        t0.elapsed()
+    );
+    let status = first
+        .wait_timeout(Duration::from_secs(30))
+        .expect("first viewer finished");
+    assert!(status.success(), "{}", first.log());
+    assert!(
+        started.elapsed() < Duration::from_secs(18),
+        "the admitted viewer kept real time: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(pw.calls().len(), 201);
+}

@@ -335,3 +335,98 @@ fn system_start_can_refuse_to_run() {
     let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
     assert!(log.contains("SYSTEM_START handler refused"), "{log}");
 }
+
+#[test]
+fn stream_lifecycle_and_connection_triggers() {
+    let dir = tempfile::tempdir().expect("dir");
+    let log = dir.path().join("calls");
+    std::fs::create_dir(&log).expect("log dir");
+    let rec = script(
+        dir.path(),
+        "rec.sh",
+        &format!("cat > {}/$1.$(date +%s%N)", log.display()),
+    );
+    let h =
+        |sync: bool| json!([{"handler": rec.to_string_lossy(), "sync": sync, "default": "true"}]);
+    let triggers = json!({
+        "STREAM_LOAD": [{"handler": script(dir.path(), "yes.sh", "cat >/dev/null; echo yes").to_string_lossy(), "sync": true}],
+        "STREAM_TRACK_ADD": h(false), "STREAM_BUFFER": h(false), "STREAM_END": h(false),
+        "STREAM_UNLOAD": h(false), "CONN_OPEN": h(false), "CONN_CLOSE": h(false)
+    });
+    let ls = LiveServer::start_with_outputs(json!({"life": {"source": "push://"}}), &["FLV"]);
+    ls.server.api2(json!({"config": {"triggers": triggers}}));
+    let calls = |name: &str| -> Vec<String> {
+        let mut v: Vec<(String, String)> = std::fs::read_dir(&log)
+            .expect("dir")
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("{name}."))
+            })
+            .map(|e| {
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read_to_string(e.path()).unwrap_or_default(),
+                )
+            })
+            .collect();
+        v.sort();
+        v.into_iter().map(|x| x.1).collect()
+    };
+    let mut p = publish(
+        h264_clip(),
+        &ls.rtmp_url("live", "life"),
+        ls.server.dir.path(),
+    );
+    assert!(ls.wait_online("life"));
+    assert!(eventually(Duration::from_secs(20), || calls(
+        "STREAM_BUFFER"
+    )
+    .iter()
+    .any(|c| c.starts_with("life\nFULL\n{"))));
+    let mut tracks = calls("STREAM_TRACK_ADD");
+    tracks.sort();
+    assert_eq!(tracks, vec!["life\n1", "life\n2"]);
+    let full = calls("STREAM_BUFFER")
+        .into_iter()
+        .find(|c| c.contains("FULL"))
+        .expect("FULL");
+    let health: Value =
+        serde_json::from_str(full.splitn(3, '\n').nth(2).expect("health")).expect("json");
+    assert_eq!(health["tracks"], json!([1, 2]));
+
+    assert_eq!(probe_streams(&ls.flv_url("life")).len(), 2);
+    let flv_close = || calls("CONN_CLOSE").iter().any(|c| c.contains("\nFLV\n"));
+    assert!(eventually(Duration::from_secs(5), flv_close));
+    let open = calls("CONN_OPEN");
+    assert!(
+        open.iter().any(|c| c.contains("\nRTMP\n")),
+        "the publisher's connection too: {open:?}"
+    );
+    let flv = open
+        .iter()
+        .find(|c| c.contains("\nFLV\n"))
+        .expect("FLV CONN_OPEN");
+    let lines: Vec<&str> = flv.split('\n').collect();
+    assert_eq!((lines[0], lines[1], lines[2]), ("life", "127.0.0.1", "FLV"));
+    assert!(lines[3].ends_with("/life.flv"));
+
+    let _ = p.child.kill();
+    assert!(eventually(Duration::from_secs(15), || !calls("STREAM_END").is_empty()));
+    let end: Vec<String> = calls("STREAM_END")[0]
+        .split('\n')
+        .map(String::from)
+        .collect();
+    assert_eq!(end.len(), 7, "{end:?}");
+    assert_eq!(end[0], "life");
+    assert!(
+        end[2].parse::<u64>().unwrap_or(0) > 100_000,
+        "uploaded bytes: {end:?}"
+    );
+    assert_eq!(end[4], "1", "one input");
+    assert_eq!(calls("STREAM_UNLOAD"), vec!["life\nBuffer"]);
+    assert!(calls("STREAM_BUFFER")
+        .iter()
+        .any(|c| c.starts_with("life\nEMPTY")));
+}

@@ -260,11 +260,24 @@ pub struct SessionConn {
     pub stop: watch::Receiver<bool>,
     conn: u64,
     session: Addr<SessionActor>,
+    /// CONN_CLOSE to fire when the connection ends: the handle and the payload lines.
+    close: Option<(Triggers, Vec<String>)>,
+}
+
+impl SessionConn {
+    /// Fires CONN_CLOSE with `lines` when this connection ends.
+    pub fn on_close(&mut self, triggers: Triggers, lines: Vec<String>) {
+        self.close = Some((triggers, lines));
+    }
 }
 
 impl Drop for SessionConn {
     fn drop(&mut self) {
         self.session.do_send(Leave { conn: self.conn });
+        if let Some((triggers, lines)) = self.close.take() {
+            let stream = lines.first().cloned().unwrap_or_default();
+            super::stream::events::fire_later(&triggers, "CONN_CLOSE", &stream, lines);
+        }
     }
 }
 
@@ -275,6 +288,8 @@ pub enum SessionError {
     Denied(String),
     #[error("session {0} was stopped; try again later")]
     Blocked(String),
+    #[error("{0}")]
+    Refused(String),
     #[error("the server is shutting down")]
     Gone,
 }
@@ -333,6 +348,7 @@ impl Handler<Admit> for SessionActor {
                     stop: rx,
                     conn,
                     session: ctx.address(),
+                    close: None,
                 })
             }),
         )

@@ -385,6 +385,8 @@ pub struct StreamRef {
     /// The base stream's configuration.
     pub config: Map<String, Value>,
     pub addr: Addr<StreamActor>,
+    /// True when this request started the stream.
+    pub created: bool,
 }
 
 /// Finds or starts the StreamActor for a requested name. The base name must be configured.
@@ -409,6 +411,7 @@ impl Handler<ResolveStream> for Supervisor {
             .and_then(Value::as_object)
             .cloned()
             .ok_or_else(|| StreamError::NotConfigured(name.clone()))?;
+        let mut created = false;
         let addr = match self.streams.get(&name) {
             Some(a) if a.connected() => a.clone(),
             _ if !msg.create => return Err(StreamError::Offline(name)),
@@ -421,10 +424,16 @@ impl Handler<ResolveStream> for Supervisor {
                 )
                 .start();
                 self.streams.insert(name.clone(), a.clone());
+                created = true;
                 a
             }
         };
-        Ok(StreamRef { name, config, addr })
+        Ok(StreamRef {
+            name,
+            config,
+            addr,
+            created,
+        })
     }
 }
 

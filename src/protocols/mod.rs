@@ -125,12 +125,42 @@ impl ListenerContext {
         info: crate::actors::session::ConnInfo,
     ) -> Result<crate::actors::session::SessionConn, crate::actors::session::SessionError> {
         use crate::actors::session::{Admit, SessionError};
+        let host = info.ip.to_string();
+        let lines = vec![
+            info.stream.clone(),
+            host,
+            info.protocol.to_string(),
+            info.url.clone(),
+        ];
+        // CONN_OPEN (manual §4.4.18): a blocking handler may refuse the connection.
+        if self.triggers.configured("CONN_OPEN", &info.stream) {
+            let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+            if !self
+                .triggers
+                .fire("CONN_OPEN", &info.stream, &refs)
+                .await
+                .allowed
+            {
+                return Err(SessionError::Refused(
+                    "the CONN_OPEN handler refused the connection".into(),
+                ));
+            }
+        }
+        let stream = info.stream.clone();
         let session = self
             .supervisor
             .send(crate::actors::supervisor::OpenSession(info))
             .await
             .map_err(|_| SessionError::Gone)?;
-        session.send(Admit).await.map_err(|_| SessionError::Gone)?
+        let mut conn = session
+            .send(Admit)
+            .await
+            .map_err(|_| SessionError::Gone)??;
+        // CONN_CLOSE (manual §4.4.19) fires when the connection ends.
+        if self.triggers.configured("CONN_CLOSE", &stream) {
+            conn.on_close(self.triggers.clone(), lines);
+        }
+        Ok(conn)
     }
 
     /// The configured entry of a connector (case-insensitive), if it is enabled.
@@ -278,13 +308,28 @@ impl ListenerContext {
         &self,
         raw_name: &str,
     ) -> Result<crate::actors::supervisor::StreamRef, StreamError> {
-        self.supervisor
+        let stream = self
+            .supervisor
             .send(ResolveStream {
                 name: raw_name.to_string(),
                 create: true,
             })
             .await
-            .map_err(|_| StreamError::ShuttingDown)?
+            .map_err(|_| StreamError::ShuttingDown)??;
+        // STREAM_LOAD (manual §4.4.9): a blocking handler may keep the stream from starting.
+        if stream.created && self.triggers.configured("STREAM_LOAD", &stream.name) {
+            let out = self
+                .triggers
+                .fire("STREAM_LOAD", &stream.name, &[&stream.name])
+                .await;
+            if !out.allowed {
+                stream.addr.do_send(crate::actors::stream::StopStream);
+                return Err(StreamError::Refused(
+                    "the STREAM_LOAD handler refused to start it".into(),
+                ));
+            }
+        }
+        Ok(stream)
     }
 }
 

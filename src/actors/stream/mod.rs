@@ -11,6 +11,7 @@
 //! and a publisher that comes back continues the same buffer, its timestamps shifted to follow on.
 
 pub mod buffer;
+pub mod events;
 pub mod fragments;
 pub mod latency;
 pub mod push_rules;
@@ -147,6 +148,11 @@ pub struct StreamActor {
     triggers: Triggers,
     /// STREAM_READY was fired for the current publisher.
     ready: bool,
+    /// Publishers over the stream's life (STREAM_END).
+    inputs_total: u64,
+    /// Track ids last seen, for STREAM_TRACK_ADD/REMOVE.
+    known_tracks: Vec<u32>,
+    buffer_state: events::BufferState,
 }
 
 /// What a stream tells the supervisor.
@@ -184,6 +190,9 @@ impl StreamActor {
             reports,
             triggers,
             ready: false,
+            known_tracks: Vec::new(),
+            inputs_total: 0,
+            buffer_state: events::BufferState::Filling,
         }
     }
 
@@ -251,8 +260,50 @@ impl StreamActor {
         }));
     }
 
+    /// STREAM_TRACK_ADD/REMOVE and STREAM_BUFFER, from what changed since the last tick.
+    fn fire_state_events(&mut self) {
+        use events::BufferState::*;
+        let ids: Vec<u32> = self.buffer.meta().tracks.iter().map(|t| t.id).collect();
+        let (added, removed) = events::track_changes(&self.known_tracks, &ids);
+        for id in added {
+            events::fire_later(
+                &self.triggers,
+                "STREAM_TRACK_ADD",
+                &self.name,
+                vec![self.name.clone(), id.to_string()],
+            );
+        }
+        for id in removed {
+            events::fire_later(
+                &self.triggers,
+                "STREAM_TRACK_REMOVE",
+                &self.name,
+                vec![self.name.clone(), id.to_string()],
+            );
+        }
+        self.known_tracks = ids;
+        let healthy = self.publisher_healthy();
+        let next = match self.buffer_state {
+            Filling if self.buffer.fragments().len() >= 3 => Some((Full, "FULL")),
+            Full if !healthy => Some((Dry, "DRY")),
+            Dry if healthy => Some((Full, "RECOVER")),
+            _ => None,
+        };
+        if let Some((state, word)) = next {
+            self.buffer_state = state;
+            let health = events::health(&self.buffer, healthy).to_string();
+            events::fire_later(
+                &self.triggers,
+                "STREAM_BUFFER",
+                &self.name,
+                vec![self.name.clone(), word.into(), health],
+            );
+        }
+    }
+
     fn tick(&mut self, ctx: &mut Context<Self>) {
         self.check_ready(ctx);
+        self.fire_state_events();
         self.viewseconds += self.viewers.len() as u64;
         let up = self.buffer.counters.up_bytes.load(Ordering::Relaxed);
         if up != self.last_input.0 {
@@ -291,6 +342,33 @@ impl Actor for StreamActor {
 
     fn stopped(&mut self, ctx: &mut Self::Context) {
         self.buffer.close();
+        let s = self.stats();
+        let name = self.name.clone();
+        if self.buffer_state != events::BufferState::Filling {
+            let last = s.lastms.to_string();
+            events::fire_later(
+                &self.triggers,
+                "STREAM_BUFFER",
+                &name,
+                vec![name.clone(), "EMPTY".into(), last],
+            );
+        }
+        events::fire_later(
+            &self.triggers,
+            "STREAM_UNLOAD",
+            &name,
+            vec![name.clone(), "Buffer".into()],
+        );
+        let end = vec![
+            name.clone(),
+            s.downbytes.to_string(),
+            s.upbytes.to_string(),
+            s.views.to_string(),
+            self.inputs_total.to_string(),
+            "0".into(),
+            s.viewseconds.to_string(),
+        ];
+        events::fire_later(&self.triggers, "STREAM_END", &name, end);
         self.reports.do_send(StreamReport::Gone {
             name: self.name.clone(),
             addr: ctx.address(),
@@ -343,6 +421,7 @@ impl Handler<AttachPublisher> for StreamActor {
             self.options.resume && (self.publisher.is_some() || self.publisher_left.is_some());
         let token = self.buffer.new_publisher(resume);
         self.ready = false;
+        self.inputs_total += 1;
         self.publisher = Some(PublisherState {
             token,
             peer: msg.peer,
