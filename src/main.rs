@@ -40,6 +40,9 @@ struct Args {
     /// Seconds a changed config must stay unchanged before it is written (default 60).
     #[arg(long = "autosave-secs", default_value_t = 60, hide = true)]
     autosave_secs: u64,
+    /// Seconds a session is remembered after its last connection (default 600).
+    #[arg(long = "session-cache-secs", default_value_t = 600, hide = true)]
+    session_cache_secs: u64,
 }
 
 fn level_filter(debug: u8) -> LevelFilter {
@@ -134,6 +137,7 @@ fn main() -> ExitCode {
         config,
         loaded_bytes,
         autosave_after: Duration::from_secs(args.autosave_secs),
+        session_cache: Duration::from_secs(args.session_cache_secs),
         logbook,
     };
     let result = actix_rt::System::new().block_on(run(opts));

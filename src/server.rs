@@ -28,6 +28,8 @@ pub struct RunOptions {
     pub api_port: u16,
     /// Save a changed config once it has been quiet this long.
     pub autosave_after: Duration,
+    /// How long sessions are remembered after their last connection.
+    pub session_cache: Duration,
     pub logbook: LogBook,
 }
 
@@ -82,6 +84,7 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
         stop_requests: stop_tx,
         runtime: media.handle().clone(),
         triggers: triggers.clone(),
+        session_cache: opts.session_cache,
     })
     .start();
 

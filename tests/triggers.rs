@@ -430,3 +430,105 @@ fn stream_lifecycle_and_connection_triggers() {
         .iter()
         .any(|c| c.starts_with("life\nEMPTY")));
 }
+
+#[test]
+fn user_end_live_bandwidth_and_system_stop() {
+    let dir = tempfile::tempdir().expect("dir");
+    let log = dir.path().join("calls");
+    std::fs::create_dir(&log).expect("log dir");
+    let rec = script(
+        dir.path(),
+        "rec.sh",
+        &format!("cat > {}/$1.$(date +%s%N)", log.display()),
+    );
+    let no = script(dir.path(), "no.sh", "cat > /dev/null; echo no");
+    let calls = |name: &str| -> Vec<String> {
+        std::fs::read_dir(&log)
+            .expect("dir")
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("{name}."))
+            })
+            .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+            .collect()
+    };
+    let ls = LiveServer::start_full(
+        json!({"bw": {"source": "push://"}}),
+        &["FLV"],
+        &["--session-cache-secs", "2"],
+    );
+    let triggers = json!({
+        "USER_END": [{"handler": rec.to_string_lossy(), "sync": false}],
+        "LIVE_BANDWIDTH": [
+            {"handler": rec.to_string_lossy(), "sync": false, "params": "1000"},
+            {"handler": rec.to_string_lossy(), "sync": false, "params": "1000000000"}
+        ],
+        "OUTPUT_STOP": [{"handler": rec.to_string_lossy(), "sync": false}],
+        "SYSTEM_STOP": [{"handler": no.to_string_lossy(), "sync": true}]
+    });
+    ls.server.api2(json!({"config": {"triggers": triggers}}));
+    let _p = publish(
+        h264_clip(),
+        &ls.rtmp_url("live", "bw"),
+        ls.server.dir.path(),
+    );
+    assert!(ls.wait_online("bw"));
+    assert_eq!(
+        probe_streams(&format!("{}?tkn=ender", ls.flv_url("bw"))).len(),
+        2
+    );
+    // USER_END once the session expires (two seconds after its last connection here).
+    assert!(eventually(Duration::from_secs(15), || !calls("USER_END").is_empty()));
+    let end: Vec<String> = calls("USER_END")[0].split('\n').map(String::from).collect();
+    assert_eq!(end.len(), 12, "{end:?}");
+    assert_eq!(
+        (
+            end[0].as_str(),
+            end[1].as_str(),
+            end[2].as_str(),
+            end[3].as_str()
+        ),
+        ("ender", "bw", "FLV", "127.0.0.1")
+    );
+    assert!(
+        end[6].parse::<u64>().unwrap_or(0) > 10_000,
+        "bytes down: {end:?}"
+    );
+    assert_eq!(end[11].len(), 64);
+    // LIVE_BANDWIDTH: only the handler whose threshold the stream exceeds runs.
+    assert!(eventually(Duration::from_secs(15), || !calls(
+        "LIVE_BANDWIDTH"
+    )
+    .is_empty()));
+    std::thread::sleep(Duration::from_secs(6));
+    for c in calls("LIVE_BANDWIDTH") {
+        let lines: Vec<&str> = c.split('\n').collect();
+        assert_eq!(lines[0], "bw");
+        let bps: u64 = lines[1].parse().expect("bytes per second");
+        assert!(bps > 1000 && bps < 1_000_000_000, "{bps}");
+    }
+    // OUTPUT_STOP for a listener removed at run time.
+    let port = free_port();
+    let entry = json!({"connector": "HTTP", "port": port, "interface": "127.0.0.1"});
+    ls.server.api2(json!({"addprotocol": entry.clone()}));
+    ls.server.api2(json!({"deleteprotocol": entry.clone()}));
+    assert!(eventually(Duration::from_secs(5), || calls("OUTPUT_STOP")
+        .iter()
+        .any(
+            |c| serde_json::from_str::<Value>(c).ok() == Some(entry.clone())
+        )));
+    // SYSTEM_STOP said no: an API shutdown is cancelled.
+    let v = ls.server.api2(json!({"shutdown": true}));
+    assert_eq!(v["shutdown"], "Shutting down");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        ls.server.api2(json!({"ui_settings": 1}))["LTS"],
+        1,
+        "still running"
+    );
+    assert!(ls.server.api2(json!({"log": 1}))["log"]
+        .to_string()
+        .contains("SYSTEM_STOP handler cancelled"));
+}

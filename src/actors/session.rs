@@ -16,6 +16,8 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -24,7 +26,7 @@ use tokio::sync::{oneshot, watch};
 
 use super::trigger::Triggers;
 
-/// How long a session is remembered after its last connection.
+/// How long a session is remembered after its last connection (by default).
 pub const SESSION_CACHE: Duration = Duration::from_secs(600);
 /// How long a stopped session refuses new connections when USER_NEW is in use.
 pub const STOP_BLOCK: Duration = Duration::from_secs(10);
@@ -136,6 +138,12 @@ pub struct SessionActor {
     blocked_until: Option<Instant>,
     idle_since: Option<Instant>,
     gone: Recipient<SessionGone>,
+    cache: Duration,
+    /// Bytes sent to the session's connections.
+    down: Arc<AtomicU64>,
+    /// Time with at least one connection (USER_END's duration).
+    active_since: Option<Instant>,
+    active: Duration,
 }
 
 /// Told to the registry when a session expires.
@@ -147,7 +155,13 @@ pub struct SessionGone {
 }
 
 impl SessionActor {
-    pub fn new(conn: ConnInfo, triggers: Triggers, gone: Recipient<SessionGone>) -> Self {
+    /// `cache`: how long the session is remembered after its last connection.
+    pub fn new(
+        conn: ConnInfo,
+        triggers: Triggers,
+        gone: Recipient<SessionGone>,
+        cache: Duration,
+    ) -> Self {
         let info = SessionInfo {
             id: session_id(&conn),
             stream: conn.stream.clone(),
@@ -165,6 +179,10 @@ impl SessionActor {
             blocked_until: None,
             idle_since: Some(Instant::now()),
             gone,
+            cache,
+            down: Arc::new(AtomicU64::new(0)),
+            active_since: None,
+            active: Duration::ZERO,
         }
     }
 
@@ -222,6 +240,31 @@ impl SessionActor {
         }));
     }
 
+    /// USER_END (facts §6.4): token, streams, protocols, hosts, seconds connected, bytes up,
+    /// bytes down, tags, then seconds per host, per protocol and per stream, and the session id.
+    fn user_end(&mut self) {
+        if let Some(since) = self.active_since.take() {
+            self.active += since.elapsed();
+        }
+        let secs = self.active.as_secs().to_string();
+        let tags: String = self.tags.iter().map(|t| format!("[{t}]")).collect();
+        let lines = vec![
+            self.conn.token.clone(),
+            self.info.stream.clone(),
+            self.info.protocol.to_string(),
+            self.conn.ip.to_string(),
+            secs.clone(),
+            "0".into(),
+            self.down.load(Ordering::Relaxed).to_string(),
+            tags,
+            secs.clone(),
+            secs.clone(),
+            secs,
+            self.info.id.clone(),
+        ];
+        super::stream::events::fire_later(&self.triggers, "USER_END", &self.info.stream, lines);
+    }
+
     fn stop_connections(&mut self) {
         for stop in self.conns.values() {
             let _ = stop.send(true);
@@ -233,10 +276,11 @@ impl Actor for SessionActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.run_interval(Duration::from_secs(5), |act, ctx| {
+        let every = Duration::from_secs(5).min(self.cache.max(Duration::from_millis(200)));
+        ctx.run_interval(every, |act, ctx| {
             if act.conns.is_empty() {
                 let since = *act.idle_since.get_or_insert_with(Instant::now);
-                if since.elapsed() >= SESSION_CACHE {
+                if since.elapsed() >= act.cache {
                     ctx.stop();
                 }
             } else {
@@ -246,6 +290,9 @@ impl Actor for SessionActor {
     }
 
     fn stopped(&mut self, ctx: &mut Self::Context) {
+        if self.info.kind == SessionKind::Viewer {
+            self.user_end();
+        }
         self.gone.do_send(SessionGone {
             id: self.info.id.clone(),
             addr: ctx.address(),
@@ -262,6 +309,8 @@ pub struct SessionConn {
     session: Addr<SessionActor>,
     /// CONN_CLOSE to fire when the connection ends: the handle and the payload lines.
     close: Option<(Triggers, Vec<String>)>,
+    /// The session's byte counter: outputs add what they send.
+    pub bytes: Arc<AtomicU64>,
 }
 
 impl SessionConn {
@@ -343,12 +392,14 @@ impl Handler<Admit> for SessionActor {
                 let (tx, rx) = watch::channel(false);
                 act.conns.insert(conn, tx);
                 act.idle_since = None;
+                act.active_since.get_or_insert_with(Instant::now);
                 Ok(SessionConn {
                     id,
                     stop: rx,
                     conn,
                     session: ctx.address(),
                     close: None,
+                    bytes: act.down.clone(),
                 })
             }),
         )
@@ -367,6 +418,9 @@ impl Handler<Leave> for SessionActor {
         self.conns.remove(&msg.conn);
         if self.conns.is_empty() {
             self.idle_since = Some(Instant::now());
+            if let Some(since) = self.active_since.take() {
+                self.active += since.elapsed();
+            }
         }
     }
 }

@@ -61,6 +61,7 @@ pub struct Supervisor {
     streams: HashMap<String, Addr<StreamActor>>,
     /// The trigger configuration, shared with streams and listeners.
     triggers: Triggers,
+    session_cache: Duration,
     /// Sessions by id, with what the session commands match on.
     sessions: HashMap<String, (Addr<SessionActor>, SessionInfo)>,
     /// The configured protocol entries, shared with the listeners.
@@ -81,6 +82,8 @@ pub struct SupervisorSettings {
     pub runtime: tokio::runtime::Handle,
     /// The trigger handle; the supervisor keeps its configuration current.
     pub triggers: Triggers,
+    /// How long sessions are remembered after their last connection.
+    pub session_cache: Duration,
 }
 
 impl Supervisor {
@@ -101,6 +104,7 @@ impl Supervisor {
             shared_protocols: Default::default(),
             triggers: s.triggers,
             sessions: HashMap::new(),
+            session_cache: s.session_cache,
             stream_stats: BTreeMap::new(),
         }
     }
@@ -470,7 +474,12 @@ impl Handler<OpenSession> for Supervisor {
                 return MessageResult(addr.clone());
             }
         }
-        let actor = SessionActor::new(msg.0, self.triggers.clone(), ctx.address().recipient());
+        let actor = SessionActor::new(
+            msg.0,
+            self.triggers.clone(),
+            ctx.address().recipient(),
+            self.session_cache,
+        );
         let info = actor.info().clone();
         let addr = actor.start();
         self.sessions.insert(id, (addr.clone(), info));

@@ -167,6 +167,20 @@ impl Triggers {
         configured(&inner.0, name, stream)
     }
 
+    /// LIVE_BANDWIDTH (facts §5.2): only handlers whose `params` threshold (bytes per second)
+    /// is at most `bytes_per_sec` run.
+    pub async fn fire_bandwidth(&self, stream: &str, bytes_per_sec: u64) -> Outcome {
+        let (config, who) = self.snapshot();
+        let payload = format!("{stream}\n{bytes_per_sec}");
+        let over = |params: &str| {
+            params
+                .trim()
+                .parse::<u64>()
+                .is_ok_and(|limit| limit <= bytes_per_sec)
+        };
+        fire_where(&config, "LIVE_BANDWIDTH", stream, &payload, &who, over).await
+    }
+
     /// Fires an event and waits for its blocking handlers. Payload lines are joined by `\n`.
     pub async fn fire(&self, name: &str, stream: &str, lines: &[&str]) -> Outcome {
         let (config, who) = self.snapshot();
@@ -182,6 +196,18 @@ pub async fn fire(
     payload: &str,
     who: &Identity,
 ) -> Outcome {
+    fire_where(triggers, name, stream, payload, who, |_| true).await
+}
+
+/// [`fire`], limited to handlers whose `params` pass `wanted` (LIVE_BANDWIDTH's threshold).
+pub async fn fire_where(
+    triggers: &Map<String, Value>,
+    name: &str,
+    stream: &str,
+    payload: &str,
+    who: &Identity,
+    wanted: impl Fn(&str) -> bool,
+) -> Outcome {
     let mut outcome = Outcome {
         allowed: true,
         answer: None,
@@ -189,7 +215,7 @@ pub async fn fire(
     };
     for h in handlers(triggers, name)
         .into_iter()
-        .filter(|h| applies(h, stream, &[]))
+        .filter(|h| applies(h, stream, &[]) && wanted(&h.params))
     {
         outcome.matched += 1;
         let default = if h.default.is_empty() {

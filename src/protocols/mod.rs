@@ -57,14 +57,17 @@ pub async fn deliver<W: tokio::io::AsyncWrite + Unpin>(
     out: &[Bytes],
     batch: &[std::sync::Arc<crate::actors::stream::buffer::Entry>],
     counters: &crate::actors::stream::buffer::Counters,
+    session_bytes: &std::sync::atomic::AtomicU64,
 ) -> std::io::Result<bool> {
     let Ok(written) = tokio::time::timeout(VIEWER_WRITE_TIMEOUT, write_all_bytes(w, out)).await
     else {
         return Ok(false);
     };
+    let written = written?;
     counters
         .down_bytes
-        .fetch_add(written?, std::sync::atomic::Ordering::Relaxed);
+        .fetch_add(written, std::sync::atomic::Ordering::Relaxed);
+    session_bytes.fetch_add(written, std::sync::atomic::Ordering::Relaxed);
     if let Some(oldest) = batch.first() {
         crate::actors::stream::latency::FANOUT_LATENCY.record(oldest.arrived.elapsed());
     }

@@ -322,6 +322,11 @@ impl LiveServer {
 
     /// With these HTTP-based outputs enabled besides HTTP and RTMP.
     pub fn start_with_outputs(streams: Value, outputs: &[&str]) -> LiveServer {
+        Self::start_full(streams, outputs, &[])
+    }
+
+    /// With outputs and extra command-line arguments.
+    pub fn start_full(streams: Value, outputs: &[&str], args: &[&str]) -> LiveServer {
         let (http, rtmp) = (free_port(), free_port());
         let mut protocols = vec![
             json!({"connector": "HTTP", "port": http, "interface": "127.0.0.1"}),
@@ -333,7 +338,12 @@ impl LiveServer {
             "config": {"protocols": protocols},
             "streams": streams
         });
-        let server = Server::start(Some(&cfg.to_string()));
+        let cfg = cfg.to_string();
+        let server = Server::start_with(Options {
+            config: Some(&cfg),
+            args,
+            ..Default::default()
+        });
         let ls = LiveServer { server, http, rtmp };
         assert!(eventually(Duration::from_secs(10), || TcpStream::connect(
             ("127.0.0.1", rtmp)

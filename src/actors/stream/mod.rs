@@ -148,6 +148,8 @@ pub struct StreamActor {
     triggers: Triggers,
     /// STREAM_READY was fired for the current publisher.
     ready: bool,
+    /// Input bytes and when, at the last LIVE_BANDWIDTH check.
+    bandwidth_mark: (u64, Instant),
     /// Publishers over the stream's life (STREAM_END).
     inputs_total: u64,
     /// Track ids last seen, for STREAM_TRACK_ADD/REMOVE.
@@ -192,6 +194,7 @@ impl StreamActor {
             ready: false,
             known_tracks: Vec::new(),
             inputs_total: 0,
+            bandwidth_mark: (0, Instant::now()),
             buffer_state: events::BufferState::Filling,
         }
     }
@@ -301,8 +304,41 @@ impl StreamActor {
         }
     }
 
+    /// LIVE_BANDWIDTH (manual §4.4.23) every 5 s while a publisher sends; a blocking negative
+    /// answer ends the stream.
+    fn check_bandwidth(&mut self, ctx: &mut Context<Self>) {
+        let up = self.buffer.counters.up_bytes.load(Ordering::Relaxed);
+        let (last_up, at) = self.bandwidth_mark;
+        let secs = at.elapsed().as_secs();
+        if secs < 5 || self.publisher.is_none() {
+            return;
+        }
+        self.bandwidth_mark = (up, Instant::now());
+        let bps = up.saturating_sub(last_up) / secs.max(1);
+        if !self.triggers.configured("LIVE_BANDWIDTH", &self.name) {
+            return;
+        }
+        let (triggers, name) = (self.triggers.clone(), self.name.clone());
+        ctx.spawn(
+            async move { triggers.fire_bandwidth(&name, bps).await }
+                .into_actor(self)
+                .map(|out, act, ctx| {
+                    if !out.allowed {
+                        tracing::info!(
+                            kind = "STRM",
+                            stream = act.name.as_str(),
+                            "LIVE_BANDWIDTH handler refused {}; ending it",
+                            act.name
+                        );
+                        ctx.stop();
+                    }
+                }),
+        );
+    }
+
     fn tick(&mut self, ctx: &mut Context<Self>) {
         self.check_ready(ctx);
+        self.check_bandwidth(ctx);
         self.fire_state_events();
         self.viewseconds += self.viewers.len() as u64;
         let up = self.buffer.counters.up_bytes.load(Ordering::Relaxed);

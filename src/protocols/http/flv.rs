@@ -154,7 +154,7 @@ pub async fn serve(
         if out.is_empty() {
             continue;
         }
-        if !deliver(sock, &out, &batch, &buffer.counters).await? {
+        if !deliver(sock, &out, &batch, &buffer.counters, &session.bytes).await? {
             tracing::info!(
                 stream = name.as_str(),
                 "FLV viewer {peer} stopped reading; dropped"

@@ -182,7 +182,7 @@ pub async fn serve(
         if out.is_empty() {
             continue;
         }
-        if !deliver(sock, &[out], &batch, &buffer.counters).await? {
+        if !deliver(sock, &[out], &batch, &buffer.counters, &session.bytes).await? {
             tracing::info!(
                 stream = name.as_str(),
                 "{} viewer {peer} stopped reading; dropped",
