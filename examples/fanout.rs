@@ -304,7 +304,7 @@ async fn hls_viewer(
             return;
         };
         let text = String::from_utf8_lossy(&playlist).to_string();
-        if let Some(newest) = text.lines().rfind(|l| l.ends_with(".ts")) {
+        if let Some(newest) = text.lines().rfind(|l| l.contains(".ts")) {
             if newest != last_segment {
                 let Some(seg) =
                     http_get(&mut s, &format!("/hls/bench/1_2/{newest}"), &mut buf).await

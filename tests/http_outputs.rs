@@ -213,7 +213,10 @@ fn hls_playlist_stays_valid_for_minutes() {
         let newest = pl.segments.last().expect("segment");
         let seg_url = format!(
             "{}/{}",
-            media_url.trim_end_matches("/index.m3u8"),
+            media_url
+                .rsplit_once("/index.m3u8")
+                .map(|(dir, _)| dir)
+                .unwrap_or(&media_url),
             newest.uri
         );
         let packets = probe_packets(&seg_url, 30);
@@ -243,7 +246,10 @@ fn hls_playlist_stays_valid_for_minutes() {
     // The first segment seen has long left the 12 s buffer.
     let (status, body, _) = get(&format!(
         "{}/{}",
-        media_url.trim_end_matches("/index.m3u8"),
+        media_url
+            .rsplit_once("/index.m3u8")
+            .map(|(dir, _)| dir)
+            .unwrap_or(&media_url),
         first_uri.unwrap_or_default()
     ));
     assert_eq!(status, 404, "{}", String::from_utf8_lossy(&body));
@@ -263,7 +269,7 @@ fn segments_are_built_once_and_shared() {
     let text = String::from_utf8_lossy(&body).to_string();
     let seg = text
         .lines()
-        .rfind(|l| l.ends_with(".ts"))
+        .rfind(|l| l.contains(".ts"))
         .expect("a segment")
         .to_string();
     let (s1, a, h) = get(&format!("{base}/hls/shared/1_2/{seg}"));
@@ -522,7 +528,7 @@ fn hls_marks_a_discontinuity_when_the_publisher_resumes() {
     let found = eventually(Duration::from_secs(30), || {
         text = String::from_utf8_lossy(&get(&media).1).to_string();
         text.contains("#EXT-X-DISCONTINUITY\n")
-            && text.lines().filter(|l| l.ends_with(".ts")).count() >= 4
+            && text.lines().filter(|l| l.contains(".ts")).count() >= 4
     });
     assert!(found, "{text}");
     let pl = match m3u8_rs::parse_playlist_res(text.as_bytes()) {

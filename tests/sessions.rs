@@ -169,11 +169,15 @@ fn user_new_allows_and_denies_per_session() {
             .expect("text");
         let seg = pl
             .lines()
-            .rfind(|l| l.ends_with(".ts"))
+            .rfind(|l| l.contains(".ts"))
             .expect("segment")
             .to_string();
+        assert!(
+            seg.ends_with("?tkn=hlstoken"),
+            "the playlist carries the session's token: {seg}"
+        );
         let r = client
-            .get(format!("{base}/1_2/{seg}?tkn=hlstoken"))
+            .get(format!("{base}/1_2/{seg}"))
             .send()
             .expect("segment");
         assert_eq!(r.status(), 200);
@@ -373,4 +377,45 @@ fn two_hundred_new_viewers_against_a_slow_handler_do_not_block_admitted_ones() {
         started.elapsed()
     );
     assert_eq!(pw.calls().len(), 201);
+}
+
+#[test]
+fn rtmp_and_hls_viewers_allowed_by_user_new_play_in_ffmpeg() {
+    let dir = tempfile::tempdir().expect("dir");
+    // Allow RTMP viewers and HLS viewers carrying the token "hls"; refuse the rest.
+    let path = dir.path().join("user_new.sh");
+    std::fs::write(&path, "#!/bin/sh\nread s; read ip; read tkn; read proto; if [ \"$proto\" = RTMP ] || [ \"$tkn\" = hls ]; then echo true; else echo false; fi\n").expect("script");
+    let mut perm = std::fs::metadata(&path).expect("meta").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    std::fs::set_permissions(&path, perm).expect("chmod");
+    let ls =
+        LiveServer::start_with_outputs(json!({"live": {"source": "push://"}}), &["FLV", "HLS"]);
+    ls.server.api2(json!({"config": {"triggers": {"USER_NEW": [{"handler": path.to_string_lossy(), "sync": true}]}}}));
+    let _p = publish(
+        h264_clip(),
+        &ls.rtmp_url("live", "live"),
+        ls.server.dir.path(),
+    );
+    assert!(ls.wait_online("live"));
+    assert_eq!(
+        probe_streams(&ls.rtmp_url("play", "live")).len(),
+        2,
+        "RTMP allowed"
+    );
+    let hls = format!("http://127.0.0.1:{}/hls/live/index.m3u8?tkn=hls", ls.http);
+    let streams = probe_streams(&hls);
+    assert!(
+        streams.iter().any(|s| s["codec_name"] == "h264"),
+        "HLS allowed: {streams:?}"
+    );
+    assert_eq!(
+        status_of(&format!(
+            "http://127.0.0.1:{}/hls/live/index.m3u8?tkn=other",
+            ls.http
+        )),
+        403
+    );
+    // The protocol is not part of a viewer's session id: FLV with the same token is the same
+    // (allowed) session.
+    assert_eq!(status_of(&format!("{}?tkn=hls", ls.flv_url("live"))), 200);
 }

@@ -34,6 +34,15 @@ pub struct LiveManifest {
     /// Segments as (start ms, duration ms), shared by every representation.
     pub segments: Vec<(i64, i64)>,
     pub representations: Vec<Representation>,
+    /// Appended to segment URLs (a session token, `?tkn=...`).
+    pub url_suffix: String,
+}
+
+/// Escapes text for an XML attribute value.
+fn xml_attr(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
 }
 
 fn secs(ms: i64) -> String {
@@ -74,8 +83,9 @@ pub fn live(m: &LiveManifest) -> String {
         let _ = writeln!(
             s,
             "<AdaptationSet contentType=\"{content}\" mimeType=\"{mime}\" segmentAlignment=\"true\" startWithSAP=\"1\">\n\
-             <SegmentTemplate timescale=\"1000\" media=\"$RepresentationID$/chunk_$Time$.m4s\" \
-             initialization=\"$RepresentationID$/init.m4s\"><SegmentTimeline>{timeline}</SegmentTimeline></SegmentTemplate>"
+             <SegmentTemplate timescale=\"1000\" media=\"$RepresentationID$/chunk_$Time$.m4s{suffix}\" \
+             initialization=\"$RepresentationID$/init.m4s{suffix}\"><SegmentTimeline>{timeline}</SegmentTimeline></SegmentTemplate>",
+            suffix = xml_attr(&m.url_suffix)
         );
         let _ = write!(
             s,
@@ -141,8 +151,10 @@ mod tests {
                     channels: 2,
                 },
             ],
+            url_suffix: "?tkn=a&b".into(),
         };
         let text = live(&m);
+        assert!(text.contains("chunk_$Time$.m4s?tkn=a&amp;b"));
         assert!(text.contains("type=\"dynamic\""));
         assert!(text.contains("<S t=\"1000\" d=\"2000\"/><S d=\"2040\"/>"));
         assert!(text.contains("<Representation id=\"1\" codecs=\"avc1.64001F\" bandwidth=\"2000000\" width=\"640\" height=\"360\" frameRate=\"25000/1000\"/>"));

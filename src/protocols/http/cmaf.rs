@@ -46,6 +46,7 @@ pub async fn route(
         }
     };
     let create = matches!(tail, ["index.mpd"] | ["index.m3u8"] | [_, "index.m3u8"]);
+    let suffix = super::token_suffix(req);
     let (_, buffer) = match ctx.stream_buffer(name, create).await {
         Ok(b) => b,
         Err(e) => return not_found(sock, req, &e.to_string()).await,
@@ -62,7 +63,7 @@ pub async fn route(
     };
     match tail {
         ["index.mpd"] => {
-            let body = manifest(&buffer, &tracks);
+            let body = manifest(&buffer, &tracks, &suffix);
             send(
                 sock,
                 req,
@@ -74,7 +75,7 @@ pub async fn route(
             .await
         }
         ["index.m3u8"] => {
-            let body = hls_master(&buffer, &tracks);
+            let body = hls_master(&buffer, &tracks, &suffix);
             send(
                 sock,
                 req,
@@ -89,8 +90,8 @@ pub async fn route(
             let frags = buffer.fragments();
             let pl = playlist(
                 &frags,
-                |f| format!("chunk_{}.m4s", f.start_ms),
-                Some("init.m4s".into()),
+                |f| format!("chunk_{}.m4s{suffix}", f.start_ms),
+                Some(format!("init.m4s{suffix}")),
                 7,
                 buffer.is_closed(),
             );
@@ -241,7 +242,7 @@ fn iso_time(unix_ms: i64) -> String {
         .unwrap_or_else(|| "1970-01-01T00:00:00.000Z".into())
 }
 
-fn manifest(buffer: &LiveBuffer, tracks: &[Track]) -> String {
+fn manifest(buffer: &LiveBuffer, tracks: &[Track], suffix: &str) -> String {
     let frags = buffer.fragments();
     let zero = buffer.zero_unix_ms().unwrap_or(0);
     let total_bw = bandwidth(buffer);
@@ -279,24 +280,25 @@ fn manifest(buffer: &LiveBuffer, tracks: &[Track]) -> String {
             .map(|f| (f.start_ms, f.duration_ms()))
             .collect(),
         representations: reps,
+        url_suffix: suffix.to_string(),
     })
 }
 
-fn hls_master(buffer: &LiveBuffer, tracks: &[Track]) -> String {
+fn hls_master(buffer: &LiveBuffer, tracks: &[Track], suffix: &str) -> String {
     let video = tracks.iter().find(|t| t.kind() == Some(TrackKind::Video));
     let audio = tracks.iter().find(|t| t.kind() == Some(TrackKind::Audio));
     let renditions: Vec<m3u8::AudioRendition> = match (video, audio) {
         (Some(_), Some(a)) => vec![m3u8::AudioRendition {
             group: "aud".into(),
             name: "audio".into(),
-            uri: format!("{}/index.m3u8", a.id),
+            uri: format!("{}/index.m3u8{suffix}", a.id),
         }],
         _ => Vec::new(),
     };
     let main = video.or(audio);
     let variants: Vec<m3u8::Variant> = main
         .map(|m| m3u8::Variant {
-            uri: format!("{}/index.m3u8", m.id),
+            uri: format!("{}/index.m3u8{suffix}", m.id),
             bandwidth: bandwidth(buffer) * 11 / 10,
             codecs: tracks
                 .iter()

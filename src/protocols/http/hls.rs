@@ -85,7 +85,11 @@ async fn master(
     let tracks = picked(&buffer.meta());
     let video = tracks.iter().find(|t| t.width > 0);
     let variant = m3u8::Variant {
-        uri: format!("{}/index.m3u8", tracks_folder(&tracks)),
+        uri: format!(
+            "{}/index.m3u8{}",
+            tracks_folder(&tracks),
+            super::token_suffix(req)
+        ),
         bandwidth: bandwidth(&buffer) * 11 / 10,
         codecs: tracks
             .iter()
@@ -125,9 +129,10 @@ async fn media(
         return not_found(sock, req, "the stream has no segments yet").await;
     }
     let fragments = buffer.fragments();
+    let suffix = super::token_suffix(req);
     let body = m3u8::media(&playlist(
         &fragments,
-        |f| format!("{}_{}.ts", f.start_ms, f.end_ms),
+        |f| format!("{}_{}.ts{suffix}", f.start_ms, f.end_ms),
         None,
         3,
         buffer.is_closed(),

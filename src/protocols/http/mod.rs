@@ -226,6 +226,14 @@ pub async fn admit_viewer(
     ctx.admit(info).await
 }
 
+/// `?tkn=TOKEN` for URLs in generated playlists and manifests, so a player that follows them
+/// stays in its session (MistServer's `tknMode` bit 4, on by default).
+pub fn token_suffix(req: &Request) -> String {
+    let token = session::http_token(&req.query, req.header("cookie"), req.header("user-agent"));
+    let encoded: String = form_urlencoded::byte_serialize(token.as_bytes()).collect();
+    format!("?tkn={encoded}")
+}
+
 /// `403` for a viewer its session does not allow.
 pub async fn forbidden(
     sock: &mut TcpStream,
