@@ -532,3 +532,32 @@ fn user_end_live_bandwidth_and_system_stop() {
         .to_string()
         .contains("SYSTEM_STOP handler cancelled"));
 }
+
+#[test]
+fn stream_source_overrides_who_may_push() {
+    let dir = tempfile::tempdir().expect("dir");
+    let src = script(
+        dir.path(),
+        "source.sh",
+        "cat > /dev/null; printf 'push://@override'",
+    );
+    let ls = LiveServer::start_with_outputs(json!({"src": {"source": "push://"}}), &["FLV"]);
+    ls.server.api2(json!({"config": {"triggers": {"STREAM_SOURCE": [{"handler": src.to_string_lossy(), "sync": true}]}}}));
+    let mut refused = publish(
+        h264_clip(),
+        &ls.rtmp_url("live", "src"),
+        ls.server.dir.path(),
+    );
+    assert!(
+        refused
+            .wait_timeout(Duration::from_secs(15))
+            .is_some_and(|s| !s.success()),
+        "the overriding source wants a passphrase"
+    );
+    let _ok = publish(
+        h264_clip(),
+        &ls.rtmp_url("override", "src"),
+        ls.server.dir.path(),
+    );
+    assert!(ls.wait_online("src"), "{}", ls.server.stderr());
+}

@@ -62,6 +62,8 @@ pub struct Supervisor {
     /// The trigger configuration, shared with streams and listeners.
     triggers: Triggers,
     session_cache: Duration,
+    /// Sources STREAM_SOURCE handlers chose for running streams.
+    source_overrides: HashMap<String, String>,
     /// Sessions by id, with what the session commands match on.
     sessions: HashMap<String, (Addr<SessionActor>, SessionInfo)>,
     /// The configured protocol entries, shared with the listeners.
@@ -105,6 +107,7 @@ impl Supervisor {
             triggers: s.triggers,
             sessions: HashMap::new(),
             session_cache: s.session_cache,
+            source_overrides: HashMap::new(),
             stream_stats: BTreeMap::new(),
         }
     }
@@ -454,6 +457,7 @@ impl Handler<StreamReport> for Supervisor {
                 if self.streams.get(&name) == Some(&addr) {
                     self.streams.remove(&name);
                     self.stream_stats.remove(&name);
+                    self.source_overrides.remove(&name);
                 }
             }
         }
@@ -564,6 +568,23 @@ impl Handler<SessionCommand> for Supervisor {
                     }
                 }
             }
+        }
+    }
+}
+
+/// The source a STREAM_SOURCE handler chose for a running stream.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SourceOverride {
+    pub name: String,
+    pub source: String,
+}
+
+impl Handler<SourceOverride> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, msg: SourceOverride, _: &mut Self::Context) {
+        if self.streams.contains_key(&msg.name) {
+            self.source_overrides.insert(msg.name, msg.source);
         }
     }
 }

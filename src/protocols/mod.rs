@@ -311,7 +311,7 @@ impl ListenerContext {
         &self,
         raw_name: &str,
     ) -> Result<crate::actors::supervisor::StreamRef, StreamError> {
-        let stream = self
+        let mut stream = self
             .supervisor
             .send(ResolveStream {
                 name: raw_name.to_string(),
@@ -319,6 +319,23 @@ impl ListenerContext {
             })
             .await
             .map_err(|_| StreamError::ShuttingDown)??;
+        // STREAM_SOURCE (manual §4.4.8): a blocking handler's non-empty answer is the source to
+        // use this time (for a push stream: who may push).
+        if stream.created && self.triggers.configured("STREAM_SOURCE", &stream.name) {
+            let out = self
+                .triggers
+                .fire("STREAM_SOURCE", &stream.name, &[&stream.name])
+                .await;
+            if let Some(source) = out.answer.filter(|a| !a.is_empty()) {
+                // Kept for the stream's life, so every later publish sees it too.
+                self.supervisor
+                    .do_send(crate::actors::supervisor::SourceOverride {
+                        name: stream.name.clone(),
+                        source: source.clone(),
+                    });
+                stream.config.insert("source".into(), Value::String(source));
+            }
+        }
         // STREAM_LOAD (manual §4.4.9): a blocking handler may keep the stream from starting.
         if stream.created && self.triggers.configured("STREAM_LOAD", &stream.name) {
             let out = self
