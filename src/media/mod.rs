@@ -26,6 +26,9 @@ pub mod mp4;
 pub mod mpd;
 pub mod ts;
 
+#[cfg(test)]
+mod testutil;
+
 use bytes::Bytes;
 
 /// What a track carries.

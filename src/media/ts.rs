@@ -721,7 +721,7 @@ mod tests {
     use mpeg2ts_reader::{demultiplex, packet as tsp, pes, psi};
 
     use super::super::bits::tests::XorShift;
-    use super::super::flv::{self, VideoPacketKind};
+
     use super::*;
 
     /// `ffmpeg -f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i sine=sample_rate=44100
@@ -737,55 +737,7 @@ mod tests {
 
     /// Tracks and packets of an FLV file, made the way RTMP ingest makes them.
     fn load_flv(file: &[u8]) -> (Vec<Track>, Vec<Packet>) {
-        let (_, _, mut at) = flv::parse_file_header(file).unwrap();
-        let (mut video, mut audio, mut packets) = (None, None, Vec::new());
-        while at < file.len() {
-            let (header, body, total) = flv::parse_tag(&file[at..]).unwrap();
-            let body = Bytes::copy_from_slice(&file[at..][body]);
-            at += total;
-            let time = i64::from(header.timestamp);
-            match header.tag_type {
-                flv::TAG_VIDEO => {
-                    let tag = flv::parse_video_body(&body).unwrap();
-                    match tag.kind {
-                        VideoPacketKind::SequenceHeader => {
-                            let mut track = match tag.codec {
-                                Codec::H264 => h264::track_from_avcc(tag.data).unwrap(),
-                                Codec::Hevc => hevc::track_from_hvcc(tag.data).unwrap(),
-                                other => panic!("{other:?}"),
-                            };
-                            track.id = VIDEO;
-                            video = Some(track);
-                        }
-                        VideoPacketKind::Frame => packets.push(Packet {
-                            track: VIDEO,
-                            time,
-                            offset: tag.cts,
-                            keyframe: tag.keyframe,
-                            data: tag.data,
-                        }),
-                        _ => {}
-                    }
-                }
-                flv::TAG_AUDIO => {
-                    let tag = flv::parse_audio_body(&body).unwrap();
-                    if tag.sequence_header {
-                        let mut track = aac::track_from_asc(tag.data).unwrap();
-                        track.id = AUDIO;
-                        audio = Some(track);
-                    } else if !tag.data.is_empty() {
-                        packets.push(Packet {
-                            track: AUDIO,
-                            time,
-                            offset: 0,
-                            keyframe: false,
-                            data: tag.data,
-                        });
-                    }
-                }
-                _ => {}
-            }
-        }
+        let (video, audio, packets) = crate::media::testutil::load_flv(file);
         (video.into_iter().chain(audio).collect(), packets)
     }
 
