@@ -27,7 +27,7 @@ pub async fn route(
     let parts: Vec<&str> = rest.split('/').collect();
     // Every playlist and segment request belongs to the viewer's one session.
     let stream = parts.first().copied().unwrap_or("");
-    let _session = match super::admit_viewer(ctx, req, stream, "CMAF", peer).await {
+    let session = match super::admit_viewer(ctx, req, stream, "CMAF", peer).await {
         Ok(s) => s,
         Err(e) => return super::forbidden(sock, req, &e).await,
     };
@@ -161,6 +161,9 @@ pub async fn route(
                 .get_or_init(|| build_segments(&buffer, &fragment, &tracks));
             match built.iter().find(|(id, _)| *id == track.id) {
                 Some((_, bytes)) => {
+                    session
+                        .bytes
+                        .fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
                     let max_age = format!(
                         "public, max-age={}, immutable",
                         (fragment.duration_ms() / 1000).max(1) * 10

@@ -31,14 +31,16 @@ pub async fn route(
     let parts: Vec<&str> = rest.split('/').collect();
     // Every playlist and segment request belongs to the viewer's one session.
     let stream = parts.first().copied().unwrap_or("");
-    let _session = match super::admit_viewer(ctx, req, stream, "HLS", peer).await {
+    let session = match super::admit_viewer(ctx, req, stream, "HLS", peer).await {
         Ok(s) => s,
         Err(e) => return super::forbidden(sock, req, &e).await,
     };
     match parts.as_slice() {
         [name, "index.m3u8"] => master(req, name, sock, ctx).await,
         [name, _tracks, "index.m3u8"] => media(req, name, sock, ctx).await,
-        [name, _tracks, file] if file.ends_with(".ts") => segment(req, name, file, sock, ctx).await,
+        [name, _tracks, file] if file.ends_with(".ts") => {
+            segment(req, name, file, sock, ctx, &session.bytes).await
+        }
         _ => {
             send(
                 sock,
@@ -179,6 +181,7 @@ async fn segment(
     file: &str,
     sock: &mut TcpStream,
     ctx: &ListenerContext,
+    session_bytes: &std::sync::atomic::AtomicU64,
 ) -> std::io::Result<bool> {
     let (_, buffer) = match ctx.stream_buffer(name, false).await {
         Ok(b) => b,
@@ -225,6 +228,7 @@ async fn segment(
         )
         .await;
     };
+    session_bytes.fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
     let max_age = format!(
         "public, max-age={}, immutable",
         (fragment.duration_ms() / 1000).max(1) * 10
