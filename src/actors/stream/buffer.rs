@@ -327,6 +327,11 @@ impl LiveBuffer {
         self.read().fragments.list()
     }
 
+    /// The finished fragment starting at `start_ms`, if it is still in the buffer.
+    pub fn fragment_at(&self, start_ms: i64) -> Option<Arc<Fragment>> {
+        self.read().fragments.find(start_ms)
+    }
+
     /// The packets `first..end` still in the ring (fewer if some were trimmed).
     pub fn packets(&self, first: u64, end: u64) -> Vec<Arc<Entry>> {
         let inner = self.read();

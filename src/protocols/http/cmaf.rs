@@ -8,7 +8,7 @@
 
 use tokio::net::TcpStream;
 
-use super::hls::{bandwidth, playlist, PLAYLIST_WAIT};
+use super::hls::{bandwidth, out_of_range, playlist, send_segment, variant, PLAYLIST_WAIT};
 use super::{not_found, send, Request};
 use crate::actors::stream::buffer::LiveBuffer;
 use crate::actors::stream::fragments::Fragment;
@@ -145,38 +145,15 @@ pub async fn route(
                 )
                 .await;
             };
-            let Some(fragment) = buffer.fragments().into_iter().find(|f| f.start_ms == time) else {
-                return send(
-                    sock,
-                    req,
-                    "404 Fragment out of range",
-                    "text/plain",
-                    &[],
-                    b"Fragment out of range\n",
-                )
-                .await;
+            let Some(fragment) = buffer.fragment_at(time) else {
+                return out_of_range(sock, req).await;
             };
             let built = fragment
                 .cmaf
                 .get_or_init(|| build_segments(&buffer, &fragment, &tracks));
             match built.iter().find(|(id, _)| *id == track.id) {
                 Some((_, bytes)) => {
-                    session
-                        .bytes
-                        .fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                    let max_age = format!(
-                        "public, max-age={}, immutable",
-                        (fragment.duration_ms() / 1000).max(1) * 10
-                    );
-                    send(
-                        sock,
-                        req,
-                        "200 OK",
-                        "video/mp4",
-                        &[("Cache-Control", max_age)],
-                        bytes,
-                    )
-                    .await
+                    send_segment(sock, req, &fragment, "video/mp4", bytes, &session.bytes).await
                 }
                 None => {
                     send(
@@ -298,22 +275,16 @@ fn hls_master(buffer: &LiveBuffer, tracks: &[Track], suffix: &str) -> String {
         }],
         _ => Vec::new(),
     };
-    let main = video.or(audio);
-    let variants: Vec<m3u8::Variant> = main
-        .map(|m| m3u8::Variant {
-            uri: format!("{}/index.m3u8{suffix}", m.id),
-            bandwidth: bandwidth(buffer) * 11 / 10,
-            codecs: tracks
-                .iter()
-                .map(|t| t.codec_string.as_str())
-                .filter(|c| !c.is_empty())
-                .collect::<Vec<_>>()
-                .join(","),
-            resolution: video.map(|v| (v.width, v.height)),
-            frame_rate: video
-                .filter(|v| v.fpks > 0)
-                .map(|v| f64::from(v.fpks) / 1000.0),
-            audio_group: (!renditions.is_empty()).then(|| "aud".to_string()),
+    let group = (!renditions.is_empty()).then(|| "aud".to_string());
+    let variants: Vec<m3u8::Variant> = video
+        .or(audio)
+        .map(|m| {
+            variant(
+                buffer,
+                tracks,
+                format!("{}/index.m3u8{suffix}", m.id),
+                group,
+            )
         })
         .into_iter()
         .collect();

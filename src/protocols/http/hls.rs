@@ -7,13 +7,15 @@
 //! same bytes. A segment that fell out of the buffer answers `404 Fragment out of range`.
 //! Playlists are answered once the stream has a fragment (waiting up to 20 s for one).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpStream;
 
 use super::{not_found, send, Request};
+use crate::actors::stream::buffer::LiveBuffer;
 use crate::actors::stream::fragments::Fragment;
-use crate::media::{m3u8, ts, Track};
+use crate::media::{m3u8, ts, Track, TrackKind};
 use crate::protocols::av_select::picked;
 use crate::protocols::ListenerContext;
 
@@ -85,26 +87,12 @@ async fn master(
         return not_found(sock, req, "the stream has no segments yet").await;
     }
     let tracks = picked(&buffer.meta());
-    let video = tracks.iter().find(|t| t.width > 0);
-    let variant = m3u8::Variant {
-        uri: format!(
-            "{}/index.m3u8{}",
-            tracks_folder(&tracks),
-            super::token_suffix(req)
-        ),
-        bandwidth: bandwidth(&buffer) * 11 / 10,
-        codecs: tracks
-            .iter()
-            .map(|t| t.codec_string.as_str())
-            .filter(|c| !c.is_empty())
-            .collect::<Vec<_>>()
-            .join(","),
-        resolution: video.map(|v| (v.width, v.height)),
-        frame_rate: video
-            .filter(|v| v.fpks > 0)
-            .map(|v| f64::from(v.fpks) / 1000.0),
-        audio_group: None,
-    };
+    let uri = format!(
+        "{}/index.m3u8{}",
+        tracks_folder(&tracks),
+        super::token_suffix(req)
+    );
+    let variant = variant(&buffer, &tracks, uri, None);
     let body = m3u8::master(&[variant], &[], 3);
     send(
         sock,
@@ -181,7 +169,7 @@ async fn segment(
     file: &str,
     sock: &mut TcpStream,
     ctx: &ListenerContext,
-    session_bytes: &std::sync::atomic::AtomicU64,
+    session_bytes: &AtomicU64,
 ) -> std::io::Result<bool> {
     let (_, buffer) = match ctx.stream_buffer(name, false).await {
         Ok(b) => b,
@@ -192,18 +180,8 @@ async fn segment(
         .split('_')
         .next()
         .and_then(|v| v.parse().ok());
-    let Some(fragment) =
-        from.and_then(|t| buffer.fragments().into_iter().find(|f| f.start_ms == t))
-    else {
-        return send(
-            sock,
-            req,
-            "404 Fragment out of range",
-            "text/plain",
-            &[],
-            b"Fragment out of range\n",
-        )
-        .await;
+    let Some(fragment) = from.and_then(|t| buffer.fragment_at(t)) else {
+        return out_of_range(sock, req).await;
     };
     let built = fragment.ts.get_or_init(|| {
         let tracks = picked(&buffer.meta());
@@ -228,7 +206,57 @@ async fn segment(
         )
         .await;
     };
-    session_bytes.fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    send_segment(sock, req, &fragment, "video/mp2t", &bytes, session_bytes).await
+}
+
+/// The variant of a master playlist carrying `tracks`.
+pub fn variant(
+    buffer: &LiveBuffer,
+    tracks: &[Track],
+    uri: String,
+    audio_group: Option<String>,
+) -> m3u8::Variant {
+    let video = tracks.iter().find(|t| t.kind() == Some(TrackKind::Video));
+    m3u8::Variant {
+        uri,
+        bandwidth: bandwidth(buffer) * 11 / 10,
+        codecs: tracks
+            .iter()
+            .map(|t| t.codec_string.as_str())
+            .filter(|c| !c.is_empty())
+            .collect::<Vec<_>>()
+            .join(","),
+        resolution: video.filter(|v| v.width > 0).map(|v| (v.width, v.height)),
+        frame_rate: video
+            .filter(|v| v.fpks > 0)
+            .map(|v| f64::from(v.fpks) / 1000.0),
+        audio_group,
+    }
+}
+
+/// `404 Fragment out of range`: the segment left the buffer (facts §9.4).
+pub async fn out_of_range(sock: &mut TcpStream, req: &Request) -> std::io::Result<bool> {
+    send(
+        sock,
+        req,
+        "404 Fragment out of range",
+        "text/plain",
+        &[],
+        b"Fragment out of range\n",
+    )
+    .await
+}
+
+/// Sends a segment, cacheable for ten times its length, and counts it for the session.
+pub async fn send_segment(
+    sock: &mut TcpStream,
+    req: &Request,
+    fragment: &Fragment,
+    content_type: &str,
+    bytes: &[u8],
+    session_bytes: &AtomicU64,
+) -> std::io::Result<bool> {
+    session_bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
     let max_age = format!(
         "public, max-age={}, immutable",
         (fragment.duration_ms() / 1000).max(1) * 10
@@ -237,9 +265,9 @@ async fn segment(
         sock,
         req,
         "200 OK",
-        "video/mp2t",
+        content_type,
         &[("Cache-Control", max_age)],
-        &bytes,
+        bytes,
     )
     .await
 }
