@@ -9,6 +9,7 @@
 //!   SPS, AudioSpecificConfig, MP3 frame headers).
 //! - [`ts`]: the MPEG-TS muxer; [`mp4`]: fragmented MP4 (CMAF) init and media segments.
 //! - [`m3u8`], [`mpd`]: HLS playlists and the DASH manifest, as text.
+//! - [`record`]: whole files (FLV, TS, fragmented MP4, MP3, ADTS AAC) for recording pushes.
 //! - [`bits`]: a bit reader with Exp-Golomb codes for the parameter-set parsers.
 //!
 //! Times are milliseconds: a packet's `time` is its decode time and `offset` the composition
@@ -23,7 +24,9 @@ pub mod hevc;
 pub mod m3u8;
 pub mod mp3;
 pub mod mp4;
+mod mp4_record;
 pub mod mpd;
+pub mod record;
 pub mod ts;
 
 #[cfg(test)]

@@ -265,6 +265,11 @@ impl TsMuxer {
         }
     }
 
+    /// The ids of the tracks this muxer carries, in PID order.
+    pub fn track_ids(&self) -> Vec<u32> {
+        self.streams.iter().map(|s| s.track).collect()
+    }
+
     /// Writes the PAT and the PMT, one transport packet each.
     pub fn write_tables(&mut self, out: &mut BytesMut) {
         let pat = pat_section();
