@@ -12,6 +12,7 @@
 
 pub mod amf0;
 pub mod chunk;
+pub mod client;
 pub mod conn;
 pub mod handshake;
 pub mod ingest;
