@@ -6,7 +6,7 @@
 //!   "config":       {"controller": {...}, "protocols": [...], "triggers": {...}, "serverid": "",
 //!                    "prometheus": "", "accesslog": "LOG", ...},
 //!   "streams":      {"<name>": {"name": "<name>", "source": "push://", ...}},
-//!   "push_settings":{"wait": 3, "maxspeed": 0},
+//!   "push_settings":{"wait": 0, "maxspeed": 0},
 //!   "autopushes"/"auto_push", "ui_settings", ...
 //! }
 //! ```
@@ -41,7 +41,7 @@ pub struct Config {
     /// Configured streams by name; each value is the stream's option object.
     #[serde(default)]
     pub streams: Map<String, Value>,
-    /// Auto-push retry settings (facts §7.3), defaulted to `{wait: 3, maxspeed: 0}`.
+    /// Auto-push retry settings (manual §2.4), defaulted to `{wait: 0, maxspeed: 0}`.
     #[serde(default)]
     pub push_settings: PushSettings,
     /// Free-form storage for user interfaces (manual §4.1.14).
@@ -127,8 +127,9 @@ pub struct PushSettings {
     pub extra: Map<String, Value>,
 }
 
+/// The manual (§2.4): "If this is set to zero (the default) there will be no retry attempts".
 fn default_wait() -> i64 {
-    3
+    0
 }
 
 impl Default for PushSettings {
@@ -368,7 +369,7 @@ mod tests {
     #[test]
     fn push_settings_default() {
         let cfg = Config::parse(b"{}").expect("valid");
-        assert_eq!(cfg.push_settings.wait, 3);
+        assert_eq!(cfg.push_settings.wait, 0);
         assert_eq!(cfg.push_settings.maxspeed, 0);
     }
 

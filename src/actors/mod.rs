@@ -6,10 +6,12 @@
 //! - [`listeners`]: the listeners `config.protocols` turns on.
 //! - [`stream`]: one StreamActor per active stream, with its live buffer.
 //! - [`session`]: one SessionActor per viewer or input session (USER_NEW, stop, tags).
+//! - [`push`]: one PushActor per push or recording, the auto-push rules and schedule.
 //! - [`trigger`]: trigger handlers (HTTP or executable, blocking or not).
 
 pub mod config_edit;
 pub mod listeners;
+pub mod push;
 pub mod session;
 pub mod stream;
 pub mod supervisor;

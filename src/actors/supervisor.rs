@@ -21,6 +21,8 @@ use tokio::sync::mpsc;
 
 use super::config_edit::{self, ChangeOutcome, ConfigChange};
 use super::listeners::ListenerSet;
+use super::push::registry::{PushRegistry, Starter, SHUTDOWN_WAIT};
+use super::push::{auto, PushEnded};
 use super::session::{ConnInfo, Control, SessionActor, SessionGone, SessionInfo, SessionKind};
 use super::stream::{
     StopStream, StreamActor, StreamError, StreamReport, StreamStats, UpdateConfig,
@@ -70,6 +72,10 @@ pub struct Supervisor {
     shared_protocols: std::sync::Arc<std::sync::RwLock<Vec<crate::config::ProtocolEntry>>>,
     /// Their last reported numbers.
     stream_stats: BTreeMap<String, StreamStats>,
+    /// Running pushes, active streams and the auto-push schedule.
+    pushes: PushRegistry,
+    /// What pushes are started with (set once the actor runs).
+    ctx: Option<ListenerContext>,
 }
 
 /// How to start a [`Supervisor`].
@@ -109,6 +115,8 @@ impl Supervisor {
             session_cache: s.session_cache,
             source_overrides: HashMap::new(),
             stream_stats: BTreeMap::new(),
+            pushes: PushRegistry::default(),
+            ctx: None,
         }
     }
 
@@ -150,7 +158,7 @@ impl Supervisor {
         }
     }
 
-    fn tick(&mut self) {
+    fn tick(&mut self, ctx: &mut Context<Self>) {
         if let Some(at) = self.changed_at {
             if at.elapsed() >= self.autosave_after {
                 let _ = self.save();
@@ -159,6 +167,38 @@ impl Supervisor {
         if self.listeners.has_failures() {
             let wanted = self.config.config.protocols.clone();
             self.listeners.start_missing(&wanted);
+        }
+        self.push_tick(ctx);
+    }
+
+    /// The auto-push schedule: restarts, scheduled starts, expired rules.
+    fn push_tick(&mut self, ctx: &mut Context<Self>) {
+        let Some(lctx) = self.ctx.clone() else {
+            return;
+        };
+        let rules = auto::rules(&self.config);
+        if rules.is_empty() {
+            return;
+        }
+        let starter = Starter {
+            ctx: &lctx,
+            ended: ctx.address().recipient(),
+        };
+        let now = chrono::Utc::now().timestamp();
+        let settings = self.config.push_settings.clone();
+        let plan = self.pushes.tick(&starter, &rules, &settings, now);
+        if !plan.expired.is_empty() {
+            let expired: Vec<_> = rules
+                .iter()
+                .filter(|r| plan.expired.contains(&r.id))
+                .cloned()
+                .collect();
+            self.pushes.stop_rules(&expired);
+        }
+        let gone: Vec<String> = plan.expired.into_iter().chain(plan.done).collect();
+        if !gone.is_empty() {
+            auto::remove_ids(&mut self.config, &gone);
+            self.note_change();
         }
     }
 
@@ -198,6 +238,7 @@ impl Supervisor {
             protocols,
             iid: self.iid.clone(),
             streams: self.stream_stats.values().cloned().collect(),
+            pushes: self.pushes.rows(),
         }
     }
 
@@ -234,14 +275,16 @@ impl Actor for Supervisor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.apply_triggers();
-        self.listeners.set_context(ListenerContext {
+        let lctx = ListenerContext {
             supervisor: ctx.address(),
             runtime: self.runtime.clone(),
             protocols: self.shared_protocols.clone(),
             triggers: self.triggers.clone(),
-        });
+        };
+        self.ctx = Some(lctx.clone());
+        self.listeners.set_context(lctx);
         ctx.wait(self.reconcile());
-        ctx.run_interval(TICK, |act, _| act.tick());
+        ctx.run_interval(TICK, |act, ctx| act.tick(ctx));
     }
 }
 
@@ -255,6 +298,8 @@ pub struct Snapshot {
     pub iid: String,
     /// Active streams and their numbers.
     pub streams: Vec<StreamStats>,
+    /// `push_list` rows of the running pushes.
+    pub pushes: Vec<Value>,
 }
 
 /// Asks for a [`Snapshot`].
@@ -370,12 +415,18 @@ impl Handler<Shutdown> for Supervisor {
     type Result = AtomicResponse<Self, ()>;
     fn handle(&mut self, _: Shutdown, _: &mut Self::Context) -> Self::Result {
         let _ = self.save();
+        let pushes = self.pushes.stop_all();
         for addr in self.streams.values() {
             addr.do_send(StopStream);
         }
         let stops = self.listeners.retire_all();
         AtomicResponse::new(Box::pin(
             async move {
+                // Recordings finish their files before the server exits.
+                let deadline = tokio::time::Instant::now() + SHUTDOWN_WAIT;
+                for mut done in pushes {
+                    let _ = tokio::time::timeout_at(deadline, done.wait_for(|d| *d)).await;
+                }
                 for s in stops {
                     s.await;
                 }
@@ -446,15 +497,27 @@ impl Handler<ResolveStream> for Supervisor {
 
 impl Handler<StreamReport> for Supervisor {
     type Result = ();
-    fn handle(&mut self, msg: StreamReport, _: &mut Self::Context) {
+    fn handle(&mut self, msg: StreamReport, ctx: &mut Self::Context) {
         match msg {
             StreamReport::Status(stats) => {
                 if self.streams.contains_key(&stats.name) {
                     self.stream_stats.insert(stats.name.clone(), stats);
                 }
             }
+            StreamReport::Ready(name) => {
+                if let Some(lctx) = self.ctx.clone() {
+                    let starter = Starter {
+                        ctx: &lctx,
+                        ended: ctx.address().recipient(),
+                    };
+                    let rules = auto::rules(&self.config);
+                    let now = chrono::Utc::now().timestamp();
+                    self.pushes.on_ready(&starter, &rules, &name, now);
+                }
+            }
             StreamReport::Gone { name, addr } => {
                 if self.streams.get(&name) == Some(&addr) {
+                    self.pushes.on_gone(&name);
                     self.streams.remove(&name);
                     self.stream_stats.remove(&name);
                     self.source_overrides.remove(&name);
@@ -586,5 +649,94 @@ impl Handler<SourceOverride> for Supervisor {
         if self.streams.contains_key(&msg.name) {
             self.source_overrides.insert(msg.name, msg.source);
         }
+    }
+}
+
+/// The push commands (manual §4.1.27-§4.1.33, facts §7.2-§7.3).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub enum PushCommand {
+    Start {
+        stream: String,
+        target: String,
+    },
+    Stop(Vec<u64>),
+    /// Every push of these streams.
+    StopStreams(Vec<String>),
+    /// A `push_auto_add` value.
+    AutoAdd(Value),
+    /// A `push_auto_remove` value.
+    AutoRemove(Value),
+    /// `push_settings` members to set (`wait`, `maxspeed`).
+    Settings(Map<String, Value>),
+}
+
+impl Handler<PushCommand> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, msg: PushCommand, ctx: &mut Self::Context) {
+        let Some(lctx) = self.ctx.clone() else {
+            return;
+        };
+        let starter = Starter {
+            ctx: &lctx,
+            ended: ctx.address().recipient(),
+        };
+        let now = chrono::Utc::now().timestamp();
+        match msg {
+            PushCommand::Start { stream, target } => {
+                self.pushes.start_manual(&starter, &stream, &target)
+            }
+            PushCommand::Stop(ids) => self.pushes.stop_ids(&ids),
+            PushCommand::StopStreams(names) => self.pushes.stop_streams(&names),
+            PushCommand::AutoAdd(v) => {
+                let entries = auto::parse_add(&v);
+                if entries.is_empty() {
+                    tracing::warn!(kind = "WARN", "push_auto_add: no valid entry in {v}");
+                    return;
+                }
+                let added = auto::add(&mut self.config, entries);
+                tracing::info!(
+                    kind = "CONF",
+                    "push_auto_add: {added} new auto-push rule(s)"
+                );
+                self.note_change();
+                let rules = auto::rules(&self.config);
+                self.pushes.apply_rules(&starter, &rules, now);
+            }
+            PushCommand::AutoRemove(v) => {
+                let gone = auto::remove(&mut self.config, &auto::parse_remove(&v));
+                tracing::info!(
+                    kind = "CONF",
+                    "push_auto_remove: {} rule(s) removed",
+                    gone.len()
+                );
+                self.note_change();
+            }
+            PushCommand::Settings(members) => {
+                let int = |k: &str| {
+                    members.get(k).and_then(|v| match v {
+                        Value::Number(n) => n.as_i64(),
+                        Value::String(s) => s.trim().parse().ok(),
+                        _ => None,
+                    })
+                };
+                let ps = &mut self.config.push_settings;
+                if let Some(w) = int("wait") {
+                    ps.wait = w.max(0);
+                }
+                if let Some(m) = int("maxspeed") {
+                    ps.maxspeed = m.max(0);
+                }
+                self.note_change();
+            }
+        }
+    }
+}
+
+impl Handler<PushEnded> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, msg: PushEnded, _: &mut Self::Context) {
+        tracing::debug!("push {} ended: {}", msg.id, msg.reason.code());
+        self.pushes.on_ended(msg.id);
     }
 }

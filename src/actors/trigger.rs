@@ -131,7 +131,8 @@ pub fn truthy(answer: &str) -> bool {
 pub struct Outcome {
     /// AND over the matching handlers (true when none matched).
     pub allowed: bool,
-    /// The answer of the last blocking handler, for rewrite triggers.
+    /// The answer of the last blocking handler, for rewrite triggers (a failed handler's
+    /// configured `default`; `None` when it has none).
     pub answer: Option<String>,
     /// How many handlers matched.
     pub matched: usize,
@@ -231,12 +232,20 @@ pub async fn fire_where(
             outcome.allowed &= truthy(&default);
             continue;
         }
-        let answer = match run(&h, name, payload, who, true).await {
-            Some(a) => a,
-            None => default,
-        };
-        outcome.allowed &= truthy(&answer);
-        outcome.answer = Some(answer);
+        match run(&h, name, payload, who, true).await {
+            Some(answer) => {
+                outcome.allowed &= truthy(&answer);
+                outcome.answer = Some(answer);
+            }
+            None => {
+                outcome.allowed &= truthy(&default);
+                // Rewrite triggers only take a default that was configured, never the
+                // implicit "true".
+                if !h.default.is_empty() {
+                    outcome.answer = Some(h.default.clone());
+                }
+            }
+        }
     }
     outcome
 }

@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod http;
+pub mod push;
 pub mod sessions;
 pub mod settings;
 pub mod stats;
@@ -97,10 +98,15 @@ pub async fn execute(
     for command in sessions::commands(req) {
         let _ = ctx.supervisor.send(command).await;
     }
+    let push_commands = push::commands(req);
+    let pushes_changed = !push_commands.is_empty();
+    for command in push_commands {
+        let _ = ctx.supervisor.send(command).await;
+    }
     if req.contains_key("save") {
         let _ = ctx.supervisor.send(SaveConfig).await;
     }
-    if changed {
+    if changed || pushes_changed {
         if let Ok(s) = ctx.supervisor.send(GetSnapshot).await {
             snap = s;
         }
@@ -148,6 +154,7 @@ pub async fn execute(
             hist.reset();
         }
     }
+    push::answers(req, &snap, &mut resp);
     if req.contains_key("version") {
         resp.insert("version".into(), system::version());
     }

@@ -238,7 +238,39 @@ impl ListenerContext {
                     )));
                 }
             }
-            match stream.addr.send(Subscribe { protocol }).await {
+            match stream.addr.send(Subscribe::viewer(protocol)).await {
+                Ok(Ok(mut sub)) => {
+                    if sub.reader.wait_ready(wait).await {
+                        return Ok((stream.name, sub));
+                    }
+                    return Err(StreamError::Offline(stream.name));
+                }
+                Ok(Err(e)) => last = e,
+                Err(_) => last = StreamError::Offline(stream.name),
+            }
+        }
+        Err(last)
+    }
+
+    /// Opens a stream for a push (an output): resolves the name, starting a configured stream
+    /// that is not running, subscribes as an output, and waits up to `wait` for data. With
+    /// `from_start` the push starts at the oldest buffered keyframe.
+    pub async fn subscribe_output(
+        &self,
+        raw_name: &str,
+        protocol: &'static str,
+        from_start: bool,
+        wait: Duration,
+    ) -> Result<(String, Subscription), StreamError> {
+        let mut last = StreamError::ShuttingDown;
+        for _ in 0..2 {
+            let stream = self.resolve(raw_name).await?;
+            let msg = Subscribe {
+                protocol,
+                output: true,
+                from_start,
+            };
+            match stream.addr.send(msg).await {
                 Ok(Ok(mut sub)) => {
                     if sub.reader.wait_ready(wait).await {
                         return Ok((stream.name, sub));

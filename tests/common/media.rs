@@ -332,3 +332,58 @@ pub fn assert_continuous(packets: &[(u64, f64, bool)], index: u64, max_gap: f64)
         );
     }
 }
+
+/// Publishes `clip` once, in real time, to `url` (ffmpeg exits at the clip's end).
+pub fn publish_once(clip: &Path, url: &str, log_dir: &Path) -> Ffmpeg {
+    let clip = clip.to_string_lossy();
+    spawn_ffmpeg(
+        Path::new("ffmpeg"),
+        &[
+            "-v", "error", "-re", "-i", &clip, "-c", "copy", "-f", "flv", url,
+        ],
+        log_dir,
+        "pub1",
+    )
+}
+
+/// What ffprobe says about a media file: codec names by stream and the container's duration.
+pub struct FileProbe {
+    pub codecs: Vec<String>,
+    pub duration: f64,
+}
+
+/// Probes a finished file; panics with ffprobe's message when it cannot read it.
+pub fn probe_file(path: &Path) -> FileProbe {
+    let p = path.to_string_lossy();
+    let out = ffprobe(&["-show_streams", "-show_format", &p]);
+    assert!(
+        out.status.success(),
+        "ffprobe {p}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let codecs = v["streams"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s["codec_name"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    let duration = v["format"]["duration"]
+        .as_str()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0.0);
+    FileProbe { codecs, duration }
+}
+
+/// Decodes one video frame from the middle of a file (`-ss` seeks), as a player seeking does.
+pub fn seeks_to(path: &Path, seconds: f64) -> bool {
+    Command::new("ffmpeg")
+        .args(["-v", "error", "-ss", &seconds.to_string(), "-i"])
+        .arg(path)
+        .args(["-frames:v", "1", "-f", "null", "-"])
+        .stdin(Stdio::null())
+        .output()
+        .is_ok_and(|o| o.status.success())
+}

@@ -383,6 +383,19 @@ impl LiveBuffer {
         }
     }
 
+    /// A reader positioned at the oldest keyframe still buffered (recordings of a stream that
+    /// just started keep its first seconds).
+    pub fn reader_from_start(self: &Arc<Self>) -> Reader {
+        let mut reader = self.reader();
+        let inner = self.read();
+        if let Some(&k) = inner.keys.front() {
+            reader.cursor = k;
+            reader.started = true;
+        }
+        drop(inner);
+        reader
+    }
+
     /// `(first ms, last ms, buffered bytes, packets)` for status reports.
     pub fn stats(&self) -> BufferStats {
         let inner = self.read();

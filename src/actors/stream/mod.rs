@@ -126,6 +126,8 @@ struct PublisherState {
 
 struct ViewerState {
     protocol: &'static str,
+    /// A push (counted as an output, not a viewer).
+    output: bool,
 }
 
 /// The actor.
@@ -162,6 +164,8 @@ pub struct StreamActor {
 #[rtype(result = "()")]
 pub enum StreamReport {
     Status(StreamStats),
+    /// The stream has data from its publisher (it became active; auto-pushes start).
+    Ready(String),
     /// The stream stopped; `addr` tells which actor (a new one may already run under that name).
     Gone {
         name: String,
@@ -202,9 +206,10 @@ impl StreamActor {
     fn stats(&self) -> StreamStats {
         let b = self.buffer.stats();
         let mut protocols: HashMap<&'static str, u64> = HashMap::new();
-        for v in self.viewers.values() {
+        for v in self.viewers.values().filter(|v| !v.output) {
             *protocols.entry(v.protocol).or_default() += 1;
         }
+        let outputs = self.viewers.values().filter(|v| v.output).count() as u64;
         StreamStats {
             name: self.name.clone(),
             status: if self.publisher.is_some() && b.packets > 0 {
@@ -212,9 +217,9 @@ impl StreamActor {
             } else {
                 "Waiting for data"
             },
-            viewers: self.viewers.len() as u64,
+            viewers: self.viewers.len() as u64 - outputs,
             inputs: u64::from(self.publisher.is_some()),
-            outputs: 0,
+            outputs,
             views: self.views,
             viewseconds: self.viewseconds,
             upbytes: self.buffer.counters.up_bytes.load(Ordering::Relaxed),
@@ -241,6 +246,7 @@ impl StreamActor {
             return;
         }
         self.ready = true;
+        self.reports.do_send(StreamReport::Ready(self.name.clone()));
         if !self.triggers.configured("STREAM_READY", &self.name) {
             return;
         }
@@ -340,7 +346,7 @@ impl StreamActor {
         self.check_ready(ctx);
         self.check_bandwidth(ctx);
         self.fire_state_events();
-        self.viewseconds += self.viewers.len() as u64;
+        self.viewseconds += self.viewers.values().filter(|v| !v.output).count() as u64;
         let up = self.buffer.counters.up_bytes.load(Ordering::Relaxed);
         if up != self.last_input.0 {
             self.last_input = (up, Instant::now());
@@ -536,11 +542,25 @@ impl Drop for Subscription {
     }
 }
 
-/// Subscribes a viewer. The reader starts at the newest keyframe (or waits for one).
+/// Subscribes a viewer or a push. The reader starts at the newest keyframe (or waits for
+/// one); with `from_start`, at the oldest one in the buffer.
 #[derive(Message)]
 #[rtype(result = "Result<Subscription, StreamError>")]
 pub struct Subscribe {
     pub protocol: &'static str,
+    /// A push, counted among the stream's outputs rather than its viewers.
+    pub output: bool,
+    pub from_start: bool,
+}
+
+impl Subscribe {
+    pub fn viewer(protocol: &'static str) -> Self {
+        Subscribe {
+            protocol,
+            output: false,
+            from_start: false,
+        }
+    }
 }
 
 impl Handler<Subscribe> for StreamActor {
@@ -551,16 +571,23 @@ impl Handler<Subscribe> for StreamActor {
         }
         let id = self.next_viewer;
         self.next_viewer += 1;
-        self.views += 1;
+        if !msg.output {
+            self.views += 1;
+        }
         self.viewers.insert(
             id,
             ViewerState {
                 protocol: msg.protocol,
+                output: msg.output,
             },
         );
         self.idle_since = None;
         Ok(Subscription {
-            reader: self.buffer.reader(),
+            reader: if msg.from_start {
+                self.buffer.reader_from_start()
+            } else {
+                self.buffer.reader()
+            },
             id,
             stream: ctx.address(),
         })
