@@ -87,7 +87,8 @@ fn records_flv_ts_and_mp4_for_the_published_time() {
     std::fs::create_dir_all(&dir).expect("dir");
     let handler = recording_handler(&dir);
     s.api2(json!({"config": {"triggers": {
-        "RECORDING_END": [{"handler": handler.to_string_lossy(), "sync": false}]
+        "RECORDING_END": [{"handler": handler.to_string_lossy(), "sync": false}],
+        "PUSH_END": [{"handler": handler.to_string_lossy(), "sync": false}]
     }}}));
     let target = |ext: &str| format!("{}/$stream-$year.{ext}", dir.display());
     for ext in ["flv", "ts", "mp4"] {
@@ -159,6 +160,22 @@ fn records_flv_ts_and_mp4_for_the_published_time() {
             "media duration {media_ms} ms matches the file's {probed} ms"
         );
         assert_eq!(p[10], "CLEAN_EOF");
+    }
+    // PUSH_END: id, stream, target, resolved target, last log lines, last status.
+    assert!(eventually(Duration::from_secs(5), || payloads(
+        &dir, "PUSH_END"
+    )
+    .len()
+        == 3));
+    for p in payloads(&dir, "PUSH_END") {
+        assert!(p[0].parse::<u64>().is_ok_and(|id| id >= 1), "{p:?}");
+        assert_eq!(p[1], "live");
+        assert!(p[2].starts_with(&dir.to_string_lossy().to_string()) && p[2].contains("$stream"));
+        assert!(p[3].contains(&format!("live-{year}.")));
+        let logs: Value = serde_json::from_str(&p[4]).expect("logs JSON");
+        assert!(logs.as_array().is_some_and(|l| !l.is_empty()), "{logs}");
+        let status: Value = serde_json::from_str(&p[5]).expect("status JSON");
+        assert!(status["bytes"].as_u64().unwrap_or(0) > 100_000, "{status}");
     }
 }
 
@@ -258,6 +275,16 @@ fn push_start_stop_and_list_leave_viewers_alone() {
         "about 4 s: {}",
         p.duration
     );
+    // append=1 adds to the file.
+    let before = std::fs::metadata(&file).expect("file").len();
+    let appended = format!("{}?append=1", file.display());
+    s.api2(json!({"push_start": ["live", appended]}));
+    std::thread::sleep(Duration::from_secs(3));
+    s.api2(json!({"push_stop": "live"}));
+    assert!(eventually(Duration::from_secs(5), || push_list(s).is_empty()));
+    let after = std::fs::metadata(&file).expect("file").len();
+    assert!(after > before + 100_000, "appended: {before} -> {after}");
+    assert_eq!(probe_file(&file).codecs.len(), 2);
     // The stream plays on.
     let streams = probe_streams(&ls.flv_url("live"));
     assert_eq!(streams.len(), 2);
