@@ -474,3 +474,35 @@ fn push_settings_are_read_set_and_saved() {
     assert_eq!(cfg["push_settings"]["wait"], 4);
     assert_eq!(cfg["push_settings"]["maxspeed"], 2);
 }
+
+#[test]
+fn auto_push_starts_at_once_for_live_streams_and_only_once() {
+    let ls = LiveServer::start(json!({"live": {"source": "push://"}}));
+    let s = &ls.server;
+    let _ff = publish(h264_clip(), &ls.rtmp_url("live", "live"), s.dir.path());
+    assert!(ls.wait_online("live"));
+    let file = s.dir.path().join("now").join("$stream.flv");
+    let rule = json!(["live", file.to_string_lossy()]);
+    s.api2(json!({"push_auto_add": rule}));
+    assert!(
+        eventually(Duration::from_secs(5), || push_list(s).len() == 1),
+        "the rule starts at once for the live stream"
+    );
+    // Adding it again, or starting the same push by hand, makes no duplicate.
+    s.api2(json!({"push_auto_add": {"stream": "live", "target": file.to_string_lossy()}}));
+    s.api2(json!({"push_start": rule}));
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(push_list(s).len(), 1, "{:?}", push_list(s));
+    // Removing the rule leaves the running push alone; push_stop ends it and, with wait 0,
+    // nothing restarts it.
+    s.api2(json!({"push_auto_remove": "live"}));
+    assert_eq!(push_list(s).len(), 1);
+    s.api2(json!({"push_stop": "live"}));
+    assert!(eventually(Duration::from_secs(5), || push_list(s).is_empty()));
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(push_list(s).is_empty());
+    assert_eq!(
+        probe_file(&s.dir.path().join("now/live.flv")).codecs.len(),
+        2
+    );
+}
