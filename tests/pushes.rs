@@ -284,7 +284,14 @@ fn push_start_stop_and_list_leave_viewers_alone() {
     assert!(eventually(Duration::from_secs(5), || push_list(s).is_empty()));
     let after = std::fs::metadata(&file).expect("file").len();
     assert!(after > before + 100_000, "appended: {before} -> {after}");
-    assert_eq!(probe_file(&file).codecs.len(), 2);
+    let whole = probe_file(&file);
+    assert_eq!(whole.codecs.len(), 2);
+    assert!(
+        whole.duration > p.duration + 2.0,
+        "the appended part continues the timeline: {} then {}",
+        p.duration,
+        whole.duration
+    );
     // The stream plays on.
     let streams = probe_streams(&ls.flv_url("live"));
     assert_eq!(streams.len(), 2);

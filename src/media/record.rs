@@ -35,6 +35,8 @@ const TS_TABLES_MS: i64 = 1_000;
 const FLV_MAX_BODY: usize = 0xFF_FFFF;
 /// Longer steps between a track's decode times are jumps, not frame lengths.
 const MAX_STEP_MS: i64 = 10_000;
+/// Appended recordings start this long after the existing file's last timestamp.
+const APPEND_GAP_MS: i64 = 100;
 /// FLV header + PreviousTagSize0, and a tag header.
 const FLV_FILE_HEADER_LEN: u64 = 13;
 const FLV_TAG_HEADER_LEN: u64 = 11;
@@ -187,6 +189,8 @@ pub struct Recorder {
     body: Body,
     first: Option<i64>,
     last: Option<i64>,
+    /// Added to every rebased time: where an appended-to file's own timeline ended.
+    offset: i64,
     /// Bytes appended to `out` since `start` (the file size for non-append recordings).
     written: u64,
     started: bool,
@@ -281,10 +285,19 @@ impl Recorder {
             body,
             first: None,
             last: None,
+            offset: 0,
             written: 0,
             started: false,
             finished: false,
         })
+    }
+
+    /// Continues the timeline of the file being appended to: times count on from `end_ms`
+    /// (see [`file_end_ms`]) plus a short gap, instead of starting at 0 again.
+    pub fn continue_after(&mut self, end_ms: i64) {
+        if self.append && end_ms > 0 {
+            self.offset = end_ms.saturating_add(APPEND_GAP_MS);
+        }
     }
 
     /// The container being written.
@@ -384,7 +397,7 @@ impl Recorder {
             Some(t) => t,
         };
         let rebased = Packet {
-            time,
+            time: time.saturating_add(self.offset),
             ..packet.clone()
         };
         let before = out.len();
@@ -530,6 +543,60 @@ impl Recorder {
 }
 
 /// A video track FLV carries: H.264 or HEVC with a decoder configuration, AV1, VP9.
+/// Where an existing file's timeline ends (ms), read from its last bytes `tail`: FLV from the
+/// last tag's timestamp, TS from the highest PTS among the PES packets in the tail (its last
+/// 188-byte packets). `None` when it cannot be told (other containers, a cut-off tail).
+pub fn file_end_ms(container: Container, tail: &[u8]) -> Option<i64> {
+    match container {
+        Container::Flv => {
+            let n = tail.len();
+            let prev = u32::from_be_bytes(tail.get(n.checked_sub(4)?..)?.try_into().ok()?);
+            let start = n.checked_sub(4)?.checked_sub(usize::try_from(prev).ok()?)?;
+            let h = tail.get(start..start + 8)?;
+            if prev < 11 || !matches!(h[0] & 0x1F, 8 | 9 | 18) {
+                return None;
+            }
+            let ts = u32::from_be_bytes([h[7], h[4], h[5], h[6]]);
+            Some(i64::from(ts))
+        }
+        Container::Ts => {
+            let skip = tail.len() % ts::TS_PACKET;
+            let max_pts = tail
+                .get(skip..)?
+                .chunks_exact(ts::TS_PACKET)
+                .filter_map(pes_pts)
+                .max()?;
+            Some(max_pts / 90 - ts::DELAY_MS)
+        }
+        _ => None,
+    }
+}
+
+/// The PTS (90 kHz) of a transport packet that starts a PES packet carrying one.
+fn pes_pts(packet: &[u8]) -> Option<i64> {
+    if packet.first() != Some(&0x47) || packet.get(1)? & 0x40 == 0 {
+        return None;
+    }
+    let control = (packet.get(3)? >> 4) & 3;
+    let start = match control {
+        1 => 4,
+        3 => 5 + usize::from(*packet.get(4)?),
+        _ => return None,
+    };
+    let pes = packet.get(start..)?;
+    if pes.get(..3)? != [0, 0, 1] || pes.get(7)? & 0x80 == 0 {
+        return None;
+    }
+    let b = pes.get(9..14)?;
+    Some(
+        (i64::from(b[0] >> 1) & 7) << 30
+            | i64::from(b[1]) << 22
+            | i64::from(b[2] >> 1) << 15
+            | i64::from(b[3]) << 7
+            | i64::from(b[4] >> 1),
+    )
+}
+
 fn flv_video(track: &Track) -> bool {
     match track.codec {
         Some(Codec::H264 | Codec::Hevc) => !track.init.is_empty(),

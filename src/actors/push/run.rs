@@ -233,6 +233,11 @@ async fn record(io: &mut PushIo<'_>, ctx: &ListenerContext, file: FileTarget) ->
             return ExitReason::Unsupported;
         }
     };
+    if file.append {
+        if let Some(end) = appended_file_end(&file).await {
+            rec.continue_after(end);
+        }
+    }
     let mut out = match open_file(&file).await {
         Ok(f) => f,
         Err(e) => {
@@ -294,6 +299,20 @@ async fn record(io: &mut PushIo<'_>, ctx: &ListenerContext, file: FileTarget) ->
     }
     recording_end(ctx, shared, &file, &rec, started_unix, reason);
     reason
+}
+
+/// Where the timeline of a file being appended to ends, from its last MiB.
+async fn appended_file_end(file: &FileTarget) -> Option<i64> {
+    use tokio::io::AsyncReadExt;
+    const TAIL: u64 = 1 << 20;
+    let mut f = tokio::fs::File::open(&file.path).await.ok()?;
+    let len = f.metadata().await.ok()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(TAIL)))
+        .await
+        .ok()?;
+    let mut tail = Vec::with_capacity(TAIL.min(len) as usize);
+    f.read_to_end(&mut tail).await.ok()?;
+    crate::media::record::file_end_ms(file.container, &tail)
 }
 
 async fn open_file(file: &FileTarget) -> std::io::Result<tokio::fs::File> {

@@ -728,3 +728,52 @@ fn mp4_fragments_are_bounded_without_keyframes() {
         assert_eq!(be_u64(&out, tfra.0 + 32) as usize, moofs[0].1);
     }
 }
+
+/// The bytes a whole recording produces (start, packets, tail; patches ignored).
+fn bytes_of(
+    container: Container,
+    tracks: &[Track],
+    packets: &[Packet],
+    end: Option<i64>,
+) -> Vec<u8> {
+    let mut rec = Recorder::new(container, tracks, end.is_some()).unwrap();
+    if let Some(end) = end {
+        rec.continue_after(end);
+    }
+    let mut out = BytesMut::new();
+    rec.start(&mut out);
+    for p in packets {
+        let _ = rec.write(p, &mut out);
+    }
+    rec.finish(&mut out);
+    out.to_vec()
+}
+
+#[test]
+fn appending_continues_the_timeline() {
+    let (tracks, packets) = clip(1);
+    let last = packets.iter().map(|p| p.time).max().unwrap() - packets[0].time;
+    for container in [Container::Flv, Container::Ts] {
+        let first = bytes_of(container, &tracks, &packets, None);
+        let end = file_end_ms(container, &first).expect("end of the first part");
+        assert!(
+            (end - last).abs() <= 100,
+            "{container:?}: end {end} vs last packet {last}"
+        );
+        let second = bytes_of(container, &tracks, &packets, Some(end));
+        let mut whole = first.clone();
+        whole.extend_from_slice(&second);
+        let end2 = file_end_ms(container, &whole).expect("end of both parts");
+        assert!(
+            end2 > end + last,
+            "{container:?}: the second part follows on: {end2}"
+        );
+        // A tail cut in the middle of a tag, and junk, tell nothing (and do not panic).
+        assert_eq!(file_end_ms(Container::Flv, &whole[..whole.len() - 3]), None);
+        let mut rng = XorShift(7);
+        let junk: Vec<u8> = (0..5000).map(|_| rng.next_u64() as u8).collect();
+        let _ = file_end_ms(container, &junk);
+        assert_eq!(file_end_ms(container, &[]), None);
+    }
+    assert_eq!(file_end_ms(Container::Mp4, &[0; 64]), None);
+}
