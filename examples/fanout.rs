@@ -4,6 +4,7 @@
 //! ```sh
 //! cargo run --release --example fanout                      # N = 100 and 1000; FLV, RTMP, HLS
 //! cargo run --release --example fanout -- --viewers 200 --protocols flv --seconds 30
+//! cargo run --release --example fanout -- --viewers 10,50 --protocols rec-ts,rec-mp4,rec-flv
 //! ```
 //!
 //! It builds `target/release/eddy`, makes a 720p H.264 + AAC clip at 2.5 Mbit/s with ffmpeg
@@ -14,6 +15,10 @@
 //! (and its peak), what each viewer received, how many viewers stalled (a gap over 1 s without
 //! data), and the fan-out latency percentiles Eddy measured (packet into the buffer → viewer's
 //! write returned).
+//!
+//! The `rec-ts`, `rec-mp4` and `rec-flv` "protocols" start N recordings of the stream
+//! (`push_start` to files in a temporary folder) instead of viewers; their rate is the bytes each
+//! push wrote, and a "stalled" recording is one that is no longer running.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -442,7 +447,16 @@ fn main() {
             let measuring = Arc::new(std::sync::atomic::AtomicBool::new(false));
             let stats: Vec<Arc<ViewerStats>> =
                 (0..n).map(|_| Arc::new(ViewerStats::default())).collect();
-            for s in &stats {
+            let recording = proto.strip_prefix("rec-");
+            if let Some(ext) = recording {
+                for i in 0..n {
+                    let target = server._dir.path().join(format!("rec-{i}.{ext}"));
+                    let cmd =
+                        serde_json::json!({"push_start": ["bench", target.to_string_lossy()]});
+                    api(server.api, &cmd.to_string());
+                }
+            }
+            for s in stats.iter().filter(|_| recording.is_none()) {
                 let (s, m) = (s.clone(), measuring.clone());
                 match proto.as_str() {
                     "rtmp" => drop(rt.spawn(rtmp_viewer(server.rtmp, s, m))),
@@ -453,6 +467,14 @@ fn main() {
             // Let everyone join and settle, then measure.
             std::thread::sleep(Duration::from_secs(5));
             api(server.api, r#"{"fanout_latency":{"reset":true}}"#);
+            let pushed = || -> Vec<u64> {
+                let list = api(server.api, r#"{"push_list":true}"#)["push_list"].clone();
+                let rows = list.as_array().cloned().unwrap_or_default();
+                rows.iter()
+                    .map(|r| r[5]["bytes"].as_u64().unwrap_or(0))
+                    .collect()
+            };
+            let pushed0 = pushed();
             let cpu0 = cpu_seconds(pid);
             measuring.store(true, Ordering::Relaxed);
             let t0 = Instant::now();
@@ -462,10 +484,21 @@ fn main() {
             let cpu = cpu_seconds(pid) - cpu0;
             let (rss1, hwm) = memory_kib(pid);
             let lat = api(server.api, r#"{"fanout_latency":true}"#)["fanout_latency"].clone();
-            let rates: Vec<f64> = stats
-                .iter()
-                .map(|s| s.bytes.load(Ordering::Relaxed) as f64 * 8.0 / 1000.0 / wall)
-                .collect();
+            let rates: Vec<f64> = if recording.is_some() {
+                let pushed1 = pushed();
+                let running = pushed1.len();
+                pushed1
+                    .iter()
+                    .zip(pushed0.iter().chain(std::iter::repeat(&0)))
+                    .map(|(b1, b0)| b1.saturating_sub(*b0) as f64 * 8.0 / 1000.0 / wall)
+                    .chain(std::iter::repeat_n(0.0, n.saturating_sub(running)))
+                    .collect()
+            } else {
+                stats
+                    .iter()
+                    .map(|s| s.bytes.load(Ordering::Relaxed) as f64 * 8.0 / 1000.0 / wall)
+                    .collect()
+            };
             let min = rates.iter().cloned().fold(f64::INFINITY, f64::min);
             let avg = rates.iter().sum::<f64>() / rates.len().max(1) as f64;
             // A stall: no data for over 1 s (continuous outputs), or no new segment for over
@@ -473,10 +506,14 @@ fn main() {
             let limit = if proto == "hls" { 6_000 } else { 1_000 };
             let gap = |s: &Arc<ViewerStats>| s.max_gap_ms.load(Ordering::Relaxed);
             let worst = stats.iter().map(gap).max().unwrap_or(0);
-            let stalled = stats
-                .iter()
-                .filter(|s| gap(s) > limit || s.bytes.load(Ordering::Relaxed) == 0)
-                .count();
+            let stalled = if recording.is_some() {
+                rates.iter().filter(|r| **r == 0.0).count()
+            } else {
+                stats
+                    .iter()
+                    .filter(|s| gap(s) > limit || s.bytes.load(Ordering::Relaxed) == 0)
+                    .count()
+            };
             println!(
                 "| {proto} | {n} | {:.1} | {:.4} | {:.1} → {:.1} ({:.1}) | {:.1} | {:.0} / {:.0} | {stalled} | {worst} | {} / {} / {} |",
                 cpu / wall * 100.0,

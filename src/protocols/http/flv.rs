@@ -42,6 +42,7 @@ fn capabilities() -> serde_json::Value {
         "methods": [{"handler": "http", "type": "flash/7", "priority": 5}, {"handler": "http", "type": "html5/video/x-flv", "priority": 5}],
         "url_rel": "/$.flv",
         "url_match": "/$.flv",
+        "push_urls": ["/*.flv"],
         "required": {},
         "optional": {}
     })

@@ -88,6 +88,7 @@ pub const MP3: ConnectorSpec = http_output("MP3", "Progressive MP3 audio at /STR
         "codecs": [[["MP3"]]],
         "methods": [{"handler": "http", "type": "html5/audio/mpeg", "priority": 8, "url_rel": "/$.mp3"}],
         "url_rel": "/$.mp3",
+        "push_urls": ["/*.mp3"],
         "url_match": "/$.mp3",
         "required": {}, "optional": {}
     })
@@ -102,6 +103,7 @@ pub const AAC: ConnectorSpec = http_output(
             "codecs": [[["AAC"]]],
             "methods": [{"handler": "http", "type": "html5/audio/aac", "priority": 8, "url_rel": "/$.aac"}],
             "url_rel": "/$.aac",
+            "push_urls": ["/*.aac"],
             "url_match": "/$.aac",
             "required": {}, "optional": {}
         })
