@@ -24,6 +24,10 @@ use crate::protocols::ListenerContext;
 
 /// Packets taken from the buffer per write.
 const BATCH: usize = 128;
+/// The most a recording's file keeps buffered for the blocking write threads.
+const WRITE_BUFFER: usize = 64 * 1024;
+/// A recording writes what it gathered at least this often.
+const WRITE_EVERY: Duration = Duration::from_millis(500);
 /// How long connecting to an RTMP server may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -239,7 +243,11 @@ async fn record(io: &mut PushIo<'_>, ctx: &ListenerContext, file: FileTarget) ->
         }
     }
     let mut out = match open_file(&file).await {
-        Ok(f) => f,
+        Ok(mut f) => {
+            // tokio keeps each file's write buffer at its largest size (2 MiB by default).
+            f.set_max_buf_size(WRITE_BUFFER);
+            f
+        }
         Err(e) => {
             shared.log("FAIL", format!("Cannot write {}: {e}", file.path));
             return ExitReason::WriteFailure;
@@ -259,6 +267,7 @@ async fn record(io: &mut PushIo<'_>, ctx: &ListenerContext, file: FileTarget) ->
     let mut reason = ExitReason::CleanEof;
     let mut failed = write_out(&mut out, &mut buf, io).await.err();
     let mut first: Option<i64> = None;
+    let mut last_write = std::time::Instant::now();
     while failed.is_none() {
         match io.next().await {
             Next::End(r) => {
@@ -280,7 +289,11 @@ async fn record(io: &mut PushIo<'_>, ctx: &ListenerContext, file: FileTarget) ->
                 Err(err) => tracing::debug!("recording {}: packet skipped: {err}", file.path),
             }
         }
-        failed = write_out(&mut out, &mut buf, io).await.err();
+        // Small batches are gathered: one write per 64 KiB or half a second.
+        if buf.len() >= WRITE_BUFFER || last_write.elapsed() >= WRITE_EVERY || done {
+            failed = write_out(&mut out, &mut buf, io).await.err();
+            last_write = std::time::Instant::now();
+        }
         if done {
             shared.log(
                 "INFO",
