@@ -238,15 +238,9 @@ impl ListenerContext {
                     )));
                 }
             }
-            match stream.addr.send(Subscribe::viewer(protocol)).await {
-                Ok(Ok(mut sub)) => {
-                    if sub.reader.wait_ready(wait).await {
-                        return Ok((stream.name, sub));
-                    }
-                    return Err(StreamError::Offline(stream.name));
-                }
-                Ok(Err(e)) => last = e,
-                Err(_) => last = StreamError::Offline(stream.name),
+            match subscribe_to(stream, Subscribe::viewer(protocol), wait).await? {
+                Attempt::Ready(name, sub) => return Ok((name, sub)),
+                Attempt::Retry(e) => last = e,
             }
         }
         Err(last)
@@ -270,15 +264,9 @@ impl ListenerContext {
                 output: true,
                 from_start,
             };
-            match stream.addr.send(msg).await {
-                Ok(Ok(mut sub)) => {
-                    if sub.reader.wait_ready(wait).await {
-                        return Ok((stream.name, sub));
-                    }
-                    return Err(StreamError::Offline(stream.name));
-                }
-                Ok(Err(e)) => last = e,
-                Err(_) => last = StreamError::Offline(stream.name),
+            match subscribe_to(stream, msg, wait).await? {
+                Attempt::Ready(name, sub) => return Ok((name, sub)),
+                Attempt::Retry(e) => last = e,
             }
         }
         Err(last)
@@ -382,6 +370,32 @@ impl ListenerContext {
             }
         }
         Ok(stream)
+    }
+}
+
+/// What one try at subscribing gave.
+enum Attempt {
+    Ready(String, Subscription),
+    /// The stream was just ending (or refused); resolving again gets a fresh one.
+    Retry(StreamError),
+}
+
+/// Subscribes to a resolved stream and waits up to `wait` for a start point.
+async fn subscribe_to(
+    stream: crate::actors::supervisor::StreamRef,
+    msg: Subscribe,
+    wait: Duration,
+) -> Result<Attempt, StreamError> {
+    match stream.addr.send(msg).await {
+        Ok(Ok(mut sub)) => {
+            if sub.reader.wait_ready(wait).await {
+                Ok(Attempt::Ready(stream.name, sub))
+            } else {
+                Err(StreamError::Offline(stream.name))
+            }
+        }
+        Ok(Err(e)) => Ok(Attempt::Retry(e)),
+        Err(_) => Ok(Attempt::Retry(StreamError::Offline(stream.name))),
     }
 }
 
