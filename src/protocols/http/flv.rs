@@ -18,13 +18,13 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::Request;
-use crate::actors::stream::buffer::{Entry, ReadEvent};
+use crate::actors::stream::buffer::Entry;
 use crate::media::flv::{self as flvfmt, TAG_SCRIPT};
 use crate::media::flv_body;
 use crate::media::{Codec, Track};
 use crate::protocols::av_select::AvSelection;
 use crate::protocols::rtmp::amf0::{self, Amf0Value};
-use crate::protocols::{deliver, ConnectorSpec, ListenerContext, OFFLINE_WAIT};
+use crate::protocols::{ConnectorSpec, ListenerContext, OFFLINE_WAIT};
 
 pub const SPEC: ConnectorSpec = ConnectorSpec {
     name: "FLV",
@@ -47,9 +47,6 @@ fn capabilities() -> serde_json::Value {
         "optional": {}
     })
 }
-
-/// How many packets one write takes at most.
-const BATCH: usize = 64;
 
 /// Serves one FLV viewer. Returns whether the connection may be reused (never, after a stream).
 pub async fn serve(
@@ -97,37 +94,8 @@ pub async fn serve(
     tracing::debug!(stream = name.as_str(), "FLV viewer {peer} started");
     let buffer = sub.reader.buffer().clone();
     let mut sel = AvSelection::default();
-    let mut batch: Vec<Arc<Entry>> = Vec::new();
-    let mut out: Vec<Bytes> = Vec::new();
-    // Registered once, not once per packet: viewers wake for every packet.
-    let stopped = stop.changed();
-    tokio::pin!(stopped);
-    let ended = super::session_stopped(&mut session.stop);
-    tokio::pin!(ended);
-    loop {
-        batch.clear();
-        let event = tokio::select! {
-            biased;
-            e = sub.reader.next_batch(&mut batch, BATCH) => e,
-            _ = &mut stopped => return Ok(false),
-            _ = &mut ended => {
-                tracing::info!(stream = name.as_str(), "viewer {peer} disconnected: session {} stopped", session.id);
-                return Ok(false);
-            }
-        };
-        match event {
-            ReadEvent::Closed => return Ok(false),
-            ReadEvent::Skipped(n) => {
-                tracing::debug!(
-                    stream = name.as_str(),
-                    "FLV viewer {peer} fell behind; skipped {n} packets"
-                );
-                continue;
-            }
-            ReadEvent::Packets => {}
-        }
-        out.clear();
-        for entry in &batch {
+    let frame = |batch: &[Arc<Entry>], out: &mut Vec<Bytes>| {
+        for entry in batch {
             if !sel.is_current(entry.meta_version) {
                 let change = sel.update(&buffer.meta());
                 if change.first {
@@ -152,17 +120,16 @@ pub async fn serve(
                 }
             }
         }
-        if out.is_empty() {
-            continue;
-        }
-        if !deliver(sock, &out, &batch, &buffer.counters, &session.bytes).await? {
-            tracing::info!(
-                stream = name.as_str(),
-                "FLV viewer {peer} stopped reading; dropped"
-            );
-            return Ok(false);
-        }
-    }
+    };
+    super::feed_viewer(
+        sock,
+        &mut sub,
+        &mut session,
+        stop,
+        ("FLV", &name, peer),
+        frame,
+    )
+    .await
 }
 
 /// Builds a packet's tag head (tag header + codec prefix) and tail (PreviousTagSize).

@@ -27,9 +27,10 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::actors::session::{self, ConnInfo, SessionConn, SessionError, SessionKind};
+use crate::actors::stream::buffer::{Entry, ReadEvent};
 
 use super::{
-    spawn_tcp_listener, ConnectorSpec, ListenerContext, ListenerError, ListenerHandle,
+    deliver, spawn_tcp_listener, ConnectorSpec, ListenerContext, ListenerError, ListenerHandle,
     ListenerSettings,
 };
 
@@ -263,6 +264,66 @@ pub async fn session_stopped(stop: &mut watch::Receiver<bool>) {
         }
     }
     std::future::pending::<()>().await
+}
+
+/// How many packets one viewer write takes at most.
+const VIEWER_BATCH: usize = 64;
+
+/// Feeds a progressive viewer (FLV, TS, MP4, MP3, AAC) until the stream ends, the listener
+/// stops, the session is stopped or the viewer stops reading: waits for packets, lets `frame`
+/// turn each batch into buffers to write, and writes them with [`deliver`]. Returns whether the
+/// connection may be reused (never, after a stream).
+pub async fn feed_viewer(
+    sock: &mut TcpStream,
+    sub: &mut crate::actors::stream::Subscription,
+    session: &mut SessionConn,
+    stop: &mut watch::Receiver<bool>,
+    (label, name, peer): (&str, &str, SocketAddr),
+    mut frame: impl FnMut(&[std::sync::Arc<Entry>], &mut Vec<bytes::Bytes>),
+) -> std::io::Result<bool> {
+    let buffer = sub.reader.buffer().clone();
+    let mut batch = Vec::new();
+    let mut out = Vec::new();
+    // Registered once, not once per packet: viewers wake for every packet.
+    let stopped = stop.changed();
+    tokio::pin!(stopped);
+    let ended = session_stopped(&mut session.stop);
+    tokio::pin!(ended);
+    loop {
+        batch.clear();
+        let event = tokio::select! {
+            biased;
+            e = sub.reader.next_batch(&mut batch, VIEWER_BATCH) => e,
+            _ = &mut stopped => return Ok(false),
+            _ = &mut ended => {
+                tracing::info!(stream = name, "viewer {peer} disconnected: session {} stopped", session.id);
+                return Ok(false);
+            }
+        };
+        match event {
+            ReadEvent::Closed => return Ok(false),
+            ReadEvent::Skipped(n) => {
+                tracing::debug!(
+                    stream = name,
+                    "{label} viewer {peer} fell behind; skipped {n} packets"
+                );
+                continue;
+            }
+            ReadEvent::Packets => {}
+        }
+        out.clear();
+        frame(&batch, &mut out);
+        if out.is_empty() {
+            continue;
+        }
+        if !deliver(sock, &out, &batch, &buffer.counters, &session.bytes).await? {
+            tracing::info!(
+                stream = name,
+                "{label} viewer {peer} stopped reading; dropped"
+            );
+            return Ok(false);
+        }
+    }
 }
 
 /// `404` with MistServer's wording for a stream that cannot be opened.

@@ -14,10 +14,10 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::{not_found, Request};
-use crate::actors::stream::buffer::{Entry, ReadEvent};
+use crate::actors::stream::buffer::Entry;
 use crate::media::{aac, mp4, ts, Codec, Packet, Track};
 use crate::protocols::av_select::picked;
-use crate::protocols::{deliver, ListenerContext, OFFLINE_WAIT};
+use crate::protocols::{ListenerContext, OFFLINE_WAIT};
 
 /// Which progressive format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,8 +64,6 @@ pub fn match_path(path: &str) -> Option<(&str, Kind)> {
     }
     None
 }
-
-const BATCH: usize = 64;
 
 /// Per-viewer muxing state.
 enum Muxer {
@@ -157,40 +155,21 @@ pub async fn serve(
         "{} viewer {peer} started",
         kind.connector()
     );
-    let mut batch: Vec<Arc<Entry>> = Vec::new();
-    let stopped = stop.changed();
-    tokio::pin!(stopped);
-    let ended = super::session_stopped(&mut session.stop);
-    tokio::pin!(ended);
-    loop {
-        batch.clear();
-        let event = tokio::select! {
-            biased;
-            e = sub.reader.next_batch(&mut batch, BATCH) => e,
-            _ = &mut stopped => return Ok(false),
-            _ = &mut ended => {
-                tracing::info!(stream = name.as_str(), "viewer {peer} disconnected: session {} stopped", session.id);
-                return Ok(false);
-            }
-        };
-        match event {
-            ReadEvent::Closed => return Ok(false),
-            ReadEvent::Skipped(_) => continue,
-            ReadEvent::Packets => {}
+    let frame = |batch: &[Arc<Entry>], out: &mut Vec<Bytes>| {
+        let muxed = mux_batch(&mut muxer, &tracks, batch);
+        if !muxed.is_empty() {
+            out.push(muxed);
         }
-        let out = mux_batch(&mut muxer, &tracks, &batch);
-        if out.is_empty() {
-            continue;
-        }
-        if !deliver(sock, &[out], &batch, &buffer.counters, &session.bytes).await? {
-            tracing::info!(
-                stream = name.as_str(),
-                "{} viewer {peer} stopped reading; dropped",
-                kind.connector()
-            );
-            return Ok(false);
-        }
-    }
+    };
+    super::feed_viewer(
+        sock,
+        &mut sub,
+        &mut session,
+        stop,
+        (kind.connector(), &name, peer),
+        frame,
+    )
+    .await
 }
 
 fn mux_batch(muxer: &mut Muxer, tracks: &[Track], batch: &[Arc<Entry>]) -> Bytes {
