@@ -8,7 +8,7 @@
 
 use tokio::net::TcpStream;
 
-use super::hls::{bandwidth, out_of_range, playlist, send_segment, variant, PLAYLIST_WAIT};
+use super::hls::{bandwidth, out_of_range, playlist, segment_buffer, send_segment, variant};
 use super::{not_found, send, Request};
 use crate::actors::stream::buffer::LiveBuffer;
 use crate::actors::stream::fragments::Fragment;
@@ -47,13 +47,10 @@ pub async fn route(
     };
     let create = matches!(tail, ["index.mpd"] | ["index.m3u8"] | [_, "index.m3u8"]);
     let suffix = super::token_suffix(req);
-    let (_, buffer) = match ctx.stream_buffer(name, create).await {
+    let buffer = match segment_buffer(ctx, name, create).await {
         Ok(b) => b,
-        Err(e) => return not_found(sock, req, &e.to_string()).await,
+        Err(why) => return not_found(sock, req, &why).await,
     };
-    if create && !buffer.wait_fragments(1, PLAYLIST_WAIT).await {
-        return not_found(sock, req, "the stream has no segments yet").await;
-    }
     let tracks = picked(&buffer.meta());
     let track_of = |folder: &str| {
         folder

@@ -73,19 +73,34 @@ pub fn bandwidth(buffer: &crate::actors::stream::buffer::LiveBuffer) -> u64 {
     (s.bytes as u64 * 8 * 1000 / span).max(1)
 }
 
+/// The live buffer behind a playlist or segment request. A playlist (`playlist`) starts a
+/// configured stream and waits up to [`PLAYLIST_WAIT`] for its first fragment; a segment only
+/// finds running streams. `Err` is the reason for the 404.
+pub async fn segment_buffer(
+    ctx: &ListenerContext,
+    name: &str,
+    playlist: bool,
+) -> Result<std::sync::Arc<LiveBuffer>, String> {
+    let (_, buffer) = ctx
+        .stream_buffer(name, playlist)
+        .await
+        .map_err(|e| e.to_string())?;
+    if playlist && !buffer.wait_fragments(1, PLAYLIST_WAIT).await {
+        return Err("the stream has no segments yet".into());
+    }
+    Ok(buffer)
+}
+
 async fn master(
     req: &Request,
     name: &str,
     sock: &mut TcpStream,
     ctx: &ListenerContext,
 ) -> std::io::Result<bool> {
-    let (_, buffer) = match ctx.stream_buffer(name, true).await {
+    let buffer = match segment_buffer(ctx, name, true).await {
         Ok(b) => b,
-        Err(e) => return not_found(sock, req, &e.to_string()).await,
+        Err(why) => return not_found(sock, req, &why).await,
     };
-    if !buffer.wait_fragments(1, PLAYLIST_WAIT).await {
-        return not_found(sock, req, "the stream has no segments yet").await;
-    }
     let tracks = picked(&buffer.meta());
     let uri = format!(
         "{}/index.m3u8{}",
@@ -111,13 +126,10 @@ async fn media(
     sock: &mut TcpStream,
     ctx: &ListenerContext,
 ) -> std::io::Result<bool> {
-    let (_, buffer) = match ctx.stream_buffer(name, true).await {
+    let buffer = match segment_buffer(ctx, name, true).await {
         Ok(b) => b,
-        Err(e) => return not_found(sock, req, &e.to_string()).await,
+        Err(why) => return not_found(sock, req, &why).await,
     };
-    if !buffer.wait_fragments(1, PLAYLIST_WAIT).await {
-        return not_found(sock, req, "the stream has no segments yet").await;
-    }
     let fragments = buffer.fragments();
     let suffix = super::token_suffix(req);
     let body = m3u8::media(&playlist(
@@ -171,9 +183,9 @@ async fn segment(
     ctx: &ListenerContext,
     session_bytes: &AtomicU64,
 ) -> std::io::Result<bool> {
-    let (_, buffer) = match ctx.stream_buffer(name, false).await {
+    let buffer = match segment_buffer(ctx, name, false).await {
         Ok(b) => b,
-        Err(e) => return not_found(sock, req, &e.to_string()).await,
+        Err(why) => return not_found(sock, req, &why).await,
     };
     let from: Option<i64> = file
         .trim_end_matches(".ts")
