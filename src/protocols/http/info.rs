@@ -119,16 +119,7 @@ pub async fn html(req: &Request, raw_name: &str, sock: &mut TcpStream) -> std::i
             }
         })
         .collect();
-    let url_name: String = name
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b == b'_' {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
+    let url_name = url_name(&name);
     let body = format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{escaped}</title>\
          <style>body{{margin:0;background:#000;color:#ccc;font-family:sans-serif}}\
@@ -295,16 +286,7 @@ fn sources(req: &Request, name: &str, tracks: &[Track], ctx: &ListenerContext) -
     } else {
         host_header.split(':').next().unwrap_or(host_header)
     };
-    let url_name: String = name
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b == b'_' {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
+    let url_name = url_name(name);
     let mut out: Vec<(u64, i64, String, Value)> = Vec::new();
     for spec in protocols::catalogue() {
         let Some(entry) = ctx.entry(spec.name) else {
@@ -368,6 +350,20 @@ fn carried(caps: &Value, tracks: &[Track]) -> u64 {
         })
         .max()
         .unwrap_or(0)
+}
+
+/// A stream name for use in a URL path: letters, digits and `_` as they are, every other byte
+/// percent-encoded.
+fn url_name(name: &str) -> String {
+    name.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'_' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
