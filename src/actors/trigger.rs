@@ -275,6 +275,24 @@ async fn run(
     }
 }
 
+/// One HTTP client for every handler call, built once rather than per event. It keeps no idle
+/// connections: triggers fire from more than one runtime (and tests start many), and a pooled
+/// connection belongs to the runtime that opened it.
+fn http_client() -> Option<&'static reqwest::Client> {
+    static CLIENT: std::sync::OnceLock<Option<reqwest::Client>> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .timeout(HTTP_TIMEOUT)
+                .user_agent(crate::server_header())
+                .pool_max_idle_per_host(0)
+                .build()
+                .map_err(|e| tracing::error!(kind = "FAIL", "no HTTP client for triggers: {e}"))
+                .ok()
+        })
+        .as_ref()
+}
+
 async fn run_http(
     h: &TriggerHandler,
     name: &str,
@@ -284,11 +302,7 @@ async fn run_http(
     millis: i64,
     wait: bool,
 ) -> Option<String> {
-    let client = reqwest::Client::builder()
-        .timeout(HTTP_TIMEOUT)
-        .user_agent(crate::server_header())
-        .build()
-        .ok()?;
+    let client = http_client()?;
     for attempt in 1..=HTTP_ATTEMPTS {
         let mut req = client
             .post(&h.handler)
