@@ -302,6 +302,13 @@ fn push_start_stop_and_list_leave_viewers_alone() {
     s.api2(json!({"stop_sessions": {"live": "OUTPUT"}}));
     assert!(eventually(Duration::from_secs(5), || push_list(s).is_empty()));
     assert!(probe_file(&dir.join("two.flv")).duration > 0.5);
+    // duration=N ends a recording by itself after N seconds of media.
+    let timed = dir.join("timed.ts");
+    s.api2(json!({"push_start": ["live", format!("{}?duration=2", timed.display())]}));
+    assert_eq!(push_list(s).len(), 1);
+    assert!(eventually(Duration::from_secs(10), || push_list(s).is_empty()));
+    let d = probe_file(&timed).duration;
+    assert!((1.5..3.0).contains(&d), "about 2 s: {d}");
 }
 
 #[test]

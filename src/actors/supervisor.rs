@@ -171,18 +171,22 @@ impl Supervisor {
         self.push_tick(ctx);
     }
 
+    /// What the push registry starts pushes with (`None` before the actor runs).
+    fn push_starter(&self, ctx: &Context<Self>) -> Option<Starter> {
+        Some(Starter {
+            ctx: self.ctx.clone()?,
+            ended: ctx.address().recipient(),
+        })
+    }
+
     /// The auto-push schedule: restarts, scheduled starts, expired rules.
     fn push_tick(&mut self, ctx: &mut Context<Self>) {
-        let Some(lctx) = self.ctx.clone() else {
-            return;
-        };
         let rules = auto::rules(&self.config);
         if rules.is_empty() {
             return;
         }
-        let starter = Starter {
-            ctx: &lctx,
-            ended: ctx.address().recipient(),
+        let Some(starter) = self.push_starter(ctx) else {
+            return;
         };
         let now = chrono::Utc::now().timestamp();
         let settings = self.config.push_settings.clone();
@@ -505,11 +509,7 @@ impl Handler<StreamReport> for Supervisor {
                 }
             }
             StreamReport::Ready(name) => {
-                if let Some(lctx) = self.ctx.clone() {
-                    let starter = Starter {
-                        ctx: &lctx,
-                        ended: ctx.address().recipient(),
-                    };
+                if let Some(starter) = self.push_starter(ctx) {
                     let rules = auto::rules(&self.config);
                     let now = chrono::Utc::now().timestamp();
                     self.pushes.on_ready(&starter, &rules, &name, now);
@@ -674,12 +674,8 @@ pub enum PushCommand {
 impl Handler<PushCommand> for Supervisor {
     type Result = ();
     fn handle(&mut self, msg: PushCommand, ctx: &mut Self::Context) {
-        let Some(lctx) = self.ctx.clone() else {
+        let Some(starter) = self.push_starter(ctx) else {
             return;
-        };
-        let starter = Starter {
-            ctx: &lctx,
-            ended: ctx.address().recipient(),
         };
         let now = chrono::Utc::now().timestamp();
         match msg {

@@ -22,6 +22,13 @@ struct Running {
     shared: Arc<PushShared>,
 }
 
+/// Whether one of `running` pushes `stream` to `target` (as given or as resolved).
+fn runs(running: &BTreeMap<u64, Running>, stream: &str, target: &str) -> bool {
+    running.values().any(|r| {
+        r.shared.stream == stream && (r.shared.target == target || r.shared.resolved() == target)
+    })
+}
+
 /// Running pushes and the auto-push state.
 #[derive(Default)]
 pub struct PushRegistry {
@@ -33,24 +40,21 @@ pub struct PushRegistry {
 }
 
 /// What starting pushes needs from the supervisor.
-pub struct Starter<'a> {
-    pub ctx: &'a ListenerContext,
+pub struct Starter {
+    pub ctx: ListenerContext,
     pub ended: Recipient<PushEnded>,
 }
 
 impl PushRegistry {
     /// Whether a push of `stream` to `target` (as given or as resolved) is running.
     pub fn is_running(&self, stream: &str, target: &str) -> bool {
-        self.running.values().any(|r| {
-            r.shared.stream == stream
-                && (r.shared.target == target || r.shared.resolved() == target)
-        })
+        runs(&self.running, stream, target)
     }
 
     /// Starts one push unless the same one runs already; returns its id.
     pub fn start(
         &mut self,
-        s: &Starter<'_>,
+        s: &Starter,
         stream: &str,
         target: &str,
         auto: bool,
@@ -75,7 +79,7 @@ impl PushRegistry {
     /// `push_start`: a stream name starts one push (the stream is started and waited for when
     /// needed); `name+` starts one for every active wildcard instance; `#tag` matches no stream
     /// yet (Eddy has no stream tags).
-    pub fn start_manual(&mut self, s: &Starter<'_>, pattern: &str, target: &str) {
+    pub fn start_manual(&mut self, s: &Starter, pattern: &str, target: &str) {
         if pattern.starts_with('#') {
             tracing::warn!(
                 kind = "WARN",
@@ -104,7 +108,7 @@ impl PushRegistry {
     }
 
     /// New auto-push rules: start them for the active streams they match.
-    pub fn apply_rules(&mut self, s: &Starter<'_>, rules: &[AutoPush], now: i64) {
+    pub fn apply_rules(&mut self, s: &Starter, rules: &[AutoPush], now: i64) {
         let active: Vec<String> = self.active.iter().cloned().collect();
         for name in active {
             self.start_rules_for(s, rules, &name, now, false);
@@ -113,7 +117,7 @@ impl PushRegistry {
 
     fn start_rules_for(
         &mut self,
-        s: &Starter<'_>,
+        s: &Starter,
         rules: &[AutoPush],
         name: &str,
         now: i64,
@@ -128,7 +132,7 @@ impl PushRegistry {
     }
 
     /// A stream became active: its auto-pushes start, from its first keyframe.
-    pub fn on_ready(&mut self, s: &Starter<'_>, rules: &[AutoPush], name: &str, now: i64) {
+    pub fn on_ready(&mut self, s: &Starter, rules: &[AutoPush], name: &str, now: i64) {
         self.active.insert(name.to_string());
         self.start_rules_for(s, rules, name, now, true);
     }
@@ -176,30 +180,19 @@ impl PushRegistry {
     /// The once-a-second schedule: restarts and scheduled starts.
     pub fn tick(
         &mut self,
-        s: &Starter<'_>,
+        s: &Starter,
         rules: &[AutoPush],
         settings: &PushSettings,
         now: i64,
     ) -> TickPlan {
-        let running: Vec<(String, String, String)> = self
-            .running
-            .values()
-            .map(|r| {
-                (
-                    r.shared.stream.clone(),
-                    r.shared.target.clone(),
-                    r.shared.resolved(),
-                )
-            })
-            .collect();
-        let is_running = |stream: &str, target: &str| {
-            running
-                .iter()
-                .any(|(s, t, resolved)| s == stream && (t == target || resolved == target))
-        };
-        let plan = self
-            .schedule
-            .tick(rules, &self.active, is_running, settings, now);
+        let running = &self.running;
+        let plan = self.schedule.tick(
+            rules,
+            &self.active,
+            |stream, target| runs(running, stream, target),
+            settings,
+            now,
+        );
         for (stream, target) in &plan.start {
             self.start(s, stream, target, true, false);
         }

@@ -266,7 +266,6 @@ async fn record(io: &mut PushIo<'_>, ctx: &ListenerContext, file: FileTarget) ->
     rec.start(&mut buf);
     let mut reason = ExitReason::CleanEof;
     let mut failed = write_out(&mut out, &mut buf, io).await.err();
-    let mut first: Option<i64> = None;
     let mut last_write = std::time::Instant::now();
     while failed.is_none() {
         match io.next().await {
@@ -279,7 +278,7 @@ async fn record(io: &mut PushIo<'_>, ctx: &ListenerContext, file: FileTarget) ->
         let mut done = false;
         for e in &io.batch {
             let t = e.packet.time;
-            let start = *first.get_or_insert(t);
+            let start = rec.first_ms().unwrap_or(t);
             if file.duration_ms.is_some_and(|d| t - start >= d) {
                 done = true;
                 break;
