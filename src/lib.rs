@@ -17,12 +17,14 @@
 pub mod actors;
 pub mod api;
 pub mod config;
+pub mod hub;
 pub mod logbook;
 pub mod media;
 pub mod protocols;
 pub mod server;
 pub mod stream_name;
 pub mod system_info;
+pub mod triggers;
 pub mod web;
 
 /// The version string reported by `config.version`, `capabilities` and the `Server` header.

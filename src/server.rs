@@ -8,15 +8,16 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use actix::Actor;
+use actix::{Actor, AsyncContext};
 use tokio::sync::mpsc;
 
+use crate::actors::hub::ActorHub;
 use crate::actors::supervisor::{Shutdown, StopReason, Supervisor, SupervisorSettings};
-use crate::actors::trigger::Triggers;
 use crate::api::{self, auth::Challenger, ApiContext};
 use crate::config::Config;
 use crate::logbook::LogBook;
-use crate::protocols;
+use crate::protocols::{self, listeners::ListenerSet, push::Pusher, ListenerContext};
+use crate::triggers::Triggers;
 
 /// Everything [`run`] needs.
 pub struct RunOptions {
@@ -76,17 +77,26 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
 
     let (stop_tx, mut stop_rx) = mpsc::channel(4);
     let triggers = Triggers::default();
-    let supervisor = Supervisor::new(SupervisorSettings {
+    let runtime = media.handle().clone();
+    let settings = |listeners, push_runner| SupervisorSettings {
         config: opts.config,
         config_path: opts.config_path,
         loaded_bytes: opts.loaded_bytes,
         autosave_after: opts.autosave_after,
         stop_requests: stop_tx,
-        runtime: media.handle().clone(),
+        listeners,
+        push_runner,
         triggers: triggers.clone(),
         session_cache: opts.session_cache,
-    })
-    .start();
+    };
+    // The wiring: protocols reach the actors through the hub, the supervisor reaches the
+    // protocols through the listeners and the push runner; neither names the other.
+    let supervisor = Supervisor::create(|ctx| {
+        let hub = ActorHub::handle(ctx.address(), triggers.clone());
+        let lctx = ListenerContext::new(hub, runtime);
+        let listeners = Box::new(ListenerSet::new(lctx.clone()));
+        Supervisor::new(settings(listeners, std::sync::Arc::new(Pusher::new(lctx))))
+    });
 
     let ctx = ApiContext {
         triggers: triggers.clone(),

@@ -1,11 +1,8 @@
 //! Sessions (facts §6): one SessionActor per session, owning its connections, its tags and its
 //! USER_NEW verdict.
 //!
-//! A viewer's session id is the lowercase hex SHA-256 of the stream name, the client address in
-//! its 16-byte form (IPv4 mapped into IPv6) and a token (facts §6.2, mode 14): the URL's
-//! `tkn`/`sid`/`sessId`, else the `tkn` cookie, else one derived from the user agent for HTTP, and
-//! one per connection for RTMP. So an HLS player is one session across its playlist and segment
-//! requests. Publishers get input sessions (`I` + the same hash with the protocol added).
+//! Session ids follow facts §6.2 ([`crate::hub::session::session_id`]), so an HLS player is one
+//! session across its playlist and segment requests.
 //!
 //! USER_NEW runs once per session, before the first byte of media: the first connection starts
 //! it, later ones wait for the same verdict. A denied session refuses every connection until the
@@ -15,100 +12,21 @@
 //! runs USER_NEW again; a denial then disconnects the session.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use sha2::{Digest, Sha256};
 use tokio::sync::{oneshot, watch};
 
-use super::trigger::Triggers;
+use crate::hub::session::{session_id, ConnInfo, SessionConn, SessionError, SessionKind};
+use crate::hub::OnDrop;
+use crate::triggers::Triggers;
 
 /// How long a session is remembered after its last connection (by default).
 pub const SESSION_CACHE: Duration = Duration::from_secs(600);
 /// How long a stopped session refuses new connections when USER_NEW is in use.
 pub const STOP_BLOCK: Duration = Duration::from_secs(10);
-
-/// What kind of session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionKind {
-    Viewer,
-    Input,
-    Output,
-}
-
-/// Who is connecting, as the protocol saw it.
-#[derive(Debug, Clone)]
-pub struct ConnInfo {
-    pub stream: String,
-    pub ip: IpAddr,
-    pub token: String,
-    pub protocol: &'static str,
-    pub url: String,
-    pub kind: SessionKind,
-}
-
-/// The 16-byte form of an address (IPv4 mapped into IPv6).
-fn ip16(ip: IpAddr) -> [u8; 16] {
-    match ip {
-        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
-        IpAddr::V6(v6) => v6.octets(),
-    }
-}
-
-/// The session id of a connection (facts §6.2).
-pub fn session_id(c: &ConnInfo) -> String {
-    let mut h = Sha256::new();
-    h.update(c.stream.as_bytes());
-    h.update(ip16(c.ip));
-    h.update(c.token.as_bytes());
-    let prefix = match c.kind {
-        SessionKind::Viewer => "",
-        SessionKind::Input => {
-            h.update(c.protocol.as_bytes());
-            "I"
-        }
-        SessionKind::Output => {
-            h.update(c.protocol.as_bytes());
-            "O"
-        }
-    };
-    let digest = h.finalize();
-    let mut id = String::with_capacity(65);
-    id.push_str(prefix);
-    for b in digest {
-        id.push_str(&format!("{b:02x}"));
-    }
-    id
-}
-
-/// The token an HTTP viewer is known by: `tkn`, `sid` or `sessId` in the query, else the `tkn`
-/// cookie, else a hash of the user agent.
-pub fn http_token(query: &str, cookie: Option<&str>, user_agent: Option<&str>) -> String {
-    let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
-    for key in ["tkn", "sid", "sessId"] {
-        if let Some((_, v)) = params.iter().find(|(k, v)| k == key && !v.is_empty()) {
-            return v.clone();
-        }
-    }
-    if let Some(t) = cookie.and_then(|c| c.split(';').find_map(|kv| kv.trim().strip_prefix("tkn=")))
-    {
-        if !t.is_empty() {
-            return t.to_string();
-        }
-    }
-    let mut h = Sha256::new();
-    h.update(user_agent.unwrap_or("").as_bytes());
-    let d = h.finalize();
-    format!(
-        "ua{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-        d[0], d[1], d[2], d[3], d[4], d[5]
-    )
-}
 
 enum Verdict {
     Unknown,
@@ -262,7 +180,8 @@ impl SessionActor {
             secs,
             self.info.id.clone(),
         ];
-        super::stream::events::fire_later(&self.triggers, "USER_END", &self.info.stream, lines);
+        self.triggers
+            .fire_later("USER_END", &self.info.stream, lines);
     }
 
     fn stop_connections(&mut self) {
@@ -298,49 +217,6 @@ impl Actor for SessionActor {
             addr: ctx.address(),
         });
     }
-}
-
-/// A connection's membership of its session; dropping it leaves the session. `stop` turns
-/// true when the session is stopped or denied: the connection must then close.
-pub struct SessionConn {
-    pub id: String,
-    pub stop: watch::Receiver<bool>,
-    conn: u64,
-    session: Addr<SessionActor>,
-    /// CONN_CLOSE to fire when the connection ends: the handle and the payload lines.
-    close: Option<(Triggers, Vec<String>)>,
-    /// The session's byte counter: outputs add what they send.
-    pub bytes: Arc<AtomicU64>,
-}
-
-impl SessionConn {
-    /// Fires CONN_CLOSE with `lines` when this connection ends.
-    pub fn on_close(&mut self, triggers: Triggers, lines: Vec<String>) {
-        self.close = Some((triggers, lines));
-    }
-}
-
-impl Drop for SessionConn {
-    fn drop(&mut self) {
-        self.session.do_send(Leave { conn: self.conn });
-        if let Some((triggers, lines)) = self.close.take() {
-            let stream = lines.first().cloned().unwrap_or_default();
-            super::stream::events::fire_later(&triggers, "CONN_CLOSE", &stream, lines);
-        }
-    }
-}
-
-/// Why a connection was not admitted.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum SessionError {
-    #[error("session {0} is not allowed (USER_NEW)")]
-    Denied(String),
-    #[error("session {0} was stopped; try again later")]
-    Blocked(String),
-    #[error("{0}")]
-    Refused(String),
-    #[error("the server is shutting down")]
-    Gone,
 }
 
 /// Admits a connection into the session, once USER_NEW allowed it.
@@ -393,14 +269,9 @@ impl Handler<Admit> for SessionActor {
                 act.conns.insert(conn, tx);
                 act.idle_since = None;
                 act.active_since.get_or_insert_with(Instant::now);
-                Ok(SessionConn {
-                    id,
-                    stop: rx,
-                    conn,
-                    session: ctx.address(),
-                    close: None,
-                    bytes: act.down.clone(),
-                })
+                let session = ctx.address();
+                let leave = OnDrop::new(move || session.do_send(Leave { conn }));
+                Ok(SessionConn::new(id, rx, act.down.clone(), leave))
             }),
         )
     }
@@ -466,46 +337,5 @@ impl Handler<Control> for SessionActor {
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn info(ip: &str, token: &str, kind: SessionKind) -> ConnInfo {
-        ConnInfo {
-            stream: "live".into(),
-            ip: ip.parse().expect("ip"),
-            token: token.into(),
-            protocol: "HLS",
-            url: String::new(),
-            kind,
-        }
-    }
-
-    #[test]
-    fn ids() {
-        let a = session_id(&info("10.0.0.1", "t", SessionKind::Viewer));
-        assert_eq!(a.len(), 64);
-        assert_eq!(
-            a,
-            session_id(&info("::ffff:10.0.0.1", "t", SessionKind::Viewer)),
-            "IPv4 maps into IPv6"
-        );
-        assert_ne!(a, session_id(&info("10.0.0.2", "t", SessionKind::Viewer)));
-        assert_ne!(a, session_id(&info("10.0.0.1", "u", SessionKind::Viewer)));
-        let i = session_id(&info("10.0.0.1", "t", SessionKind::Input));
-        assert!(i.starts_with('I') && i.len() == 65);
-    }
-
-    #[test]
-    fn tokens() {
-        assert_eq!(http_token("tkn=abc&x=1", None, None), "abc");
-        assert_eq!(http_token("sessId=s1", None, None), "s1");
-        assert_eq!(http_token("", Some("a=b; tkn=cookie"), None), "cookie");
-        let ua = http_token("", None, Some("VLC/3"));
-        assert!(ua.starts_with("ua") && ua == http_token("tkn=", None, Some("VLC/3")));
-        assert_ne!(ua, http_token("", None, Some("ffmpeg")));
     }
 }

@@ -9,7 +9,10 @@
 //!   `autosave_after`, and at shutdown.
 //! - [`Shutdown`] stops the listeners, writes the config and tells the server to exit.
 //!
-//! Stream, session, push and trigger actors are started and registered here by later work.
+//! It finds or starts the StreamActor of a name ([`ResolveStream`]) and the SessionActor of a
+//! connection ([`OpenSession`]) for the hub, and keeps the registries of streams, sessions and
+//! pushes. The listeners and the push outputs are the protocols' ([`Listeners`],
+//! [`PushRunner`]); the supervisor only drives them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -20,17 +23,16 @@ use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
 use super::config_edit::{self, ChangeOutcome, ConfigChange};
-use super::listeners::ListenerSet;
 use super::push::registry::{PushRegistry, Starter, SHUTDOWN_WAIT};
 use super::push::{auto, PushEnded};
-use super::session::{ConnInfo, Control, SessionActor, SessionGone, SessionInfo, SessionKind};
-use super::stream::{
-    StopStream, StreamActor, StreamError, StreamReport, StreamStats, UpdateConfig,
-};
-use super::trigger::{Identity, Triggers};
+use super::session::{Control, SessionActor, SessionGone, SessionInfo};
+use super::stream::{StopStream, StreamActor, StreamReport, StreamStats, UpdateConfig};
 use crate::config::Config;
-use crate::protocols::ListenerContext;
+use crate::hub::outlets::{Listeners, PushRunner};
+use crate::hub::session::{session_id, ConnInfo, SessionKind};
+use crate::hub::StreamError;
 use crate::stream_name;
+use crate::triggers::{Identity, Triggers};
 
 /// How often the supervisor checks for pending saves and listeners to retry.
 const TICK: Duration = Duration::from_secs(1);
@@ -53,29 +55,24 @@ pub struct Supervisor {
     /// When the in-memory config last changed, while it differs from the disk.
     changed_at: Option<Instant>,
     autosave_after: Duration,
-    listeners: ListenerSet,
+    /// The protocols' listeners for `config.protocols`.
+    listeners: Box<dyn Listeners>,
     iid: String,
     /// Tells the server's main loop that a shutdown was requested through the API.
     stop_requests: mpsc::Sender<StopReason>,
-    /// The runtime protocol connections run on, handed to listeners.
-    runtime: tokio::runtime::Handle,
     /// Active streams by full name.
     streams: HashMap<String, Addr<StreamActor>>,
     /// The trigger configuration, shared with streams and listeners.
     triggers: Triggers,
     session_cache: Duration,
-    /// Sources STREAM_SOURCE handlers chose for running streams.
-    source_overrides: HashMap<String, String>,
     /// Sessions by id, with what the session commands match on.
     sessions: HashMap<String, (Addr<SessionActor>, SessionInfo)>,
-    /// The configured protocol entries, shared with the listeners.
-    shared_protocols: std::sync::Arc<std::sync::RwLock<Vec<crate::config::ProtocolEntry>>>,
     /// Their last reported numbers.
     stream_stats: BTreeMap<String, StreamStats>,
     /// Running pushes, active streams and the auto-push schedule.
     pushes: PushRegistry,
-    /// What pushes are started with (set once the actor runs).
-    ctx: Option<ListenerContext>,
+    /// What runs the pushes' outputs.
+    push_runner: std::sync::Arc<dyn PushRunner>,
 }
 
 /// How to start a [`Supervisor`].
@@ -86,8 +83,10 @@ pub struct SupervisorSettings {
     pub loaded_bytes: Option<Vec<u8>>,
     pub autosave_after: Duration,
     pub stop_requests: mpsc::Sender<StopReason>,
-    /// The runtime protocol connections run on.
-    pub runtime: tokio::runtime::Handle,
+    /// The listeners for `config.protocols` (none run until the supervisor starts).
+    pub listeners: Box<dyn Listeners>,
+    /// What runs the pushes' outputs.
+    pub push_runner: std::sync::Arc<dyn PushRunner>,
     /// The trigger handle; the supervisor keeps its configuration current.
     pub triggers: Triggers,
     /// How long sessions are remembered after their last connection.
@@ -104,19 +103,16 @@ impl Supervisor {
             on_disk,
             changed_at: dirty.then(Instant::now),
             autosave_after: s.autosave_after,
-            listeners: ListenerSet::new(),
+            listeners: s.listeners,
             iid: instance_id(),
             stop_requests: s.stop_requests,
-            runtime: s.runtime,
             streams: HashMap::new(),
-            shared_protocols: Default::default(),
             triggers: s.triggers,
             sessions: HashMap::new(),
             session_cache: s.session_cache,
-            source_overrides: HashMap::new(),
             stream_stats: BTreeMap::new(),
             pushes: PushRegistry::default(),
-            ctx: None,
+            push_runner: s.push_runner,
         }
     }
 
@@ -171,12 +167,12 @@ impl Supervisor {
         self.push_tick(ctx);
     }
 
-    /// What the push registry starts pushes with (`None` before the actor runs).
-    fn push_starter(&self, ctx: &Context<Self>) -> Option<Starter> {
-        Some(Starter {
-            ctx: self.ctx.clone()?,
+    /// What the push registry starts pushes with.
+    fn push_starter(&self, ctx: &Context<Self>) -> Starter {
+        Starter {
+            runner: self.push_runner.clone(),
             ended: ctx.address().recipient(),
-        })
+        }
     }
 
     /// The auto-push schedule: restarts, scheduled starts, expired rules.
@@ -185,9 +181,7 @@ impl Supervisor {
         if rules.is_empty() {
             return;
         }
-        let Some(starter) = self.push_starter(ctx) else {
-            return;
-        };
+        let starter = self.push_starter(ctx);
         let now = chrono::Utc::now().timestamp();
         let settings = self.config.push_settings.clone();
         let plan = self.pushes.tick(&starter, &rules, &settings, now);
@@ -209,10 +203,6 @@ impl Supervisor {
     /// Restarts listeners after a change: stop the retired ones, wait, start the new ones.
     fn reconcile(&mut self) -> ResponseActFuture<Self, ()> {
         let wanted = self.config.config.protocols.clone();
-        *self
-            .shared_protocols
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = wanted.clone();
         let stops = self.listeners.retire(&wanted);
         Box::pin(
             async move {
@@ -279,14 +269,6 @@ impl Actor for Supervisor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.apply_triggers();
-        let lctx = ListenerContext {
-            supervisor: ctx.address(),
-            runtime: self.runtime.clone(),
-            protocols: self.shared_protocols.clone(),
-            triggers: self.triggers.clone(),
-        };
-        self.ctx = Some(lctx.clone());
-        self.listeners.set_context(lctx);
         ctx.wait(self.reconcile());
         ctx.run_interval(TICK, |act, ctx| act.tick(ctx));
     }
@@ -444,11 +426,7 @@ impl Handler<Shutdown> for Supervisor {
 pub struct StreamRef {
     /// The sanitised full name (`base+wildcard`).
     pub name: String,
-    /// The base stream's configuration.
-    pub config: Map<String, Value>,
     pub addr: Addr<StreamActor>,
-    /// True when this request started the stream.
-    pub created: bool,
 }
 
 /// Finds or starts the StreamActor for a requested name. The base name must be configured.
@@ -473,7 +451,6 @@ impl Handler<ResolveStream> for Supervisor {
             .and_then(Value::as_object)
             .cloned()
             .ok_or_else(|| StreamError::NotConfigured(name.clone()))?;
-        let mut created = false;
         let addr = match self.streams.get(&name) {
             Some(a) if a.connected() => a.clone(),
             _ if !msg.create => return Err(StreamError::Offline(name)),
@@ -486,16 +463,10 @@ impl Handler<ResolveStream> for Supervisor {
                 )
                 .start();
                 self.streams.insert(name.clone(), a.clone());
-                created = true;
                 a
             }
         };
-        Ok(StreamRef {
-            name,
-            config,
-            addr,
-            created,
-        })
+        Ok(StreamRef { name, addr })
     }
 }
 
@@ -509,18 +480,16 @@ impl Handler<StreamReport> for Supervisor {
                 }
             }
             StreamReport::Ready(name) => {
-                if let Some(starter) = self.push_starter(ctx) {
-                    let rules = auto::rules(&self.config);
-                    let now = chrono::Utc::now().timestamp();
-                    self.pushes.on_ready(&starter, &rules, &name, now);
-                }
+                let starter = self.push_starter(ctx);
+                let rules = auto::rules(&self.config);
+                let now = chrono::Utc::now().timestamp();
+                self.pushes.on_ready(&starter, &rules, &name, now);
             }
             StreamReport::Gone { name, addr } => {
                 if self.streams.get(&name) == Some(&addr) {
                     self.pushes.on_gone(&name);
                     self.streams.remove(&name);
                     self.stream_stats.remove(&name);
-                    self.source_overrides.remove(&name);
                 }
             }
         }
@@ -535,7 +504,7 @@ pub struct OpenSession(pub ConnInfo);
 impl Handler<OpenSession> for Supervisor {
     type Result = MessageResult<OpenSession>;
     fn handle(&mut self, msg: OpenSession, ctx: &mut Self::Context) -> Self::Result {
-        let id = super::session::session_id(&msg.0);
+        let id = session_id(&msg.0);
         if let Some((addr, _)) = self.sessions.get(&id) {
             if addr.connected() {
                 return MessageResult(addr.clone());
@@ -635,23 +604,6 @@ impl Handler<SessionCommand> for Supervisor {
     }
 }
 
-/// The source a STREAM_SOURCE handler chose for a running stream.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct SourceOverride {
-    pub name: String,
-    pub source: String,
-}
-
-impl Handler<SourceOverride> for Supervisor {
-    type Result = ();
-    fn handle(&mut self, msg: SourceOverride, _: &mut Self::Context) {
-        if self.streams.contains_key(&msg.name) {
-            self.source_overrides.insert(msg.name, msg.source);
-        }
-    }
-}
-
 /// The push commands (manual §4.1.27-§4.1.33, facts §7.2-§7.3).
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
@@ -674,9 +626,7 @@ pub enum PushCommand {
 impl Handler<PushCommand> for Supervisor {
     type Result = ();
     fn handle(&mut self, msg: PushCommand, ctx: &mut Self::Context) {
-        let Some(starter) = self.push_starter(ctx) else {
-            return;
-        };
+        let starter = self.push_starter(ctx);
         let now = chrono::Utc::now().timestamp();
         match msg {
             PushCommand::Start { stream, target } => {

@@ -41,7 +41,7 @@ pub struct ApiContext {
     /// Where the API listens, for `api_endpoint`.
     pub api_addr: SocketAddr,
     /// Trigger handlers (STREAM_ADD, STREAM_CONFIG, STREAM_REMOVE).
-    pub triggers: crate::actors::trigger::Triggers,
+    pub triggers: crate::triggers::Triggers,
 }
 
 /// Who is asking, as the transport saw it.
@@ -148,7 +148,7 @@ pub async fn execute(
     }
     if let Some(v) = req.get("fanout_latency") {
         // Eddy extension: the fan-out latency histogram; `{"reset": true}` clears it after reading.
-        let hist = &crate::actors::stream::latency::FANOUT_LATENCY;
+        let hist = &crate::hub::latency::FANOUT_LATENCY;
         resp.insert("fanout_latency".into(), hist.to_json());
         if v.get("reset").is_some_and(truthy) {
             hist.reset();

@@ -1,7 +1,7 @@
 //! Track selection for the outputs that carry one video and one audio track (FLV, RTMP): the
 //! first track of each kind, and which sequence headers must go out when the track list changes.
 
-use crate::actors::stream::buffer::Meta;
+use crate::hub::buffer::Meta;
 use crate::media::{Track, TrackKind};
 
 /// The first video and the first audio track of a track list.

@@ -10,16 +10,17 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use super::auto::{AutoPush, Schedule, TickPlan};
-use super::{ExitReason, PushActor, PushEnded, PushShared, StopPush};
+use super::{PushActor, PushEnded, StopPush};
 use crate::config::PushSettings;
-use crate::protocols::ListenerContext;
+use crate::hub::outlets::PushRunner;
+use crate::hub::push::{ExitReason, PushState};
 
 /// How long shutdown waits for pushes to finish their files.
 pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
 
 struct Running {
     addr: Addr<PushActor>,
-    shared: Arc<PushShared>,
+    shared: Arc<PushState>,
 }
 
 /// Whether one of `running` pushes `stream` to `target` (as given or as resolved).
@@ -41,7 +42,7 @@ pub struct PushRegistry {
 
 /// What starting pushes needs from the supervisor.
 pub struct Starter {
-    pub ctx: ListenerContext,
+    pub runner: Arc<dyn PushRunner>,
     pub ended: Recipient<PushEnded>,
 }
 
@@ -65,12 +66,17 @@ impl PushRegistry {
         }
         self.next_id += 1;
         let id = self.next_id;
-        let shared = Arc::new(PushShared::new(id, stream.into(), target.into(), auto));
+        let shared = Arc::new(PushState::new(id, stream.into(), target.into(), auto));
         shared.log(
             "INFO",
             format!("Starting push {id} of {stream} to {target}"),
         );
-        let actor = PushActor::new(shared.clone(), s.ctx.clone(), from_start, s.ended.clone());
+        let actor = PushActor::new(
+            shared.clone(),
+            s.runner.clone(),
+            from_start,
+            s.ended.clone(),
+        );
         let addr = actor.start();
         self.running.insert(id, Running { addr, shared });
         Some(id)

@@ -6,8 +6,7 @@
 
 use serde_json::{json, Value};
 
-use super::buffer::LiveBuffer;
-use crate::actors::trigger::Triggers;
+use crate::hub::buffer::LiveBuffer;
 
 /// The buffer state STREAM_BUFFER reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,24 +15,6 @@ pub enum BufferState {
     Filling,
     Full,
     Dry,
-}
-
-/// Fires a trigger in the background when some handler wants it.
-pub fn fire_later(triggers: &Triggers, name: &'static str, stream: &str, lines: Vec<String>) {
-    if !triggers.configured(name, stream) {
-        return;
-    }
-    let (triggers, stream) = (triggers.clone(), stream.to_string());
-    let task = async move {
-        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-        triggers.fire(name, &stream, &refs).await;
-    };
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) => {
-            h.spawn(task);
-        }
-        Err(_) => tracing::debug!("{name}: no runtime to run handlers on"),
-    }
 }
 
 /// The health JSON of STREAM_BUFFER: tracks, their codecs and the buffer length.

@@ -6,14 +6,17 @@
 //! configuration updates. Media goes from the publisher straight into the buffer and from there to
 //! the viewers' readers; it never passes through a mailbox.
 //!
+//! Starting (manual §4.4.8-9): before it answers anything, a new stream runs STREAM_SOURCE (a
+//! blocking handler's non-empty answer is its source for its whole life; for a push stream, who
+//! may push) and STREAM_LOAD (a no refuses every request and ends the stream). Publishing checks
+//! the source's `push://` rules and then STREAM_PUSH (§4.4.12). The other STREAM_* triggers
+//! follow its state ([`events`]).
+//!
 //! Publisher loss (manual §3.3.1 "resume support"): without `resume` the buffer ends at once and
 //! viewers finish; with it the tracks and packets stay for `inputtimeout` seconds (default 30)
 //! and a publisher that comes back continues the same buffer, its timestamps shifted to follow on.
 
-pub mod buffer;
 pub mod events;
-pub mod fragments;
-pub mod latency;
 pub mod push_rules;
 
 use std::collections::HashMap;
@@ -25,8 +28,9 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use serde_json::{Map, Value};
 
-use super::trigger::Triggers;
-use buffer::{BufferSettings, LiveBuffer, Reader};
+use crate::hub::buffer::{BufferSettings, LiveBuffer};
+use crate::hub::{OnDrop, Publisher, StreamError, Subscription};
+use crate::triggers::Triggers;
 
 /// How often a stream reports its status and checks whether it is still needed.
 const TICK: Duration = Duration::from_secs(1);
@@ -34,27 +38,6 @@ const TICK: Duration = Duration::from_secs(1);
 const PUBLISHER_STALL: Duration = Duration::from_secs(5);
 /// A stream with neither publisher nor viewers stops after this long.
 const IDLE_STOP: Duration = Duration::from_secs(3);
-
-/// Why a stream cannot be opened, published or played.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum StreamError {
-    #[error("invalid stream name: {0}")]
-    InvalidName(String),
-    #[error("stream {0} is not configured")]
-    NotConfigured(String),
-    #[error("stream {0} does not accept pushes (its source is not push://)")]
-    NotPushable(String),
-    #[error("push to {stream} refused: {reason}")]
-    PushDenied { stream: String, reason: String },
-    #[error("stream {0} already has a healthy publisher")]
-    AlreadyPublishing(String),
-    #[error("stream {0} is offline")]
-    Offline(String),
-    #[error("refused: {0}")]
-    Refused(String),
-    #[error("the server is shutting down")]
-    ShuttingDown,
-}
 
 /// A stream's numbers, as the API shows them.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -83,6 +66,13 @@ struct StreamOptions {
     buffer: BufferSettings,
     resume: bool,
     input_timeout: Duration,
+}
+
+fn source_of(cfg: &Map<String, Value>) -> String {
+    cfg.get("source")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
 }
 
 fn int_option(cfg: &Map<String, Value>, key: &str) -> Option<i64> {
@@ -157,6 +147,11 @@ pub struct StreamActor {
     /// Track ids last seen, for STREAM_TRACK_ADD/REMOVE.
     known_tracks: Vec<u32>,
     buffer_state: events::BufferState,
+    /// The configured source, or the one a STREAM_SOURCE handler chose for this stream's life.
+    source: String,
+    source_overridden: bool,
+    /// Set when STREAM_LOAD refused the stream: every request gets this until it stops.
+    refused: Option<StreamError>,
 }
 
 /// What a stream tells the supervisor.
@@ -200,7 +195,69 @@ impl StreamActor {
             inputs_total: 0,
             bandwidth_mark: (0, Instant::now()),
             buffer_state: events::BufferState::Filling,
+            source: source_of(config),
+            source_overridden: false,
+            refused: None,
         }
+    }
+
+    /// STREAM_SOURCE and STREAM_LOAD (manual §4.4.8-9), before the stream answers any request:
+    /// the actor's mailbox waits for the handlers.
+    fn load(&mut self, ctx: &mut Context<Self>) {
+        let (triggers, name) = (self.triggers.clone(), self.name.clone());
+        let want_source = triggers.configured("STREAM_SOURCE", &name);
+        let want_load = triggers.configured("STREAM_LOAD", &name);
+        if !want_source && !want_load {
+            return;
+        }
+        let handlers = async move {
+            let mut source = None;
+            if want_source {
+                let out = triggers.fire("STREAM_SOURCE", &name, &[&name]).await;
+                source = out.answer.filter(|a| !a.is_empty());
+            }
+            let allowed = !want_load || triggers.fire("STREAM_LOAD", &name, &[&name]).await.allowed;
+            (source, allowed)
+        };
+        ctx.wait(
+            handlers
+                .into_actor(self)
+                .map(|(source, allowed), act, ctx| {
+                    if let Some(source) = source {
+                        tracing::info!(
+                            kind = "STRM",
+                            stream = act.name.as_str(),
+                            "STREAM_SOURCE handler chose the source {source:?} for {}",
+                            act.name
+                        );
+                        act.source = source;
+                        act.source_overridden = true;
+                    }
+                    if !allowed {
+                        tracing::info!(
+                            kind = "STRM",
+                            stream = act.name.as_str(),
+                            "STREAM_LOAD handler refused to start {}",
+                            act.name
+                        );
+                        act.refused = Some(StreamError::Refused(
+                            "the STREAM_LOAD handler refused to start it".into(),
+                        ));
+                        // Requests already waiting are answered first.
+                        ctx.run_later(Duration::from_millis(100), |_, ctx| ctx.stop());
+                    }
+                }),
+        );
+    }
+
+    /// Why the stream takes no new publishers or viewers, if it does not.
+    fn closed_error(&self) -> Option<StreamError> {
+        if let Some(e) = &self.refused {
+            return Some(e.clone());
+        }
+        self.buffer
+            .is_closed()
+            .then(|| StreamError::Offline(self.name.clone()))
     }
 
     fn stats(&self) -> StreamStats {
@@ -275,16 +332,14 @@ impl StreamActor {
         let ids: Vec<u32> = self.buffer.meta().tracks.iter().map(|t| t.id).collect();
         let (added, removed) = events::track_changes(&self.known_tracks, &ids);
         for id in added {
-            events::fire_later(
-                &self.triggers,
+            self.triggers.fire_later(
                 "STREAM_TRACK_ADD",
                 &self.name,
                 vec![self.name.clone(), id.to_string()],
             );
         }
         for id in removed {
-            events::fire_later(
-                &self.triggers,
+            self.triggers.fire_later(
                 "STREAM_TRACK_REMOVE",
                 &self.name,
                 vec![self.name.clone(), id.to_string()],
@@ -301,8 +356,7 @@ impl StreamActor {
         if let Some((state, word)) = next {
             self.buffer_state = state;
             let health = events::health(&self.buffer, healthy).to_string();
-            events::fire_later(
-                &self.triggers,
+            self.triggers.fire_later(
                 "STREAM_BUFFER",
                 &self.name,
                 vec![self.name.clone(), word.into(), health],
@@ -380,6 +434,7 @@ impl Actor for StreamActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.run_interval(TICK, |act, ctx| act.tick(ctx));
+        self.load(ctx);
     }
 
     fn stopped(&mut self, ctx: &mut Self::Context) {
@@ -388,19 +443,14 @@ impl Actor for StreamActor {
         let name = self.name.clone();
         if self.buffer_state != events::BufferState::Filling {
             let last = s.lastms.to_string();
-            events::fire_later(
-                &self.triggers,
+            self.triggers.fire_later(
                 "STREAM_BUFFER",
                 &name,
                 vec![name.clone(), "EMPTY".into(), last],
             );
         }
-        events::fire_later(
-            &self.triggers,
-            "STREAM_UNLOAD",
-            &name,
-            vec![name.clone(), "Buffer".into()],
-        );
+        self.triggers
+            .fire_later("STREAM_UNLOAD", &name, vec![name.clone(), "Buffer".into()]);
         let end = vec![
             name.clone(),
             s.downbytes.to_string(),
@@ -410,7 +460,7 @@ impl Actor for StreamActor {
             "0".into(),
             s.viewseconds.to_string(),
         ];
-        events::fire_later(&self.triggers, "STREAM_END", &name, end);
+        self.triggers.fire_later("STREAM_END", &name, end);
         self.reports.do_send(StreamReport::Gone {
             name: self.name.clone(),
             addr: ctx.address(),
@@ -419,33 +469,69 @@ impl Actor for StreamActor {
     }
 }
 
-/// A publisher's hold on a stream: push into [`Publisher::buffer`] with [`Publisher::token`].
-/// Dropping it detaches the publisher.
-pub struct Publisher {
-    pub buffer: Arc<LiveBuffer>,
-    pub token: u64,
-    stream: Addr<StreamActor>,
-}
-
-impl Drop for Publisher {
-    fn drop(&mut self) {
-        self.stream.do_send(DetachPublisher { token: self.token });
-    }
-}
-
-/// Attaches a publisher (refused while another healthy one is attached).
+/// Attaches a publisher: the source's `push://` rules and STREAM_PUSH decide, and a second
+/// publisher is refused while another healthy one is attached.
 #[derive(Message)]
 #[rtype(result = "Result<Publisher, StreamError>")]
 pub struct AttachPublisher {
     pub peer: IpAddr,
+    pub passphrase: String,
     pub protocol: &'static str,
+    pub url: String,
 }
 
 impl Handler<AttachPublisher> for StreamActor {
-    type Result = Result<Publisher, StreamError>;
-    fn handle(&mut self, msg: AttachPublisher, ctx: &mut Self::Context) -> Self::Result {
-        if self.buffer.is_closed() {
-            return Err(StreamError::Offline(self.name.clone()));
+    type Result = ResponseActFuture<Self, Result<Publisher, StreamError>>;
+    fn handle(&mut self, msg: AttachPublisher, _: &mut Self::Context) -> Self::Result {
+        if let Some(e) = self.closed_error() {
+            return Box::pin(fut::ready(Err(e)));
+        }
+        let Some(rules) = push_rules::parse(&self.source) else {
+            return Box::pin(fut::ready(Err(StreamError::NotPushable(self.name.clone()))));
+        };
+        let (triggers, name) = (self.triggers.clone(), self.name.clone());
+        let checks = async move {
+            rules
+                .check(msg.peer, &msg.passphrase)
+                .await
+                .map_err(|reason| StreamError::PushDenied {
+                    stream: name.clone(),
+                    reason,
+                })?;
+            if triggers.configured("STREAM_PUSH", &name) {
+                let host = msg.peer.to_string();
+                let out = triggers
+                    .fire(
+                        "STREAM_PUSH",
+                        &name,
+                        &[&name, &host, msg.protocol, &msg.url],
+                    )
+                    .await;
+                if !out.allowed {
+                    return Err(StreamError::PushDenied {
+                        stream: name,
+                        reason: "the STREAM_PUSH handler refused it".into(),
+                    });
+                }
+            }
+            Ok(msg)
+        };
+        Box::pin(
+            checks
+                .into_actor(self)
+                .map(|checked, act, ctx| act.attach(checked?, ctx)),
+        )
+    }
+}
+
+impl StreamActor {
+    fn attach(
+        &mut self,
+        msg: AttachPublisher,
+        ctx: &mut Context<Self>,
+    ) -> Result<Publisher, StreamError> {
+        if let Some(e) = self.closed_error() {
+            return Err(e);
         }
         if self.publisher_healthy() {
             return Err(StreamError::AlreadyPublishing(self.name.clone()));
@@ -484,11 +570,9 @@ impl Handler<AttachPublisher> for StreamActor {
             if resume { " (resumed)" } else { "" }
         );
         self.report();
-        Ok(Publisher {
-            buffer: self.buffer.clone(),
-            token,
-            stream: ctx.address(),
-        })
+        let stream = ctx.address();
+        let detach = OnDrop::new(move || stream.do_send(DetachPublisher { token }));
+        Ok(Publisher::new(self.buffer.clone(), token, detach))
     }
 }
 
@@ -528,20 +612,6 @@ impl Handler<DetachPublisher> for StreamActor {
     }
 }
 
-/// A viewer's hold on a stream: read packets with [`Subscription::reader`]. Dropping it
-/// unsubscribes.
-pub struct Subscription {
-    pub reader: Reader,
-    id: u64,
-    stream: Addr<StreamActor>,
-}
-
-impl Drop for Subscription {
-    fn drop(&mut self) {
-        self.stream.do_send(Unsubscribe { id: self.id });
-    }
-}
-
 /// Subscribes a viewer or a push. The reader starts at the newest keyframe (or waits for
 /// one); with `from_start`, at the oldest one in the buffer.
 #[derive(Message)]
@@ -553,21 +623,11 @@ pub struct Subscribe {
     pub from_start: bool,
 }
 
-impl Subscribe {
-    pub fn viewer(protocol: &'static str) -> Self {
-        Subscribe {
-            protocol,
-            output: false,
-            from_start: false,
-        }
-    }
-}
-
 impl Handler<Subscribe> for StreamActor {
     type Result = Result<Subscription, StreamError>;
     fn handle(&mut self, msg: Subscribe, ctx: &mut Self::Context) -> Self::Result {
-        if self.buffer.is_closed() {
-            return Err(StreamError::Offline(self.name.clone()));
+        if let Some(e) = self.closed_error() {
+            return Err(e);
         }
         let id = self.next_viewer;
         self.next_viewer += 1;
@@ -582,15 +642,14 @@ impl Handler<Subscribe> for StreamActor {
             },
         );
         self.idle_since = None;
-        Ok(Subscription {
-            reader: if msg.from_start {
-                self.buffer.reader_from_start()
-            } else {
-                self.buffer.reader()
-            },
-            id,
-            stream: ctx.address(),
-        })
+        let reader = if msg.from_start {
+            self.buffer.reader_from_start()
+        } else {
+            self.buffer.reader()
+        };
+        let stream = ctx.address();
+        let release = OnDrop::new(move || stream.do_send(Unsubscribe { id }));
+        Ok(Subscription::new(reader, release))
     }
 }
 
@@ -609,15 +668,18 @@ impl Handler<Unsubscribe> for StreamActor {
 
 /// Hands out the stream's buffer, for outputs that read it without following it as a viewer.
 #[derive(Message)]
-#[rtype(result = "Arc<LiveBuffer>")]
+#[rtype(result = "Result<Arc<LiveBuffer>, StreamError>")]
 pub struct GetBuffer;
 
 impl Handler<GetBuffer> for StreamActor {
-    type Result = MessageResult<GetBuffer>;
+    type Result = Result<Arc<LiveBuffer>, StreamError>;
     fn handle(&mut self, _: GetBuffer, _: &mut Self::Context) -> Self::Result {
+        if let Some(e) = &self.refused {
+            return Err(e.clone());
+        }
         // Someone is interested: do not stop for idleness right now.
         self.idle_since = Some(Instant::now());
-        MessageResult(self.buffer.clone())
+        Ok(self.buffer.clone())
     }
 }
 
@@ -629,6 +691,9 @@ pub struct UpdateConfig(pub Map<String, Value>);
 impl Handler<UpdateConfig> for StreamActor {
     type Result = ();
     fn handle(&mut self, msg: UpdateConfig, _: &mut Self::Context) {
+        if !self.source_overridden {
+            self.source = source_of(&msg.0);
+        }
         let options = StreamOptions::from_config(&msg.0);
         if options != self.options {
             self.buffer.set_settings(options.buffer.clone());

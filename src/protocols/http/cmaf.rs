@@ -10,8 +10,8 @@ use tokio::net::TcpStream;
 
 use super::hls::{bandwidth, out_of_range, playlist, segment_buffer, send_segment, variant};
 use super::{not_found, send, Request};
-use crate::actors::stream::buffer::LiveBuffer;
-use crate::actors::stream::fragments::Fragment;
+use crate::hub::buffer::LiveBuffer;
+use crate::hub::fragments::Fragment;
 use crate::media::{m3u8, mp4, mpd, Packet, Track, TrackKind};
 use crate::protocols::av_select::picked;
 use crate::protocols::ListenerContext;
@@ -145,12 +145,14 @@ pub async fn route(
             let Some(fragment) = buffer.fragment_at(time) else {
                 return out_of_range(sock, req).await;
             };
-            let built = fragment
-                .cmaf
-                .get_or_init(|| build_segments(&buffer, &fragment, &tracks));
-            match built.iter().find(|(id, _)| *id == track.id) {
-                Some((_, bytes)) => {
-                    send_segment(sock, req, &fragment, "video/mp4", bytes, &session.bytes).await
+            let build = || CmafSegments(build_segments(&buffer, &fragment, &tracks));
+            let built = fragment.cache.with(build, |segments| {
+                let found = segments.0.iter().find(|(id, _)| *id == track.id);
+                found.map(|(_, bytes)| bytes.clone())
+            });
+            match built {
+                Some(bytes) => {
+                    send_segment(sock, req, &fragment, "video/mp4", &bytes, &session.bytes).await
                 }
                 None => {
                     send(
@@ -178,6 +180,9 @@ pub async fn route(
         }
     }
 }
+
+/// A fragment's CMAF segments, one per track id, cached on the fragment.
+struct CmafSegments(Vec<(u32, bytes::Bytes)>);
 
 /// One CMAF segment per track for a fragment.
 fn build_segments(

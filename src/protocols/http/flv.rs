@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::Request;
-use crate::actors::stream::buffer::Entry;
+use crate::hub::buffer::Entry;
 use crate::media::flv::{self as flvfmt, TAG_SCRIPT};
 use crate::media::flv_body;
 use crate::media::{Codec, Track};
@@ -62,6 +62,7 @@ pub async fn serve(
         Err(e) => return super::forbidden(sock, req, &e).await,
     };
     let (name, mut sub) = match ctx
+        .hub
         .play(raw_name, "FLV", peer.ip(), &req.url(), OFFLINE_WAIT)
         .await
     {
@@ -115,9 +116,12 @@ pub async fn serve(
                 );
             }
             if let Some(track) = sel.track(entry.packet.track) {
-                if let Some([head, tail]) = entry.flv.get_or_init(|| packet_framing(track, entry)) {
-                    out.extend([head.clone(), entry.packet.data.clone(), tail.clone()]);
-                }
+                let build = || FlvFraming(packet_framing(track, entry));
+                entry.cache.with(build, |framing| {
+                    if let Some([head, tail]) = &framing.0 {
+                        out.extend([head.clone(), entry.packet.data.clone(), tail.clone()]);
+                    }
+                });
             }
         }
     };
@@ -131,6 +135,10 @@ pub async fn serve(
     )
     .await
 }
+
+/// A packet's FLV framing, cached on its buffer entry: the tag head (tag header plus codec
+/// prefix) and tail (PreviousTagSize); `None` when the packet is not sent as FLV.
+struct FlvFraming(Option<[Bytes; 2]>);
 
 /// Builds a packet's tag head (tag header + codec prefix) and tail (PreviousTagSize).
 fn packet_framing(track: &Track, entry: &Entry) -> Option<[Bytes; 2]> {

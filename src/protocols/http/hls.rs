@@ -13,8 +13,8 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 
 use super::{not_found, send, Request};
-use crate::actors::stream::buffer::LiveBuffer;
-use crate::actors::stream::fragments::Fragment;
+use crate::hub::buffer::LiveBuffer;
+use crate::hub::fragments::Fragment;
 use crate::media::{m3u8, ts, Track, TrackKind};
 use crate::protocols::av_select::picked;
 use crate::protocols::ListenerContext;
@@ -67,7 +67,7 @@ pub fn tracks_folder(tracks: &[Track]) -> String {
 }
 
 /// Average bits per second over what the buffer holds (at least 1).
-pub fn bandwidth(buffer: &crate::actors::stream::buffer::LiveBuffer) -> u64 {
+pub fn bandwidth(buffer: &crate::hub::buffer::LiveBuffer) -> u64 {
     let s = buffer.stats();
     let span = (s.lastms - s.firstms).max(1) as u64;
     (s.bytes as u64 * 8 * 1000 / span).max(1)
@@ -82,7 +82,8 @@ pub async fn segment_buffer(
     playlist: bool,
 ) -> Result<std::sync::Arc<LiveBuffer>, String> {
     let (_, buffer) = ctx
-        .stream_buffer(name, playlist)
+        .hub
+        .open_buffer(name, playlist)
         .await
         .map_err(|e| e.to_string())?;
     if playlist && !buffer.wait_fragments(1, PLAYLIST_WAIT).await {
@@ -195,19 +196,20 @@ async fn segment(
     let Some(fragment) = from.and_then(|t| buffer.fragment_at(t)) else {
         return out_of_range(sock, req).await;
     };
-    let built = fragment.ts.get_or_init(|| {
+    let build = || {
         let tracks = picked(&buffer.meta());
         let entries = buffer.packets(fragment.first_seq, fragment.end_seq);
         let packets: Vec<&crate::media::Packet> = entries.iter().map(|e| &e.packet).collect();
-        match ts::segment(&tracks, &packets) {
+        TsSegment(match ts::segment(&tracks, &packets) {
             Ok(b) => Some(b),
             Err(e) => {
                 tracing::warn!("HLS segment {file} of {name}: {e}");
                 None
             }
-        }
-    });
-    let Some(bytes) = built.clone() else {
+        })
+    };
+    let built = fragment.cache.with(build, |segment| segment.0.clone());
+    let Some(bytes) = built else {
         return send(
             sock,
             req,
@@ -220,6 +222,9 @@ async fn segment(
     };
     send_segment(sock, req, &fragment, "video/mp2t", &bytes, session_bytes).await
 }
+
+/// A fragment's MPEG-TS segment, cached on the fragment (`None`: it could not be built).
+struct TsSegment(Option<bytes::Bytes>);
 
 /// The variant of a master playlist carrying `tracks`.
 pub fn variant(

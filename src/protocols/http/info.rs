@@ -13,8 +13,8 @@ use serde_json::{json, Map, Value};
 use tokio::net::TcpStream;
 
 use super::{send, Request};
-use crate::actors::stream::buffer::LiveBuffer;
-use crate::actors::stream::StreamError;
+use crate::hub::buffer::LiveBuffer;
+use crate::hub::StreamError;
 use crate::media::{Track, TrackKind};
 use crate::protocols::{self, ListenerContext};
 
@@ -24,7 +24,7 @@ pub async fn stream_info(
     raw_name: &str,
     ctx: &ListenerContext,
 ) -> (&'static str, Value) {
-    match ctx.stream_buffer(raw_name, false).await {
+    match ctx.hub.open_buffer(raw_name, false).await {
         Ok((name, buffer)) => {
             if buffer.meta().tracks.is_empty() || buffer.stats().packets == 0 {
                 return ("200 OK", json!({"error": "Stream is waiting for data"}));

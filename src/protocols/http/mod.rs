@@ -26,8 +26,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use crate::actors::session::{self, ConnInfo, SessionConn, SessionError, SessionKind};
-use crate::actors::stream::buffer::{Entry, ReadEvent};
+use crate::hub::buffer::{Entry, ReadEvent};
+use crate::hub::session::{self, ConnInfo, SessionConn, SessionError, SessionKind};
+use crate::hub::Subscription;
 
 use super::{
     deliver, spawn_tcp_listener, ConnectorSpec, ListenerContext, ListenerError, ListenerHandle,
@@ -224,7 +225,7 @@ pub async fn admit_viewer(
         url: req.url(),
         kind: SessionKind::Viewer,
     };
-    ctx.admit(info).await
+    ctx.hub.admit(info).await
 }
 
 /// `?tkn=TOKEN` for URLs in generated playlists and manifests, so a player that follows them
@@ -253,19 +254,6 @@ pub async fn forbidden(
     .await
 }
 
-/// Resolves when the session is stopped (or at once if it already was).
-pub async fn session_stopped(stop: &mut watch::Receiver<bool>) {
-    if *stop.borrow() {
-        return;
-    }
-    while stop.changed().await.is_ok() {
-        if *stop.borrow() {
-            return;
-        }
-    }
-    std::future::pending::<()>().await
-}
-
 /// How many packets one viewer write takes at most.
 const VIEWER_BATCH: usize = 64;
 
@@ -275,7 +263,7 @@ const VIEWER_BATCH: usize = 64;
 /// connection may be reused (never, after a stream).
 pub async fn feed_viewer(
     sock: &mut TcpStream,
-    sub: &mut crate::actors::stream::Subscription,
+    sub: &mut Subscription,
     session: &mut SessionConn,
     stop: &mut watch::Receiver<bool>,
     (label, name, peer): (&str, &str, SocketAddr),
@@ -287,7 +275,7 @@ pub async fn feed_viewer(
     // Registered once, not once per packet: viewers wake for every packet.
     let stopped = stop.changed();
     tokio::pin!(stopped);
-    let ended = session_stopped(&mut session.stop);
+    let ended = crate::hub::session::stopped(&mut session.stop);
     tokio::pin!(ended);
     loop {
         batch.clear();

@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::{not_found, Request};
-use crate::actors::stream::buffer::Entry;
+use crate::hub::buffer::Entry;
 use crate::media::{aac, mp4, ts, Codec, Packet, Track};
 use crate::protocols::av_select::picked;
 use crate::protocols::{ListenerContext, OFFLINE_WAIT};
@@ -88,6 +88,7 @@ pub async fn serve(
         Err(e) => return super::forbidden(sock, req, &e).await,
     };
     let (name, mut sub) = match ctx
+        .hub
         .play(
             raw_name,
             kind.connector(),

@@ -19,7 +19,7 @@ use super::chunk::{self, ChunkError, ChunkReader, RtmpMessage};
 use super::handshake::{self, HandshakeError};
 use super::ingest::Ingest;
 use super::message::{self as msg, Command, Control, MessageError};
-use crate::actors::stream::StreamError;
+use crate::hub::{PublishRequest, StreamError};
 use crate::protocols::{ListenerContext, OFFLINE_WAIT};
 
 /// Chunk size Eddy sends with (announced right after `connect`).
@@ -85,7 +85,7 @@ pub struct Conn {
     /// The `tcUrl` from `connect` (for trigger payloads).
     tc_url: String,
     /// The session of a publish in progress.
-    input_session: Option<crate::actors::session::SessionConn>,
+    input_session: Option<crate::hub::session::SessionConn>,
     object_encoding: f64,
     bytes_in: u64,
     last_ack: u64,
@@ -135,7 +135,7 @@ impl Conn {
             let mut input_rx = self.input_session.as_ref().map(|s| s.stop.clone());
             let input_stop = async {
                 match input_rx.as_mut() {
-                    Some(rx) => crate::protocols::http::session_stopped(rx).await,
+                    Some(rx) => crate::hub::session::stopped(rx).await,
                     None => std::future::pending().await,
                 }
             };
@@ -410,10 +410,11 @@ impl Conn {
                 let mut key = stream_key(raw);
                 // RTMP_PUSH_REWRITE (manual §4.4.16): the answer is the URL to use instead.
                 let host = self.peer.ip().to_string();
-                if self.ctx.triggers.configured("RTMP_PUSH_REWRITE", "") {
+                if self.ctx.hub.triggers().configured("RTMP_PUSH_REWRITE", "") {
                     let out = self
                         .ctx
-                        .triggers
+                        .hub
+                        .triggers()
                         .fire("RTMP_PUSH_REWRITE", "", &[&url, &host])
                         .await;
                     let new_url = out.answer.unwrap_or_default().trim().to_string();
@@ -433,22 +434,25 @@ impl Conn {
                     passphrase = parts.next().unwrap_or("").to_string();
                     url = new_url;
                 }
-                match self
-                    .ctx
-                    .publish(&key, &passphrase, self.peer.ip(), "RTMP", &url)
-                    .await
-                {
+                let request = PublishRequest {
+                    name: key,
+                    passphrase,
+                    peer: self.peer.ip(),
+                    protocol: "RTMP",
+                    url: url.clone(),
+                };
+                match self.ctx.hub.publish(request).await {
                     Ok((name, publisher)) => {
                         // An input session, so stop_sessions INPUT and stop_sessid reach it.
-                        let info = crate::actors::session::ConnInfo {
+                        let info = crate::hub::session::ConnInfo {
                             stream: name.clone(),
                             ip: self.peer.ip(),
                             token: uuid::Uuid::new_v4().simple().to_string(),
                             protocol: "RTMP",
                             url: url.clone(),
-                            kind: crate::actors::session::SessionKind::Input,
+                            kind: crate::hub::session::SessionKind::Input,
                         };
-                        self.input_session = self.ctx.admit(info).await.ok();
+                        self.input_session = self.ctx.hub.admit(info).await.ok();
                         self.send_status(
                             stream_id,
                             "status",
@@ -492,10 +496,11 @@ impl Conn {
         &mut self,
         name: &str,
         stream_id: u32,
-    ) -> Result<(String, crate::actors::stream::Subscription), ConnError> {
+    ) -> Result<(String, crate::hub::Subscription), ConnError> {
         let url = format!("{}/{name}", self.tc_url.trim_end_matches('/'));
         match self
             .ctx
+            .hub
             .play(name, "RTMP", self.peer.ip(), &url, OFFLINE_WAIT)
             .await
         {

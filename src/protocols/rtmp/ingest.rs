@@ -15,8 +15,8 @@ use bytes::Bytes;
 use super::amf0::Amf0Value;
 use super::chunk::{extend_timestamp, RtmpMessage};
 use super::message as msg;
-use crate::actors::stream::buffer::WriteError;
-use crate::actors::stream::Publisher;
+use crate::hub::buffer::WriteError;
+use crate::hub::Publisher;
 use crate::media::flv::{self, VideoPacketKind};
 use crate::media::{aac, h264, hevc, mp3, Codec, Packet, Track};
 

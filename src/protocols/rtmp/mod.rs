@@ -18,6 +18,7 @@ pub mod handshake;
 pub mod ingest;
 pub mod message;
 pub mod play;
+pub mod push;
 
 use serde_json::json;
 

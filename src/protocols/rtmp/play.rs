@@ -17,8 +17,8 @@ use super::amf0::Amf0Value;
 use super::chunk::chunk_message;
 use super::conn::{Conn, ConnError, CSID_AUDIO, CSID_STATUS, CSID_VIDEO, OUT_CHUNK_SIZE};
 use super::message as msg;
-use crate::actors::session::{ConnInfo, SessionKind};
-use crate::actors::stream::buffer::{Entry, ReadEvent};
+use crate::hub::buffer::{Entry, ReadEvent};
+use crate::hub::session::{ConnInfo, SessionKind};
 use crate::media::flv::{TAG_AUDIO, TAG_VIDEO};
 use crate::media::{flv_body, Track};
 use crate::protocols::av_select::AvSelection;
@@ -46,7 +46,7 @@ pub async fn run(
         url: conn.url_for(name),
         kind: SessionKind::Viewer,
     };
-    let mut session = match conn.ctx.admit(info).await {
+    let mut session = match conn.ctx.hub.admit(info).await {
         Ok(s) => s,
         Err(e) => {
             conn.send_status(stream_id, "error", "NetStream.Play.Failed", &e.to_string());
@@ -101,7 +101,7 @@ pub async fn run(
     let mut out: Vec<Bytes> = Vec::new();
     let stopped = stop.changed();
     tokio::pin!(stopped);
-    let ended = crate::protocols::http::session_stopped(&mut session.stop);
+    let ended = crate::hub::session::stopped(&mut session.stop);
     tokio::pin!(ended);
     loop {
         batch.clear();
@@ -159,12 +159,12 @@ pub async fn run(
                 continue;
             };
             if stream_id == SHARED_STREAM_ID {
-                if let Some(parts) = entry
-                    .rtmp
-                    .get_or_init(|| chunk_packet(track, entry, SHARED_STREAM_ID))
-                {
-                    out.extend(parts.iter().cloned());
-                }
+                let build = || RtmpChunks(chunk_packet(track, entry, SHARED_STREAM_ID));
+                entry.cache.with(build, |chunks| {
+                    if let Some(parts) = &chunks.0 {
+                        out.extend(parts.iter().cloned());
+                    }
+                });
             } else if let Some(parts) = chunk_packet(track, entry, stream_id) {
                 out.extend(parts);
             }
@@ -181,6 +181,9 @@ pub async fn run(
         }
     }
 }
+
+/// A packet chunked for message stream [`SHARED_STREAM_ID`], cached on its buffer entry.
+struct RtmpChunks(Option<Vec<Bytes>>);
 
 fn chunk_packet(track: &Track, entry: &Entry, stream_id: u32) -> Option<Vec<Bytes>> {
     let (tag_type, prefix) = flv_body::packet_prefix(track, &entry.packet)?;

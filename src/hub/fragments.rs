@@ -4,12 +4,12 @@
 //! video) to a later one at least `segmentsize` ms on (manual §3.3.1, facts §11.2). Fragments
 //! are numbered in order for a stream's whole life, so a playlist's media sequence only grows.
 //! The fragment being filled is not listed until the next one starts. Each fragment caches the
-//! segments built from it, so every viewer gets the same bytes, built once.
+//! segments built from it ([`Fragment::cache`]), so every viewer gets the same bytes, built once.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use bytes::Bytes;
+use super::cache::FormatCache;
 
 /// One finished fragment.
 #[derive(Debug)]
@@ -26,10 +26,8 @@ pub struct Fragment {
     pub discontinuity: bool,
     /// How many discontinuities came before this fragment (HLS discontinuity sequence).
     pub discontinuity_seq: u64,
-    /// The MPEG-TS segment, built by the first viewer asking for it.
-    pub ts: OnceLock<Option<Bytes>>,
-    /// The CMAF segments, one per track id, built by the first viewer asking for one.
-    pub cmaf: OnceLock<Vec<(u32, Bytes)>>,
+    /// The segments built from it (one per segmented format), by the first viewer asking.
+    pub cache: FormatCache,
 }
 
 impl Fragment {
@@ -94,8 +92,7 @@ impl FragmentIndex {
             end_ms,
             discontinuity: open.discontinuity,
             discontinuity_seq: self.discontinuities - u64::from(open.discontinuity),
-            ts: OnceLock::new(),
-            cmaf: OnceLock::new(),
+            cache: FormatCache::default(),
         }));
         self.next_number += 1;
     }

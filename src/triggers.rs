@@ -18,7 +18,9 @@
 //!
 //! The design names a TriggerActor; [`Triggers`] is instead a shared handle each caller awaits
 //! on its own task: an actor's mailbox would queue every event behind the slowest handler, and a
-//! slow or dead handler must only hold up the one connection or change that waits for it.
+//! slow or dead handler must only hold up the one connection or change that waits for it. It is
+//! not an actor, so it lives beside them: actors fire through it, and protocols reach it through
+//! the stream hub ([`crate::hub::Hub::triggers`]).
 
 use std::process::Stdio;
 use std::sync::{Arc, RwLock};
@@ -186,6 +188,25 @@ impl Triggers {
     pub async fn fire(&self, name: &str, stream: &str, lines: &[&str]) -> Outcome {
         let (config, who) = self.snapshot();
         fire(&config, name, stream, &lines.join("\n"), &who).await
+    }
+
+    /// Fires an event in the background when some handler wants it; for events whose answer
+    /// changes nothing (STREAM_END, CONN_CLOSE, PUSH_END, ...).
+    pub fn fire_later(&self, name: &'static str, stream: &str, lines: Vec<String>) {
+        if !self.configured(name, stream) {
+            return;
+        }
+        let (triggers, stream) = (self.clone(), stream.to_string());
+        let task = async move {
+            let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+            triggers.fire(name, &stream, &refs).await;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) => {
+                h.spawn(task);
+            }
+            Err(_) => tracing::debug!("{name}: no runtime to run handlers on"),
+        }
     }
 }
 

@@ -7,8 +7,8 @@
 //! ```
 //!
 //! Media enters once: each packet is an `Arc<Entry>` whose payload is a `Bytes` every viewer
-//! shares; per-format framing (FLV tag heads, RTMP chunk headers) is cached on the entry the first
-//! time any viewer needs it. A reader is a cursor (a sequence number) plus a `watch` receiver that
+//! shares; per-format framing (FLV tag heads, RTMP chunk headers, TS PES) is cached on the entry
+//! the first time any viewer needs it ([`Entry::cache`]). A reader is a cursor (a sequence number) plus a `watch` receiver that
 //! wakes it when packets arrive, so a slow viewer costs nothing but its cursor: it never holds
 //! the ring, and the ring never waits for it. A reader whose cursor fell out of the ring, or that
 //! is further behind live than `maxkeepaway`, skips ahead to a keyframe.
@@ -20,12 +20,12 @@
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicI64;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::sync::watch;
 
+use super::cache::FormatCache;
 use super::fragments::{Fragment, FragmentIndex};
 
 use crate::media::{Packet, Track, TrackKind};
@@ -66,11 +66,8 @@ pub struct Entry {
     pub meta_version: u64,
     /// When the packet entered the buffer (for the fan-out latency figures).
     pub arrived: std::time::Instant,
-    /// Built once by the FLV output: the tag head (tag header plus codec prefix) and tail
-    /// (PreviousTagSize); `None` when the packet is not sent as FLV.
-    pub flv: OnceLock<Option<[Bytes; 2]>>,
-    /// Built once by the RTMP output: the chunked message as shared slices.
-    pub rtmp: OnceLock<Option<Vec<Bytes>>>,
+    /// Per-format framing, built once by the first viewer of each format that needs it.
+    pub cache: FormatCache,
 }
 
 /// The tracks of a stream, versioned so readers notice changes.
@@ -262,8 +259,7 @@ impl LiveBuffer {
             meta_version: inner.meta.version,
             arrived: std::time::Instant::now(),
             packet,
-            flv: OnceLock::new(),
-            rtmp: OnceLock::new(),
+            cache: FormatCache::default(),
         });
         let (track_id, time) = (entry.packet.track, entry.packet.time);
         match inner.track_times.iter_mut().find(|t| t.0 == track_id) {
@@ -600,6 +596,7 @@ impl Reader {
 mod tests {
     use super::*;
     use crate::media::Codec;
+    use bytes::Bytes;
 
     fn track(id: u32, codec: Codec) -> Track {
         Track {

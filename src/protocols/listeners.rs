@@ -1,16 +1,18 @@
 //! The running listeners, one per startable entry of `config.protocols`.
 //!
-//! Owned by the supervisor. After every configuration change it calls [`ListenerSet::retire`]
-//! (stop what is no longer configured, and wait for the sockets to close) and then
-//! [`ListenerSet::start_missing`]. Entries that failed to bind are retried on the supervisor's
-//! tick, so a port that was busy comes up once it is free.
+//! The supervisor drives a [`ListenerSet`] through [`Listeners`]: after every configuration
+//! change it calls `retire` (stop what is no longer configured, and wait for the sockets to
+//! close) and then `start_missing`. Entries that failed to bind are retried on the supervisor's
+//! tick, so a port that was busy comes up once it is free. A connector name not in the
+//! catalogue reports `"Not installed"`.
 
 use std::net::SocketAddr;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
+use super::{catalogue, listen, ListenerContext, ListenerHandle};
 use crate::config::{same_protocol, ProtocolEntry};
-use crate::protocols::{self, EntryState, ListenerContext, ListenerHandle, StopFuture};
+use crate::hub::outlets::{Listeners, StopFuture};
 
 struct Slot {
     entry: ProtocolEntry,
@@ -21,37 +23,20 @@ struct Slot {
 /// The listeners and the state of every configured entry.
 pub struct ListenerSet {
     slots: Vec<Slot>,
-    /// Set by the supervisor once it runs (listeners need its address).
-    ctx: Option<ListenerContext>,
-}
-
-impl Default for ListenerSet {
-    fn default() -> Self {
-        Self::new()
-    }
+    ctx: ListenerContext,
 }
 
 impl ListenerSet {
-    pub fn new() -> Self {
+    pub fn new(ctx: ListenerContext) -> Self {
         ListenerSet {
             slots: Vec::new(),
-            ctx: None,
+            ctx,
         }
-    }
-
-    pub fn set_context(&mut self, ctx: ListenerContext) {
-        self.ctx = Some(ctx);
-    }
-
-    /// Stops the listeners whose entry is not in `wanted`; the futures finish when their sockets
-    /// are closed.
-    pub fn retire(&mut self, wanted: &[ProtocolEntry]) -> Vec<StopFuture> {
-        self.retire_inner(wanted, true)
     }
 
     fn retire_inner(&mut self, wanted: &[ProtocolEntry], report: bool) -> Vec<StopFuture> {
         let mut stops = Vec::new();
-        let ctx = self.ctx.clone();
+        let ctx = &self.ctx;
         self.slots.retain_mut(|slot| {
             if wanted.iter().any(|w| same_protocol(w, &slot.entry)) {
                 return true;
@@ -64,7 +49,7 @@ impl ListenerSet {
                     h.local_addr
                 );
                 stops.push(h.stop());
-                if let (true, Some(ctx)) = (report, &ctx) {
+                if report {
                     output_event(ctx, "OUTPUT_STOP", &slot.entry);
                 }
             }
@@ -73,13 +58,7 @@ impl ListenerSet {
         stops
     }
 
-    /// Stops everything (at shutdown: OUTPUT_STOP is not fired then, manual §4.4.4).
-    pub fn retire_all(&mut self) -> Vec<StopFuture> {
-        self.retire_inner(&[], false)
-    }
-
-    /// Starts a listener for each wanted entry that is not running, and retries failed ones.
-    pub fn start_missing(&mut self, wanted: &[ProtocolEntry]) {
+    fn start_wanted(&mut self, wanted: &[ProtocolEntry]) {
         for entry in wanted {
             let mut previous_failure = None;
             if let Some(i) = self
@@ -98,13 +77,6 @@ impl ListenerSet {
         }
     }
 
-    /// True when some entry failed and may be retried.
-    pub fn has_failures(&self) -> bool {
-        self.slots
-            .iter()
-            .any(|s| matches!(s.state, EntryState::Failed(_)))
-    }
-
     /// Starts one entry. A retry that fails the same way as before is not logged again.
     fn start_one(&self, entry: &ProtocolEntry, previous_failure: Option<String>) -> Slot {
         let mut slot = Slot {
@@ -119,7 +91,7 @@ impl ListenerSet {
         else {
             return slot;
         };
-        let Some(spec) = protocols::find(name) else {
+        let Some(spec) = catalogue::find(name) else {
             slot.state = EntryState::NotInstalled;
             return slot;
         };
@@ -127,7 +99,7 @@ impl ListenerSet {
             slot.state = EntryState::Enabled;
             return slot;
         };
-        let settings = match protocols::settings_for(spec, entry) {
+        let settings = match listen::settings_for(spec, entry) {
             Ok(s) => s,
             Err(why) => {
                 tracing::warn!(kind = "CONF", "{name} not started: {why}");
@@ -135,10 +107,7 @@ impl ListenerSet {
                 return slot;
             }
         };
-        let Some(ctx) = &self.ctx else {
-            slot.state = EntryState::Failed("the server is not running yet".into());
-            return slot;
-        };
+        let ctx = &self.ctx;
         match start(&settings, ctx) {
             Ok(handle) => {
                 slot.state = EntryState::Running(handle.local_addr);
@@ -156,15 +125,6 @@ impl ListenerSet {
         slot
     }
 
-    /// The `online` value for a configured entry.
-    pub fn online(&self, entry: &ProtocolEntry) -> Value {
-        self.slots
-            .iter()
-            .find(|s| same_protocol(&s.entry, entry))
-            .map(|s| s.state.online_value())
-            .unwrap_or(Value::from(0))
-    }
-
     /// The address a running entry listens on.
     pub fn local_addr(&self, entry: &ProtocolEntry) -> Option<SocketAddr> {
         self.slots
@@ -179,16 +139,67 @@ impl ListenerSet {
 
 /// OUTPUT_START / OUTPUT_STOP (manual §4.4.3-4): non-blocking, payload the entry as JSON.
 fn output_event(ctx: &ListenerContext, event: &'static str, entry: &ProtocolEntry) {
-    if !ctx.triggers.configured(event, "") {
-        return;
+    let payload = Value::Object(entry.clone()).to_string();
+    let _rt = ctx.runtime.enter();
+    ctx.hub.triggers().fire_later(event, "", vec![payload]);
+}
+
+impl Listeners for ListenerSet {
+    fn retire(&mut self, wanted: &[ProtocolEntry]) -> Vec<StopFuture> {
+        *self
+            .ctx
+            .protocols
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = wanted.to_vec();
+        self.retire_inner(wanted, true)
     }
-    let (triggers, payload) = (
-        ctx.triggers.clone(),
-        serde_json::Value::Object(entry.clone()).to_string(),
-    );
-    ctx.runtime.spawn(async move {
-        triggers.fire(event, "", &[&payload]).await;
-    });
+
+    fn retire_all(&mut self) -> Vec<StopFuture> {
+        self.retire_inner(&[], false)
+    }
+
+    fn start_missing(&mut self, wanted: &[ProtocolEntry]) {
+        self.start_wanted(wanted)
+    }
+
+    fn has_failures(&self) -> bool {
+        self.slots
+            .iter()
+            .any(|s| matches!(s.state, EntryState::Failed(_)))
+    }
+
+    fn online(&self, entry: &ProtocolEntry) -> Value {
+        self.slots
+            .iter()
+            .find(|s| same_protocol(&s.entry, entry))
+            .map(|s| s.state.online_value())
+            .unwrap_or(Value::from(0))
+    }
+}
+
+/// The `online` value of an entry whose connector is not startable on its own.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EntryState {
+    Running(SocketAddr),
+    Failed(String),
+    Enabled,
+    NotInstalled,
+    MissingConnector,
+    Invalid(String),
+}
+
+impl EntryState {
+    /// The API's `online` value (facts §2.5).
+    pub fn online_value(&self) -> Value {
+        match self {
+            EntryState::Running(_) => json!(1),
+            EntryState::Failed(_) => json!(0),
+            EntryState::Enabled => json!("Enabled"),
+            EntryState::NotInstalled => json!("Not installed"),
+            EntryState::MissingConnector => json!("Missing connector name"),
+            EntryState::Invalid(_) => json!("Invalid configuration"),
+        }
+    }
 }
 
 fn connector(entry: &ProtocolEntry) -> &str {

@@ -1,0 +1,48 @@
+//! What the actors ask of the protocols: the listeners that `config.protocols` turns on, and
+//! the outputs that run pushes. The protocols implement these (`protocols::listeners`,
+//! `protocols::push`); the supervisor holds them as trait objects, so it never names a
+//! protocol.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::sync::watch;
+
+use super::push::{ExitReason, PushState};
+use super::HubFuture;
+use crate::config::ProtocolEntry;
+
+/// A future that completes once a listener has let go of its socket.
+pub type StopFuture = HubFuture<'static, ()>;
+
+/// The running listeners, one per startable entry of `config.protocols`.
+///
+/// After every configuration change the supervisor calls [`Listeners::retire`] (stop what is
+/// no longer wanted, and wait for the sockets to close) and then [`Listeners::start_missing`].
+pub trait Listeners: Send {
+    /// Stops the listeners whose entry is not in `wanted` (OUTPUT_STOP fires for each); the
+    /// futures finish when their sockets are closed. `wanted` becomes the list outputs read
+    /// their settings and links from.
+    fn retire(&mut self, wanted: &[ProtocolEntry]) -> Vec<StopFuture>;
+    /// Stops everything (at shutdown; OUTPUT_STOP is not fired then, manual §4.4.4).
+    fn retire_all(&mut self) -> Vec<StopFuture>;
+    /// Starts a listener for each wanted entry that is not running, and retries failed ones.
+    fn start_missing(&mut self, wanted: &[ProtocolEntry]);
+    /// True when some entry failed and may be retried.
+    fn has_failures(&self) -> bool;
+    /// The `online` value of a configured entry (facts §2.5).
+    fn online(&self, entry: &ProtocolEntry) -> Value;
+}
+
+/// Runs pushes: the output side of a push (open the stream, write it to a file or another
+/// server, report RECORDING_END and PUSH_END).
+pub trait PushRunner: Send + Sync {
+    /// Runs one push to its end on the media runtime. `stop` turning `Some` asks it to end
+    /// (a file is finished first); with `from_start` it starts at the oldest buffered keyframe.
+    fn run(
+        &self,
+        push: Arc<PushState>,
+        stop: watch::Receiver<Option<ExitReason>>,
+        from_start: bool,
+    ) -> HubFuture<'static, ExitReason>;
+}

@@ -1,0 +1,178 @@
+//! The catalogue: every connector and input Eddy implements, as `capabilities` lists them.
+//!
+//! Only what Eddy really implements is here, so `capabilities` never promises an output that is
+//! not there. A connector with a [`ConnectorSpec::start`] function runs its own listener;
+//! outputs that ride on the HTTP listener (`deps: "HTTP"`) report `"Enabled"`.
+
+use serde_json::{json, Map, Value};
+
+use super::listen::{ListenerError, ListenerHandle, ListenerSettings};
+use super::{http, rtmp, ListenerContext};
+use crate::config::ProtocolEntry;
+
+/// Starts a listener for one configured entry.
+pub type StartFn = fn(&ListenerSettings, &ListenerContext) -> Result<ListenerHandle, ListenerError>;
+
+/// One connector Eddy implements.
+pub struct ConnectorSpec {
+    pub name: &'static str,
+    pub desc: &'static str,
+    pub default_port: Option<u16>,
+    /// `Some("HTTP")` for outputs served by the HTTP listener.
+    pub deps: Option<&'static str>,
+    /// The connector's `capabilities` entry (without `name`, which is added).
+    pub capabilities: fn() -> Value,
+    /// `None` for outputs that ride on another listener.
+    pub start: Option<StartFn>,
+}
+
+/// Every connector Eddy implements.
+pub fn catalogue() -> &'static [ConnectorSpec] {
+    use http::outputs as out;
+    static CATALOGUE: [ConnectorSpec; 9] = [
+        http::SPEC,
+        rtmp::SPEC,
+        http::flv::SPEC,
+        out::HLS,
+        out::CMAF,
+        out::MP4,
+        out::HTTPTS,
+        out::MP3,
+        out::AAC,
+    ];
+    &CATALOGUE
+}
+
+/// Looks a connector up by its configured name (case-insensitive, as operators type it).
+pub fn find(name: &str) -> Option<&'static ConnectorSpec> {
+    catalogue()
+        .iter()
+        .find(|c| c.name.eq_ignore_ascii_case(name))
+}
+
+/// The `connectors` object of a `capabilities` answer.
+pub fn capabilities() -> Map<String, Value> {
+    catalogue()
+        .iter()
+        .map(|c| {
+            let mut v = (c.capabilities)();
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("name".into(), json!(c.name));
+                obj.insert("desc".into(), json!(c.desc));
+                if let Some(d) = c.deps {
+                    obj.insert("deps".into(), json!(d));
+                }
+            }
+            (c.name.to_string(), v)
+        })
+        .collect()
+}
+
+/// The entries a first start enables: every connector with nothing required (facts §9.1).
+pub fn default_protocols() -> Vec<ProtocolEntry> {
+    catalogue()
+        .iter()
+        .filter(|c| {
+            (c.capabilities)()
+                .get("required")
+                .and_then(Value::as_object)
+                .is_none_or(Map::is_empty)
+        })
+        .map(|c| {
+            let mut p = ProtocolEntry::new();
+            p.insert("connector".into(), json!(c.name));
+            p
+        })
+        .collect()
+}
+
+/// One input Eddy implements: which stream sources it reads (`source_match`, one `*` wildcard).
+pub struct InputSpec {
+    pub name: &'static str,
+    pub source_match: &'static [&'static str],
+    /// The input's `capabilities` entry (without `name`, which is added).
+    pub capabilities: fn() -> Value,
+}
+
+/// Every input Eddy implements. File inputs join here later.
+pub fn inputs() -> &'static [InputSpec] {
+    static INPUTS: [InputSpec; 1] = [InputSpec {
+        name: "Buffer",
+        source_match: &["push://*"],
+        capabilities: buffer_input_capabilities,
+    }];
+    &INPUTS
+}
+
+fn buffer_input_capabilities() -> Value {
+    json!({
+        "desc": "Live buffer for pushed streams (RTMP). push://[host][@passphrase] sets who may push.",
+        "priority": 9,
+        "codecs": [["H264", "HEVC", "AV1", "VP9"], ["AAC", "MP3"]],
+        "required": {},
+        "optional": {
+            "DVR": {"name": "Buffer time (ms)", "help": "How much of the live stream is kept for viewers to start in", "type": "uint", "default": 50000},
+            "cut": {"name": "Cut time (ms)", "help": "Data before this time stamp is not kept", "type": "uint", "default": 0},
+            "resume": {"name": "Resume support", "help": "Keep the buffer when the publisher disconnects, so it can continue", "type": "select", "select": [[0, "Disabled"], [1, "Enabled"]], "default": 0},
+            "inputtimeout": {"name": "Resume window (s)", "help": "With resume support, how long to wait for the publisher to come back", "type": "uint", "default": 30},
+            "maxkeepaway": {"name": "Maximum lag (ms)", "help": "A viewer further behind live than this skips ahead to a keyframe", "type": "uint", "default": 45000},
+            "segmentsize": {"name": "Segment size (ms)", "help": "Minimum segment duration for segmented outputs", "type": "uint", "default": 1900}
+        }
+    })
+}
+
+/// The input that reads `source`, if any.
+pub fn input_for(source: &str) -> Option<&'static InputSpec> {
+    inputs()
+        .iter()
+        .find(|i| i.source_match.iter().any(|m| wildcard_match(m, source)))
+}
+
+/// The `inputs` object of a `capabilities` answer.
+pub fn input_capabilities() -> Map<String, Value> {
+    inputs()
+        .iter()
+        .map(|i| {
+            let mut v = (i.capabilities)();
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("name".into(), json!(i.name));
+                obj.insert("source_match".into(), json!(i.source_match));
+            }
+            (i.name.to_string(), v)
+        })
+        .collect()
+}
+
+/// Matches `text` against `pattern` with at most one `*` standing for any run of characters.
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, tail)) => {
+            text.len() >= head.len() + tail.len() && text.starts_with(head) && text.ends_with(tail)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogue_lists_only_real_connectors() {
+        let caps = capabilities();
+        assert!(caps.contains_key("HTTP"));
+        assert!(find("http").is_some());
+        assert!(find("RTSP").is_none());
+        assert!(default_protocols().iter().any(|p| p["connector"] == "HTTP"));
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard_match("push://*", "push://"));
+        assert!(wildcard_match("push://*", "push://1.2.3.4@pw"));
+        assert!(!wildcard_match("push://*", "/file.mp4"));
+        assert!(wildcard_match("/*.mp4", "/a.mp4"));
+        assert!(!wildcard_match("ab*ba", "aba"));
+        assert!(wildcard_match("exact", "exact"));
+    }
+}

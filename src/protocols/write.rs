@@ -1,0 +1,157 @@
+//! Writing to a viewer: vectored writes straight from the shared packet buffers (no copy), each
+//! within [`VIEWER_WRITE_TIMEOUT`], counted into the stream's and the session's bytes and the
+//! fan-out latency.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::hub::buffer::{Counters, Entry};
+use crate::hub::latency::FANOUT_LATENCY;
+
+/// A viewer whose socket takes no data for this long is dropped.
+pub const VIEWER_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Writes one batch to a viewer: vectored, within [`VIEWER_WRITE_TIMEOUT`], adding the bytes to
+/// the stream's counters and the batch's age to the fan-out latency. `Ok(false)` when the viewer
+/// took nothing for that long and should be dropped.
+pub async fn deliver<W: tokio::io::AsyncWrite + Unpin>(
+    w: &mut W,
+    out: &[Bytes],
+    batch: &[Arc<Entry>],
+    counters: &Counters,
+    session_bytes: &AtomicU64,
+) -> std::io::Result<bool> {
+    let Ok(written) = tokio::time::timeout(VIEWER_WRITE_TIMEOUT, write_all_bytes(w, out)).await
+    else {
+        return Ok(false);
+    };
+    let written = written?;
+    counters.down_bytes.fetch_add(written, Ordering::Relaxed);
+    session_bytes.fetch_add(written, Ordering::Relaxed);
+    if let Some(oldest) = batch.first() {
+        FANOUT_LATENCY.record(oldest.arrived.elapsed());
+    }
+    Ok(true)
+}
+
+/// Writes every buffer in order with vectored writes (no copying); returns the bytes written.
+pub async fn write_all_bytes<W: tokio::io::AsyncWrite + Unpin>(
+    w: &mut W,
+    bufs: &[Bytes],
+) -> std::io::Result<u64> {
+    use tokio::io::AsyncWriteExt;
+    const MAX_SLICES: usize = 64;
+    let (mut idx, mut off, mut total) = (0usize, 0usize, 0u64);
+    loop {
+        while idx < bufs.len() && bufs[idx].len() == off {
+            idx += 1;
+            off = 0;
+        }
+        if idx >= bufs.len() {
+            return Ok(total);
+        }
+        let mut slices = [std::io::IoSlice::new(&[]); MAX_SLICES];
+        let mut count = 0;
+        for (i, b) in bufs[idx..].iter().enumerate() {
+            if count == MAX_SLICES {
+                break;
+            }
+            let part = if i == 0 { &b[off..] } else { &b[..] };
+            if !part.is_empty() {
+                slices[count] = std::io::IoSlice::new(part);
+                count += 1;
+            }
+        }
+        let mut n = w.write_vectored(&slices[..count]).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        total += n as u64;
+        while n > 0 && idx < bufs.len() {
+            let left = bufs[idx].len() - off;
+            if n >= left {
+                n -= left;
+                idx += 1;
+                off = 0;
+            } else {
+                off += n;
+                n = 0;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// A writer that takes at most 5 bytes per call.
+    struct Trickle(Vec<u8>);
+
+    impl tokio::io::AsyncWrite for Trickle {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            let n = buf.len().min(5);
+            self.0.extend_from_slice(&buf[..n]);
+            Poll::Ready(Ok(n))
+        }
+        fn poll_write_vectored(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            bufs: &[std::io::IoSlice<'_>],
+        ) -> Poll<std::io::Result<usize>> {
+            let mut left = 5;
+            let mut n = 0;
+            for b in bufs {
+                let take = b.len().min(left);
+                self.0.extend_from_slice(&b[..take]);
+                n += take;
+                left -= take;
+                if left == 0 {
+                    break;
+                }
+            }
+            Poll::Ready(Ok(n))
+        }
+        fn is_write_vectored(&self) -> bool {
+            true
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn vectored_writes_survive_partial_writes() {
+        let bufs: Vec<Bytes> = ["abc", "", "defghijkl", "m", "", "nopqrstuvwxyz"]
+            .iter()
+            .map(|s| Bytes::from(*s))
+            .collect();
+        let mut w = Trickle(Vec::new());
+        let n = write_all_bytes(&mut w, &bufs).await.expect("write");
+        assert_eq!(n, 26);
+        assert_eq!(w.0, b"abcdefghijklmnopqrstuvwxyz");
+        let many: Vec<Bytes> = (0..200u8).map(|i| Bytes::from(vec![i; 3])).collect();
+        let mut w = Trickle(Vec::new());
+        write_all_bytes(&mut w, &many).await.expect("write");
+        assert_eq!(w.0.len(), 600);
+        assert_eq!(w.0[597..], [199, 199, 199]);
+        assert_eq!(
+            write_all_bytes(&mut Trickle(Vec::new()), &[])
+                .await
+                .expect("empty"),
+            0
+        );
+    }
+}
