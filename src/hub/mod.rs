@@ -30,6 +30,8 @@
 
 pub mod buffer;
 pub mod cache;
+#[cfg(test)]
+pub mod fake;
 pub mod fragments;
 pub mod latency;
 pub mod outlets;

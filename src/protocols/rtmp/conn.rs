@@ -20,7 +20,7 @@ use super::handshake::{self, HandshakeError};
 use super::ingest::Ingest;
 use super::message::{self as msg, Command, Control, MessageError};
 use crate::hub::{PublishRequest, StreamError};
-use crate::protocols::{ListenerContext, OFFLINE_WAIT};
+use crate::protocols::{ListenerContext, OFFLINE_WAIT, VIEWER_WRITE_TIMEOUT};
 
 /// Chunk size Eddy sends with (announced right after `connect`).
 pub const OUT_CHUNK_SIZE: u32 = 60_000;
@@ -283,14 +283,17 @@ impl Conn {
         );
     }
 
-    /// Writes everything queued.
+    /// Writes everything queued, within [`VIEWER_WRITE_TIMEOUT`]: a peer that takes nothing for
+    /// that long gets a `TimedOut` error (and the connection ends).
     pub async fn flush<W: tokio::io::AsyncWrite + Unpin>(
         &mut self,
         sock: &mut W,
     ) -> std::io::Result<()> {
         if !self.out.is_empty() {
             let data = self.out.split().freeze();
-            sock.write_all(&data).await?;
+            tokio::time::timeout(VIEWER_WRITE_TIMEOUT, sock.write_all(&data))
+                .await
+                .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
         }
         Ok(())
     }
@@ -543,6 +546,18 @@ async fn handshake_server(sock: &mut TcpStream) -> Result<(), ConnError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn flush_gives_up_on_a_peer_that_takes_nothing() {
+        let (_, hub) = crate::hub::fake::FakeHub::new();
+        let ctx = ListenerContext::new(hub, tokio::runtime::Handle::current());
+        let mut conn = Conn::new("127.0.0.1:1".parse().expect("addr"), ctx);
+        conn.send(CSID_COMMAND, 0, msg::COMMAND_AMF0, 0, &[0u8; 4096]);
+        // A peer whose receive window is 16 bytes and that never reads.
+        let (mut ours, _theirs) = tokio::io::duplex(16);
+        let err = conn.flush(&mut ours).await.expect_err("times out");
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    }
 
     #[test]
     fn stream_keys() {
