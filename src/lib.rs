@@ -1,16 +1,26 @@
 //! Eddy: a live and on-demand media server that speaks MistServer's control API.
 //!
 //! # Layout
+//! - [`server`]: start-up and shutdown: [`server::run`] starts the supervisor, the API and the
+//!   media runtime, and wires the protocols to the actors through the hub (`main` calls it; the
+//!   integration tests start the `eddy` binary itself).
 //! - [`config`]: the `config.json` model. Unknown keys are kept so a MistServer config round-trips;
 //!   writes are atomic (temporary file, then rename).
-//! - [`stream_name`]: the stream name rules (manual §3.1): sanitising, base name and wildcard part.
-//! - [`logbook`]: the last 100 log lines, fed by `tracing`, served by the API's `log` answer.
-//! - [`actors`]: the actors. [`actors::supervisor::Supervisor`] owns the configuration and the
-//!   registries and is its only writer; stream, session, push and trigger actors plug in beside it.
-//! - [`protocols`]: the connector catalogue and the listeners that `config.protocols` turns on.
+//! - [`actors`]: the actors: the supervisor (configuration, registries), one StreamActor per
+//!   active stream, one SessionActor per session, one PushActor per push. Each is the only writer
+//!   of its own state.
+//! - [`hub`]: the stream hub, the one interface between protocols and actors (resolve, subscribe,
+//!   publish, admit), and the live buffer the publisher and the viewers share. No actix in it.
+//! - [`protocols`]: the wire protocols (RTMP, the HTTP outputs on 8080, the output side of
+//!   pushes), the connector catalogue and the listeners `config.protocols` turns on.
+//! - [`media`]: the formats (FLV, AMF0, MPEG-TS, MP4, H.264/HEVC/AAC/MP3 parameters, HLS
+//!   playlists, DASH manifests, recordings) as pure code: no sockets, files or actors.
+//! - [`triggers`]: trigger handlers (HTTP or executable, blocking or not).
 //! - [`api`]: the JSON control API on port 4242 (`/api`, `/api2`, JSONP, UDP) and its commands.
 //! - [`web`]: the operator's web UI, compiled into the binary.
-//! - [`server`]: start-up and shutdown; [`server::run`] is what `main` and the tests call.
+//! - [`stream_name`]: the stream name rules (manual §3.1): sanitising, base name and wildcard part.
+//! - [`logbook`]: the last 100 log lines, fed by `tracing`, served by the API's `log` answer.
+//! - [`system_info`]: CPU, memory and load figures for `capabilities`.
 #![forbid(unsafe_code)]
 #![deny(clippy::print_stdout)]
 

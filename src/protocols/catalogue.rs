@@ -94,7 +94,7 @@ pub struct InputSpec {
     pub capabilities: fn() -> Value,
 }
 
-/// Every input Eddy implements. File inputs join here later.
+/// Every input Eddy implements (today the live buffer that RTMP publishers push into).
 pub fn inputs() -> &'static [InputSpec] {
     static INPUTS: [InputSpec; 1] = [InputSpec {
         name: "Buffer",

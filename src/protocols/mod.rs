@@ -1,11 +1,11 @@
 //! Protocols: the wire side of Eddy. Each protocol reaches streams and sessions only through the
 //! stream hub ([`crate::hub::Hub`]), never through the actors.
 //!
-//! - [`catalogue`]: the connectors and inputs Eddy implements (`capabilities`).
+//! - [`mod@catalogue`]: the connectors and inputs Eddy implements (`capabilities`).
 //! - [`listeners`]: the listeners `config.protocols` turns on, driven by the supervisor through
 //!   [`crate::hub::outlets::Listeners`].
 //! - [`listen`]: binding a port and the accept loop.
-//! - [`write`]: vectored writes to viewers, with a write time-out and byte counting.
+//! - [`mod@write`]: vectored writes to viewers, with a write time-out and byte counting.
 //! - [`rtmp`]: RTMP publishing and playing (port 1935) and the RTMP client for pushes.
 //! - [`http`]: the HTTP outputs (port 8080): FLV, HLS, DASH/CMAF, TS, MP4, MP3, AAC, info.
 //! - [`push`]: the output side of pushes and recordings (files, RTMP servers).

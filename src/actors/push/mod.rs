@@ -10,8 +10,8 @@
 //! 2. Variables are substituted; the result is the push's resolved target, shown by
 //!    `push_list`.
 //! 3. The stream is opened (a configured stream that is not running is started and waited for
-//!    up to [`STREAM_WAIT`]); the push is an output session (`stop_sessions` with `OUTPUT`
-//!    and `stop_sessid` reach it) and counts among the stream's outputs.
+//!    up to 30 s); the push is an output session (`stop_sessions` with `OUTPUT` and
+//!    `stop_sessid` reach it) and counts among the stream's outputs.
 //! 4. Packets are written until the stream ends, `push_stop` asks, the session is stopped, a
 //!    `duration` option is reached, or the target fails. A file is always finished properly
 //!    (MP4 trailer, FLV duration), then RECORDING_END fires; PUSH_END fires for every push.
