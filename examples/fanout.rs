@@ -5,6 +5,7 @@
 //! cargo run --release --example fanout                      # N = 100 and 1000; FLV, RTMP, HLS
 //! cargo run --release --example fanout -- --viewers 200 --protocols flv --seconds 30
 //! cargo run --release --example fanout -- --viewers 10,50 --protocols rec-ts,rec-mp4,rec-flv
+//! cargo run --release --example fanout -- --viewers 100 --protocols ts,mp4   # progressive TS, MP4
 //! ```
 //!
 //! It builds `target/release/eddy`, makes a 720p H.264 + AAC clip at 2.5 Mbit/s with ffmpeg
@@ -182,18 +183,18 @@ struct ViewerStats {
     max_gap_ms: AtomicU64,
 }
 
-async fn flv_viewer(
+/// A progressive HTTP viewer (`/bench.flv`, `/bench.ts`, `/bench.mp4`): one GET, then read.
+async fn http_viewer(
     port: u16,
+    ext: &'static str,
     stats: Arc<ViewerStats>,
     measuring: Arc<std::sync::atomic::AtomicBool>,
 ) {
     let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)).await else {
         return;
     };
-    if s.write_all(b"GET /bench.flv HTTP/1.1\r\nHost: bench\r\n\r\n")
-        .await
-        .is_err()
-    {
+    let get = format!("GET /bench.{ext} HTTP/1.1\r\nHost: bench\r\n\r\n");
+    if s.write_all(get.as_bytes()).await.is_err() {
         return;
     }
     read_loop(s, stats, measuring).await;
@@ -380,7 +381,9 @@ fn start_server(bin: &Path) -> Server {
             {"connector": "HTTP", "port": http, "interface": "127.0.0.1"},
             {"connector": "RTMP", "port": rtmp, "interface": "127.0.0.1"},
             {"connector": "FLV"},
-            {"connector": "HLS"}
+            {"connector": "HLS"},
+            {"connector": "HTTPTS"},
+            {"connector": "MP4"}
         ]},
         "streams": {"bench": {"source": "push://", "DVR": 10000}}
     });
@@ -461,7 +464,9 @@ fn main() {
                 match proto.as_str() {
                     "rtmp" => drop(rt.spawn(rtmp_viewer(server.rtmp, s, m))),
                     "hls" => drop(rt.spawn(hls_viewer(server.http, s, m))),
-                    _ => drop(rt.spawn(flv_viewer(server.http, s, m))),
+                    "ts" => drop(rt.spawn(http_viewer(server.http, "ts", s, m))),
+                    "mp4" => drop(rt.spawn(http_viewer(server.http, "mp4", s, m))),
+                    _ => drop(rt.spawn(http_viewer(server.http, "flv", s, m))),
                 }
             }
             // Let everyone join and settle, then measure.
