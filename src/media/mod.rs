@@ -2,6 +2,7 @@
 //!
 //! - [`Track`] describes one elementary stream (codec, init data, size or rate); [`Packet`] is one
 //!   frame of it, with its payload as shared [`bytes::Bytes`] (never copied per viewer).
+//! - [`amf0`]: AMF0 values (script data, RTMP commands), decoder and encoder.
 //! - [`flv`]: FLV file header and tags, including the audio/video tag bodies RTMP carries (legacy
 //!   and Enhanced RTMP FourCC forms).
 //! - [`flv_body`]: FLV tag bodies (RTMP message bodies) built from tracks and packets.
@@ -16,6 +17,7 @@
 //! offset, so its presentation time is `time + offset`.
 
 pub mod aac;
+pub mod amf0;
 pub mod bits;
 pub mod flv;
 pub mod flv_body;

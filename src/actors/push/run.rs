@@ -15,10 +15,10 @@ use super::{ExitReason, PushShared, STREAM_WAIT};
 use crate::actors::session::{ConnInfo, SessionConn, SessionKind};
 use crate::actors::stream::buffer::{Entry, ReadEvent};
 use crate::actors::stream::Subscription;
+use crate::media::amf0::Amf0Value;
 use crate::media::flv_body;
 use crate::media::record::Recorder;
 use crate::protocols::av_select::AvSelection;
-use crate::protocols::rtmp::amf0::Amf0Value;
 use crate::protocols::rtmp::client::{self, RtmpPublisher};
 use crate::protocols::ListenerContext;
 

@@ -19,11 +19,11 @@ use tokio::sync::watch;
 
 use super::Request;
 use crate::actors::stream::buffer::Entry;
+use crate::media::amf0::{self, Amf0Value};
 use crate::media::flv::{self as flvfmt, TAG_SCRIPT};
 use crate::media::flv_body;
 use crate::media::{Codec, Track};
 use crate::protocols::av_select::AvSelection;
-use crate::protocols::rtmp::amf0::{self, Amf0Value};
 use crate::protocols::{ConnectorSpec, ListenerContext, OFFLINE_WAIT};
 
 pub const SPEC: ConnectorSpec = ConnectorSpec {

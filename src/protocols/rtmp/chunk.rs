@@ -1080,8 +1080,8 @@ mod tests {
 
     #[test]
     fn ffmpeg_publish_capture() {
-        use super::super::amf0::Amf0Value;
         use super::super::message::{self, parse_command, parse_data};
+        use crate::media::amf0::Amf0Value;
         let msgs = parse_ffmpeg_capture(&mut || usize::MAX);
 
         let commands: Vec<_> = msgs

@@ -12,11 +12,11 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
-use super::amf0::Amf0Value;
 use super::chunk::{extend_timestamp, RtmpMessage};
 use super::message as msg;
 use crate::actors::stream::buffer::WriteError;
 use crate::actors::stream::Publisher;
+use crate::media::amf0::Amf0Value;
 use crate::media::flv::{self, VideoPacketKind};
 use crate::media::{aac, h264, hevc, mp3, Codec, Packet, Track};
 

@@ -13,12 +13,12 @@ use bytes::Bytes;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use super::amf0::Amf0Value;
 use super::chunk::chunk_message;
 use super::conn::{Conn, ConnError, CSID_AUDIO, CSID_STATUS, CSID_VIDEO, OUT_CHUNK_SIZE};
 use super::message as msg;
 use crate::actors::session::{ConnInfo, SessionKind};
 use crate::actors::stream::buffer::{Entry, ReadEvent};
+use crate::media::amf0::Amf0Value;
 use crate::media::flv::{TAG_AUDIO, TAG_VIDEO};
 use crate::media::{flv_body, Track};
 use crate::protocols::av_select::AvSelection;
