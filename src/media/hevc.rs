@@ -304,9 +304,9 @@ pub fn nal_type(nal: &[u8]) -> Option<u8> {
 /// Whether a length-prefixed sample holds an IRAP picture (BLA, IDR, CRA: types 16..=23).
 /// Stops at the first damaged length.
 pub fn contains_irap(data: &[u8], length_size: u8) -> bool {
-    super::h264::nal_units(data, length_size)
+    super::nal::length_prefixed(data, length_size)
         .map_while(Result::ok)
-        .any(|nal| matches!(nal_type(nal), Some(16..=23)))
+        .any(|nal| super::nal::NalFlavor::Hevc.is_random_access(nal))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! - [`flv_body`]: FLV tag bodies (RTMP message bodies) built from tracks and packets.
 //! - [`h264`], [`hevc`], [`aac`], [`mp3`]: codec parameter parsing (decoder configuration records,
 //!   SPS, AudioSpecificConfig, MP3 frame headers).
+//! - [`nal`]: NAL units of H.264 and HEVC in Annex B and length-prefixed form.
 //! - [`ts`]: the MPEG-TS muxer; [`mp4`]: fragmented MP4 (CMAF) init and media segments.
 //! - [`m3u8`], [`mpd`]: HLS playlists and the DASH manifest, as text.
 //! - [`record`]: whole files (FLV, TS, fragmented MP4, MP3, ADTS AAC) for recording pushes.
@@ -28,6 +29,7 @@ pub mod mp3;
 pub mod mp4;
 mod mp4_record;
 pub mod mpd;
+pub mod nal;
 pub mod record;
 pub mod ts;
 

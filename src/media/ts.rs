@@ -40,7 +40,8 @@
 use bytes::{BufMut, BytesMut};
 
 use super::aac::{self, AacError, AudioSpecificConfig};
-use super::h264::{self, H264Error};
+use super::h264;
+use super::nal::{self, NalError, NalFlavor, START_CODE};
 use super::{hevc, Codec, Packet, Track};
 
 /// Size of one transport packet.
@@ -78,12 +79,6 @@ const STREAM_TYPE_HEVC: u8 = 0x24;
 const STREAM_ID_VIDEO: u8 = 0xE0;
 const STREAM_ID_AUDIO: u8 = 0xC0;
 
-const START_CODE: [u8; 4] = [0, 0, 0, 1];
-/// H.264 access unit delimiter, nal_unit_type 9, primary_pic_type 7 (any slice type).
-const H264_AUD: [u8; 6] = [0, 0, 0, 1, 0x09, 0xF0];
-/// HEVC access unit delimiter, nal_unit_type 35, pic_type 2 (any slice type).
-const HEVC_AUD: [u8; 7] = [0, 0, 0, 1, 0x46, 0x01, 0x50];
-
 /// Errors from [`TsMuxer::write_packet`] and [`segment`].
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum TsError {
@@ -94,7 +89,7 @@ pub enum TsError {
     #[error("track {track} has an unusable decoder configuration: {reason}")]
     BadConfig { track: u32, reason: String },
     #[error("malformed NAL units: {0}")]
-    Nal(#[from] H264Error),
+    Nal(#[from] NalError),
     #[error("cannot write ADTS: {0}")]
     Adts(#[from] AacError),
     #[error("timestamp {0} ms is out of range")]
@@ -124,44 +119,6 @@ pub fn crc32_mpeg2(data: &[u8]) -> u32 {
             }
         })
     })
-}
-
-/// Video elementary streams in Annex B form: the NAL unit flavour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum NalFlavor {
-    H264,
-    Hevc,
-}
-
-impl NalFlavor {
-    fn nal_type(self, nal: &[u8]) -> Option<u8> {
-        match self {
-            NalFlavor::H264 => h264::nal_type(nal),
-            NalFlavor::Hevc => hevc::nal_type(nal),
-        }
-    }
-
-    fn aud(self) -> &'static [u8] {
-        match self {
-            NalFlavor::H264 => &H264_AUD,
-            NalFlavor::Hevc => &HEVC_AUD,
-        }
-    }
-
-    fn aud_type(self) -> u8 {
-        match self {
-            NalFlavor::H264 => 9,
-            NalFlavor::Hevc => 35,
-        }
-    }
-
-    /// The parameter set NAL types a random access point needs, in decoding order.
-    fn parameter_set_types(self) -> &'static [u8] {
-        match self {
-            NalFlavor::H264 => &[h264::NAL_SPS, h264::NAL_PPS],
-            NalFlavor::Hevc => &[hevc::NAL_VPS, hevc::NAL_SPS, hevc::NAL_PPS],
-        }
-    }
 }
 
 /// How one stream's frames become elementary stream bytes.
@@ -670,26 +627,27 @@ fn annex_b(
     parameter_sets: &[bytes::Bytes],
     packet: &Packet,
 ) -> Result<Vec<u8>, TsError> {
-    let nals =
-        h264::nal_units(&packet.data, length_size).collect::<Result<Vec<&[u8]>, H264Error>>()?;
+    let nals = nal::length_prefixed(&packet.data, length_size)
+        .collect::<Result<Vec<&[u8]>, NalError>>()?;
     let nals: Vec<&[u8]> = nals
         .into_iter()
-        .filter(|nal| !nal.is_empty() && flavor.nal_type(nal) != Some(flavor.aud_type()))
+        .filter(|nal| !nal.is_empty() && !flavor.is_delimiter(nal))
         .collect();
     let insert_sets = packet.keyframe && !carries_parameter_sets(flavor, &nals);
     let inserted: &[bytes::Bytes] = if insert_sets { parameter_sets } else { &[] };
+    let aud = flavor.access_unit_delimiter();
     let size = nals
         .iter()
         .map(|nal| nal.len())
         .chain(inserted.iter().map(|set| set.len()))
-        .fold(flavor.aud().len(), |size, len| {
+        .chain([aud.len()])
+        .fold(0usize, |size, len| {
             size.saturating_add(len).saturating_add(START_CODE.len())
         });
     let mut es = Vec::with_capacity(size);
-    es.extend_from_slice(flavor.aud());
+    nal::put_annex_b(&mut es, aud);
     for nal in inserted.iter().map(|set| set.as_ref()).chain(nals) {
-        es.extend_from_slice(&START_CODE);
-        es.extend_from_slice(nal);
+        nal::put_annex_b(&mut es, nal);
     }
     Ok(es)
 }
@@ -737,6 +695,9 @@ mod tests {
 
     const VIDEO: u32 = 1;
     const AUDIO: u32 = 2;
+    /// The access unit delimiters our muxer writes, with their start codes.
+    const H264_AUD: [u8; 6] = [0, 0, 0, 1, 0x09, 0xF0];
+    const HEVC_AUD: [u8; 7] = [0, 0, 0, 1, 0x46, 0x01, 0x50];
 
     // ---- Inputs -------------------------------------------------------------------------
 
@@ -966,27 +927,7 @@ mod tests {
 
     /// The NAL units of an Annex B stream (split at 3- and 4-byte start codes).
     fn split_annex_b(data: &[u8]) -> Vec<&[u8]> {
-        let mut starts = Vec::new();
-        let mut i = 0;
-        while i + 3 <= data.len() {
-            if data[i..i + 3] == [0, 0, 1] {
-                starts.push(i + 3);
-                i += 3;
-            } else {
-                i += 1;
-            }
-        }
-        starts
-            .iter()
-            .enumerate()
-            .map(|(n, &start)| {
-                let mut end = starts.get(n + 1).map_or(data.len(), |&next| next - 3);
-                while end > start && data[end - 1] == 0 {
-                    end -= 1;
-                }
-                &data[start..end]
-            })
-            .collect()
+        nal::annex_b(data).collect()
     }
 
     // ---- ffprobe ------------------------------------------------------------------------------
