@@ -3,9 +3,9 @@
 //! - [`Track`] describes one elementary stream (codec, init data, size or rate); [`Packet`] is one
 //!   frame of it, with its payload as shared [`bytes::Bytes`] (never copied per viewer).
 //! - [`amf0`]: AMF0 values (script data, RTMP commands), decoder and encoder.
-//! - [`flv`]: FLV file header and tags, including the audio/video tag bodies RTMP carries (legacy
-//!   and Enhanced RTMP FourCC forms).
-//! - [`flv_body`]: FLV tag bodies (RTMP message bodies) built from tracks and packets.
+//! - [`flv`]: FLV files and tags, the audio/video tag bodies RTMP carries (legacy and Enhanced
+//!   RTMP FourCC forms) parsed and built, `onMetaData`, and the depacketizer that turns tag bodies
+//!   into tracks and packets.
 //! - [`h264`], [`hevc`], [`aac`], [`mp3`]: codec parameter parsing (decoder configuration records,
 //!   SPS, AudioSpecificConfig, MP3 frame headers).
 //! - [`nal`]: NAL units of H.264 and HEVC in Annex B and length-prefixed form.
@@ -21,7 +21,6 @@ pub mod aac;
 pub mod amf0;
 pub mod bits;
 pub mod flv;
-pub mod flv_body;
 pub mod h264;
 pub mod hevc;
 pub mod m3u8;

@@ -22,8 +22,7 @@
 use bytes::{BufMut, BytesMut};
 
 use super::aac::{self, AacError, AudioSpecificConfig};
-use super::flv::{self, TAG_SCRIPT};
-use super::flv_body;
+use super::flv::{self, metadata, TAG_SCRIPT};
 use super::mp4::Mp4Error;
 use super::mp4_record::Mp4Recording;
 use super::ts::{self, TsError, TsMuxer};
@@ -341,17 +340,18 @@ impl Recorder {
                 let audio = self.tracks.iter().find(|s| !s.is_video()).map(|s| &s.track);
                 if !self.append {
                     out.put_slice(&flv::file_header(audio.is_some(), video.is_some()));
-                    let (body, duration_at, size_at) = on_metadata(video, audio);
+                    let script = metadata::file_metadata(video, audio);
                     let base = FLV_FILE_HEADER_LEN + FLV_TAG_HEADER_LEN;
-                    *meta = Some((base + duration_at, base + size_at));
-                    put_tag(out, TAG_SCRIPT, 0, &[&body]);
+                    let at = |offset: usize| base + u64::try_from(offset).unwrap_or(0);
+                    *meta = Some((at(script.duration_at), at(script.filesize_at)));
+                    flv::put_tag(out, TAG_SCRIPT, 0, &[&script.body]);
                 }
                 for (tag_type, body) in self
                     .tracks
                     .iter()
-                    .filter_map(|s| flv_body::sequence_body(&s.track))
+                    .filter_map(|s| flv::sequence_body(&s.track))
                 {
-                    put_tag(out, tag_type, 0, &[&body]);
+                    flv::put_tag(out, tag_type, 0, &[&body]);
                 }
             }
             Body::Ts { muxer, fresh, .. } => {
@@ -491,13 +491,13 @@ impl Recorder {
         };
         match &mut self.body {
             Body::Flv { .. } => {
-                let (tag_type, prefix) = flv_body::packet_prefix(track, packet)
+                let (tag_type, prefix) = flv::packet_prefix(track, packet)
                     .ok_or(RecordError::FlvUnsupported(packet.track))?;
                 let time = u32::try_from(packet.time).map_err(|_| out_of_range())?;
                 if prefix.len().saturating_add(packet.data.len()) > FLV_MAX_BODY {
                     return Err(too_large());
                 }
-                put_tag(out, tag_type, time, &[&prefix, &packet.data]);
+                flv::put_tag(out, tag_type, time, &[&prefix, &packet.data]);
             }
             Body::Ts {
                 muxer,
@@ -623,94 +623,6 @@ fn adts_config(track: &Track) -> Option<AudioSpecificConfig> {
     }
     let asc = aac::parse_asc(&track.init).ok()?;
     aac::adts_header(&asc, 0).ok().map(|_| asc)
-}
-
-/// Appends an FLV tag: header, the body parts, PreviousTagSize. The body must fit 24 bits.
-fn put_tag(out: &mut BytesMut, tag_type: u8, time: u32, body: &[&[u8]]) {
-    let len = body.iter().map(|part| part.len()).sum::<usize>();
-    let len = u32::try_from(len).unwrap_or(u32::MAX);
-    out.put_slice(&flv::tag_header(tag_type, len, time));
-    for part in body {
-        out.put_slice(part);
-    }
-    out.put_u32(len.saturating_add(11));
-}
-
-/// The `onMetaData` script tag body (AMF0: the string, then an ECMA array), and the offsets in
-/// it of the `duration` and `filesize` numbers (8-byte big-endian doubles, written as 0).
-fn on_metadata(video: Option<&Track>, audio: Option<&Track>) -> (Vec<u8>, u64, u64) {
-    let mut w = Amf0::default();
-    w.buf.push(0x02);
-    w.key("onMetaData");
-    w.buf.push(0x08);
-    w.buf.put_u32(0); // ECMA array count, set below
-    let duration_at = w.number("duration", 0.0);
-    let size_at = w.number("filesize", 0.0);
-    if let Some(v) = video {
-        w.number("width", f64::from(v.width));
-        w.number("height", f64::from(v.height));
-        if v.fpks > 0 {
-            w.number("framerate", f64::from(v.fpks) / 1000.0);
-        }
-        let fourcc = |s: &[u8; 4]| f64::from(u32::from_be_bytes(*s));
-        let id = match v.codec {
-            Some(Codec::Hevc) => fourcc(b"hvc1"),
-            Some(Codec::Av1) => fourcc(b"av01"),
-            Some(Codec::Vp9) => fourcc(b"vp09"),
-            _ => 7.0,
-        };
-        w.number("videocodecid", id);
-    }
-    if let Some(a) = audio {
-        let id = if a.codec == Some(Codec::Mp3) {
-            2.0
-        } else {
-            10.0
-        };
-        w.number("audiocodecid", id);
-        w.number("audiosamplerate", f64::from(a.rate));
-        w.number("audiosamplesize", f64::from(a.size.max(16)));
-        w.key("stereo");
-        w.buf.extend_from_slice(&[0x01, u8::from(a.channels > 1)]);
-        w.count += 1;
-    }
-    w.key("encoder");
-    w.buf.push(0x02);
-    w.key("Eddy");
-    w.count += 1;
-    w.buf.extend_from_slice(&[0, 0, 0x09]); // object end
-    if let Some(slot) = w.buf.get_mut(14..18) {
-        slot.copy_from_slice(&w.count.to_be_bytes());
-    }
-    (w.buf, duration_at, size_at)
-}
-
-/// A small AMF0 writer for `onMetaData`.
-#[derive(Default)]
-struct Amf0 {
-    buf: Vec<u8>,
-    /// Entries of the ECMA array so far.
-    count: u32,
-}
-
-impl Amf0 {
-    /// A UTF-8 string without marker (a key, or a string value after its 0x02 marker).
-    fn key(&mut self, s: &str) {
-        let len = u16::try_from(s.len()).unwrap_or(0);
-        self.buf.put_u16(len);
-        self.buf
-            .extend_from_slice(s.as_bytes().get(..usize::from(len)).unwrap_or_default());
-    }
-
-    /// An array entry with a Number value; returns the offset of the double.
-    fn number(&mut self, key: &str, value: f64) -> u64 {
-        self.key(key);
-        self.buf.push(0x00);
-        let at = u64::try_from(self.buf.len()).unwrap_or(0);
-        self.buf.put_f64(value);
-        self.count += 1;
-        at
-    }
 }
 
 #[cfg(test)]
