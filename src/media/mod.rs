@@ -26,7 +26,6 @@ pub mod hevc;
 pub mod m3u8;
 pub mod mp3;
 pub mod mp4;
-mod mp4_record;
 pub mod mpd;
 pub mod nal;
 pub mod record;

@@ -23,8 +23,8 @@ use bytes::{BufMut, BytesMut};
 
 use super::aac::{self, AacError, AudioSpecificConfig};
 use super::flv::{self, metadata, TAG_SCRIPT};
+use super::mp4::record::Mp4Recording;
 use super::mp4::Mp4Error;
-use super::mp4_record::Mp4Recording;
 use super::ts::{self, TsError, TsMuxer};
 use super::{Codec, Packet, Track, TrackKind};
 
