@@ -6,10 +6,13 @@
 //! - [`flv`]: FLV files and tags, the audio/video tag bodies RTMP carries (legacy and Enhanced
 //!   RTMP FourCC forms) parsed and built, `onMetaData`, and the depacketizer that turns tag bodies
 //!   into tracks and packets.
-//! - [`h264`], [`hevc`], [`aac`], [`mp3`]: codec parameter parsing (decoder configuration records,
-//!   SPS, AudioSpecificConfig, MP3 frame headers).
+//! - [`h264`], [`hevc`], [`aac`], [`mp3`]: codec parameter parsing and building (decoder
+//!   configuration records, SPS, AudioSpecificConfig and ADTS, MP3 frame headers).
 //! - [`nal`]: NAL units of H.264 and HEVC in Annex B and length-prefixed form.
-//! - [`ts`]: the MPEG-TS muxer; [`mp4`]: fragmented MP4 (CMAF) init and media segments.
+//! - [`ts`]: MPEG-TS: PSI, PES, the muxer (with the shared-PES, per-viewer packetization) and the
+//!   demuxer.
+//! - [`mp4`]: fragmented MP4 (CMAF): boxes, init segments, media segments (also without copying
+//!   the samples) and recorded files.
 //! - [`m3u8`], [`mpd`]: HLS playlists and the DASH manifest, as text.
 //! - [`record`]: whole files (FLV, TS, fragmented MP4, MP3, ADTS AAC) for recording pushes.
 //! - [`bits`]: a bit reader with Exp-Golomb codes for the parameter-set parsers.

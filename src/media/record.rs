@@ -25,7 +25,7 @@ use super::aac::{self, AacError, AudioSpecificConfig};
 use super::flv::{self, metadata, TAG_SCRIPT};
 use super::mp4::record::Mp4Recording;
 use super::mp4::Mp4Error;
-use super::ts::{self, TsError, TsMuxer};
+use super::ts::{self, PesHeader, TableRepeat, TsError, TsMuxer, TsPacket};
 use super::{Codec, Packet, Track, TrackKind};
 
 /// TS audio-only recordings repeat PAT and PMT this often (ms).
@@ -167,13 +167,8 @@ enum Body {
     Flv {
         meta: Option<(u64, u64)>,
     },
-    Ts {
-        muxer: TsMuxer,
-        /// No PES written since the last PAT + PMT.
-        fresh: bool,
-        /// Rebased time of the last PAT + PMT (audio only).
-        tables_at: Option<i64>,
-    },
+    /// Repeats PAT and PMT before keyframes (audio only: every [`TS_TABLES_MS`]).
+    Ts(TsMuxer),
     Mp4(Box<Mp4Recording>),
     Mp3,
     Aac(AudioSpecificConfig),
@@ -243,17 +238,16 @@ impl Recorder {
                     })
                     .map(|t| (*t).clone())
                     .collect();
-                let muxer = TsMuxer::new(&carried);
+                let repeat = TableRepeat::Keyframes {
+                    audio_interval_ms: TS_TABLES_MS,
+                };
+                let muxer = TsMuxer::new(&carried).with_table_repeat(repeat);
                 let ids = muxer.track_ids();
                 let kept = carried
                     .into_iter()
                     .filter(|t| ids.contains(&t.id))
                     .collect();
-                let body = Body::Ts {
-                    muxer,
-                    fresh: false,
-                    tables_at: None,
-                };
+                let body = Body::Ts(muxer);
                 Some((kept, body))
             }
             Container::Mp4 => {
@@ -354,10 +348,7 @@ impl Recorder {
                     flv::put_tag(out, tag_type, 0, &[&body]);
                 }
             }
-            Body::Ts { muxer, fresh, .. } => {
-                muxer.write_tables(out);
-                *fresh = true;
-            }
+            Body::Ts(muxer) => muxer.write_tables(out),
             Body::Mp4(rec) => rec.start(out),
             Body::Mp3 | Body::Aac(_) => {}
         }
@@ -480,7 +471,7 @@ impl Recorder {
         let Some(state) = self.tracks.get(index) else {
             return Ok(None);
         };
-        let (track, is_video) = (&state.track, state.is_video());
+        let track = &state.track;
         let out_of_range = || RecordError::TimeOutOfRange {
             track: packet.track,
             time: packet.time,
@@ -499,11 +490,7 @@ impl Recorder {
                 }
                 flv::put_tag(out, tag_type, time, &[&prefix, &packet.data]);
             }
-            Body::Ts {
-                muxer,
-                fresh,
-                tables_at,
-            } => {
+            Body::Ts(muxer) => {
                 let pts = packet
                     .time
                     .checked_add(i64::from(packet.offset))
@@ -511,21 +498,8 @@ impl Recorder {
                 if pts.is_none_or(|pts| pts < 0) {
                     return Err(out_of_range());
                 }
-                let mut pes = BytesMut::new();
-                muxer.write_packet(packet.track, packet, &mut pes)?;
-                let audio_only = !self.tracks.iter().any(TrackState::is_video);
-                let due = if audio_only {
-                    tables_at.is_some_and(|at| packet.time.saturating_sub(at) >= TS_TABLES_MS)
-                } else {
-                    is_video && packet.keyframe && !*fresh
-                };
-                if due {
-                    muxer.write_tables(out);
-                    *tables_at = Some(packet.time);
-                }
-                tables_at.get_or_insert(packet.time);
-                *fresh = false;
-                out.put_slice(&pes);
+                // Nothing is written on error; the tables come first when due.
+                muxer.write_packet(packet.track, packet, out)?;
             }
             Body::Mp4(rec) => {
                 rec.check(track, packet)?;
@@ -542,7 +516,6 @@ impl Recorder {
     }
 }
 
-/// A video track FLV carries: H.264 or HEVC with a decoder configuration, AV1, VP9.
 /// Where an existing file's timeline ends (ms), read from its last bytes `tail`: FLV from the
 /// last tag's timestamp, TS from the highest PTS among the PES packets in the tail (its last
 /// 188-byte packets). `None` when it cannot be told (other containers, a cut-off tail).
@@ -572,31 +545,17 @@ pub fn file_end_ms(container: Container, tail: &[u8]) -> Option<i64> {
     }
 }
 
-/// The PTS (90 kHz) of a transport packet that starts a PES packet carrying one.
+/// The PTS (90 kHz) of a transport packet that starts a PES packet.
 fn pes_pts(packet: &[u8]) -> Option<i64> {
-    if packet.first() != Some(&0x47) || packet.get(1)? & 0x40 == 0 {
+    let packet = TsPacket::parse(packet).ok()?;
+    if !packet.unit_start {
         return None;
     }
-    let control = (packet.get(3)? >> 4) & 3;
-    let start = match control {
-        1 => 4,
-        3 => 5 + usize::from(*packet.get(4)?),
-        _ => return None,
-    };
-    let pes = packet.get(start..)?;
-    if pes.get(..3)? != [0, 0, 1] || pes.get(7)? & 0x80 == 0 {
-        return None;
-    }
-    let b = pes.get(9..14)?;
-    Some(
-        (i64::from(b[0] >> 1) & 7) << 30
-            | i64::from(b[1]) << 22
-            | i64::from(b[2] >> 1) << 15
-            | i64::from(b[3]) << 7
-            | i64::from(b[4] >> 1),
-    )
+    let header = PesHeader::parse(packet.payload?).ok()?;
+    i64::try_from(header.pts).ok()
 }
 
+/// A video track FLV carries: H.264 or HEVC with a decoder configuration, AV1, VP9.
 fn flv_video(track: &Track) -> bool {
     match track.codec {
         Some(Codec::H264 | Codec::Hevc) => !track.init.is_empty(),

@@ -25,7 +25,7 @@ pub enum Purpose {
 }
 
 /// `onMetaData` for the first video and audio track, as AMF0 values (the name, then an ECMA
-/// array): `duration`, [`filesize`], `width`, `height`, `framerate` (when known),
+/// array): `duration`, `filesize` (files only), `width`, `height`, `framerate` (when known),
 /// `videocodecid`, `audiocodecid`, `audiosamplerate`, `audiosamplesize` (at least 16),
 /// `stereo`, `encoder`.
 pub fn build(video: Option<&Track>, audio: Option<&Track>, purpose: Purpose) -> Vec<Amf0Value> {

@@ -20,7 +20,7 @@
 //! - ISO/IEC 14496-15 (carriage of NAL unit structured video): the `avc1` sample entry with
 //!   `avcC` (AVCDecoderConfigurationRecord, clause 5) and the `hvc1` sample entry with `hvcC`
 //!   (HEVCDecoderConfigurationRecord, clause 8). Samples are length-prefixed NAL units, as
-//!   [`Packet::data`] already holds them.
+//!   [`Packet::data`](super::Packet::data) already holds them.
 //! - ISO/IEC 14496-14 (MP4 file format): the `mp4a` sample entry with `esds`, an ES_Descriptor
 //!   (ISO/IEC 14496-1 7.2.6.5) with a DecoderConfigDescriptor (7.2.6.6: objectTypeIndication
 //!   0x40 for MPEG-4 Audio / AAC with the AudioSpecificConfig as DecoderSpecificInfo, 7.2.6.7;
@@ -42,7 +42,7 @@
 //!   unknown). Millisecond times are converted as absolute values (round half up) and then
 //!   subtracted, so durations and composition offsets never drift.
 //! - Audio samples are always sync samples (every AAC and MP3 frame is a random access point),
-//!   whatever [`Packet::keyframe`] says; video samples are sync samples when `keyframe` is set.
+//!   whatever [`Packet::keyframe`](super::Packet::keyframe) says; video samples are sync samples when `keyframe` is set.
 //! - Sizes are 32-bit (no `largesize`, no `co64`); anything larger is [`Mp4Error::TooLarge`].
 //!
 //! Nothing here panics on input: every size, offset and time is converted with checks.

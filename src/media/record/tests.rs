@@ -294,7 +294,7 @@ fn ts_recording_repeats_tables_before_keyframes() {
     assert_eq!(file.len() % 188, 0);
     let pids: Vec<u16> = file
         .chunks(188)
-        .map(|p| u16::from_be_bytes([p[1] & 0x1F, p[2]]))
+        .map(|p| ts::TsPacket::parse(p).unwrap().pid)
         .collect();
     let keyframes = packets
         .iter()
@@ -306,6 +306,33 @@ fn ts_recording_repeats_tables_before_keyframes() {
     for (i, _) in pids.iter().enumerate().filter(|(_, &pid)| pid == 0) {
         assert_eq!(pids[i + 1], 0x1000);
     }
+    // Our demuxer reads back every packet, 200 ms (the muxer's delay) later.
+    let mut demuxer = ts::TsDemuxer::new();
+    demuxer.push(&file);
+    demuxer.finish();
+    let mut read = Vec::new();
+    while let Some(event) = demuxer.pull() {
+        match event.unwrap() {
+            ts::TsEvent::Packet(p) => read.push((p.track, p.time, p.offset, p.data)),
+            ts::TsEvent::Track(t) => assert!(t.id == VIDEO || t.id == AUDIO),
+        }
+    }
+    let first = packets[0].time;
+    let mut want: Vec<_> = packets
+        .iter()
+        .map(|p| {
+            (
+                p.track,
+                p.time - first + ts::DELAY_MS,
+                p.offset,
+                p.data.clone(),
+            )
+        })
+        .collect();
+    // Per track in order (a video PES ends only when the next one starts).
+    read.sort_by_key(|r| (r.0, r.1));
+    want.sort_by_key(|w| (w.0, w.1));
+    assert_eq!(read, want);
     assert_av(&path, 6.3);
     decodes(&path, None);
     // ffmpeg seeks in TS by byte position and decodes B-frames without their references
@@ -324,7 +351,7 @@ fn ts_recording_repeats_tables_before_keyframes() {
     let file = std::fs::read(&path).unwrap();
     let pats = file
         .chunks(188)
-        .filter(|p| p[1] & 0x1F == 0 && p[2] == 0)
+        .filter(|p| ts::TsPacket::parse(p).unwrap().pid == 0)
         .count();
     assert!((6..=8).contains(&pats), "{pats} PATs in 6.2 s");
     assert_eq!(probe(&path).0, ["aac"]);
