@@ -30,15 +30,10 @@ use super::{Codec, Packet, Track, TrackKind};
 
 /// TS audio-only recordings repeat PAT and PMT this often (ms).
 const TS_TABLES_MS: i64 = 1_000;
-/// Largest FLV tag body (DataSize is 24 bits).
-const FLV_MAX_BODY: usize = 0xFF_FFFF;
 /// Longer steps between a track's decode times are jumps, not frame lengths.
 const MAX_STEP_MS: i64 = 10_000;
 /// Appended recordings start this long after the existing file's last timestamp.
 const APPEND_GAP_MS: i64 = 100;
-/// FLV header + PreviousTagSize0, and a tag header.
-const FLV_FILE_HEADER_LEN: u64 = 13;
-const FLV_TAG_HEADER_LEN: u64 = 11;
 
 /// The container of a recording, picked from the target's file extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -335,8 +330,9 @@ impl Recorder {
                 if !self.append {
                     out.put_slice(&flv::file_header(audio.is_some(), video.is_some()));
                     let script = metadata::file_metadata(video, audio);
-                    let base = FLV_FILE_HEADER_LEN + FLV_TAG_HEADER_LEN;
-                    let at = |offset: usize| base + u64::try_from(offset).unwrap_or(0);
+                    // The script tag follows the file header and PreviousTagSize0.
+                    let base = flv::FILE_HEADER_LEN + flv::PREV_SIZE_LEN + flv::TAG_HEADER_LEN;
+                    let at = |offset: usize| u64::try_from(base + offset).unwrap_or(0);
                     *meta = Some((at(script.duration_at), at(script.filesize_at)));
                     flv::put_tag(out, TAG_SCRIPT, 0, &[&script.body]);
                 }
@@ -485,7 +481,7 @@ impl Recorder {
                 let (tag_type, prefix) = flv::packet_prefix(track, packet)
                     .ok_or(RecordError::FlvUnsupported(packet.track))?;
                 let time = u32::try_from(packet.time).map_err(|_| out_of_range())?;
-                if prefix.len().saturating_add(packet.data.len()) > FLV_MAX_BODY {
+                if prefix.len().saturating_add(packet.data.len()) > flv::MAX_DATA_SIZE {
                     return Err(too_large());
                 }
                 flv::put_tag(out, tag_type, time, &[&prefix, &packet.data]);
@@ -521,17 +517,7 @@ impl Recorder {
 /// 188-byte packets). `None` when it cannot be told (other containers, a cut-off tail).
 pub fn file_end_ms(container: Container, tail: &[u8]) -> Option<i64> {
     match container {
-        Container::Flv => {
-            let n = tail.len();
-            let prev = u32::from_be_bytes(tail.get(n.checked_sub(4)?..)?.try_into().ok()?);
-            let start = n.checked_sub(4)?.checked_sub(usize::try_from(prev).ok()?)?;
-            let h = tail.get(start..start + 8)?;
-            if prev < 11 || !matches!(h[0] & 0x1F, 8 | 9 | 18) {
-                return None;
-            }
-            let ts = u32::from_be_bytes([h[7], h[4], h[5], h[6]]);
-            Some(i64::from(ts))
-        }
+        Container::Flv => flv::last_tag_header(tail).map(|h| i64::from(h.timestamp)),
         Container::Ts => {
             let skip = tail.len() % ts::TS_PACKET;
             let max_pts = tail

@@ -35,13 +35,15 @@ pub const TAG_VIDEO: u8 = 9;
 pub const TAG_SCRIPT: u8 = 18;
 /// Largest tag body: DataSize is 24 bits.
 pub const MAX_TAG_SIZE: usize = 16 * 1024 * 1024;
+/// The largest DataSize that can be written.
+pub const MAX_DATA_SIZE: usize = 0xFF_FFFF;
 
-/// FLV header (9 bytes) plus PreviousTagSize0.
-const FILE_HEADER_LEN: usize = 9;
+/// FLV header (9 bytes); PreviousTagSize0 follows.
+pub const FILE_HEADER_LEN: usize = 9;
 /// FLVTAG header before the body.
-const TAG_HEADER_LEN: usize = 11;
+pub const TAG_HEADER_LEN: usize = 11;
 /// PreviousTagSize after every tag.
-const PREV_SIZE_LEN: usize = 4;
+pub const PREV_SIZE_LEN: usize = 4;
 
 /// Errors from the FLV parsers and writers.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -138,45 +140,57 @@ pub fn tag_header(tag_type: u8, data_size: u32, timestamp: u32) -> [u8; 11] {
 /// and when PreviousTagSize is neither 11 + DataSize nor 0. (Some muxers and live dumps write 0
 /// there; readers of the spec's era ignored the field, so 0 is tolerated.)
 pub fn parse_tag(buf: &[u8]) -> Result<(TagHeader, Range<usize>, usize), FlvError> {
-    let mut r = ByteReader::new(buf);
-    let Some(first) = r.u8() else {
+    let Some(&first) = buf.first() else {
         return Err(FlvError::Incomplete {
             needed: TAG_HEADER_LEN + PREV_SIZE_LEN,
         });
     };
     check_tag_type(first)?;
-    let (Some(data_size), Some(low), Some(high), Some(stream_id)) =
-        (r.u24(), r.u24(), r.u8(), r.u24())
-    else {
+    let Some(head) = buf.get(..TAG_HEADER_LEN).and_then(|h| h.try_into().ok()) else {
         return Err(FlvError::Incomplete {
             needed: TAG_HEADER_LEN + PREV_SIZE_LEN - buf.len(),
         });
     };
-    let body_len = data_size as usize;
+    let header = TagHeader::read(head);
+    let body_len = header.data_size as usize;
     let tag_len = TAG_HEADER_LEN + body_len;
     let total = tag_len + PREV_SIZE_LEN;
-    if buf.len() < total {
+    let Some(prev) = buf.get(tag_len..total) else {
         return Err(FlvError::Incomplete {
             needed: total - buf.len(),
         });
-    }
-    let body = r
-        .take_range(body_len)
-        .ok_or(FlvError::Incomplete { needed: total })?;
-    let prev = r.u32().ok_or(FlvError::Incomplete {
-        needed: PREV_SIZE_LEN,
-    })?;
-    if prev != 0 && prev as usize != tag_len {
+    };
+    let prev = prev.iter().fold(0usize, |n, &b| (n << 8) | usize::from(b));
+    if prev != 0 && prev != tag_len {
         return Err(invalid(tag_len, "PreviousTagSize does not match the tag"));
     }
-    let timestamp = (u32::from(high) << 24) | low;
-    let header = TagHeader {
-        tag_type: first & 0x1F,
-        data_size,
-        timestamp,
-        stream_id,
-    };
-    Ok((header, body, total))
+    Ok((header, TAG_HEADER_LEN..tag_len, total))
+}
+
+impl TagHeader {
+    /// The fields of an 11-byte FLVTAG header as they are (TagType is the low 5 bits).
+    fn read(h: &[u8; TAG_HEADER_LEN]) -> TagHeader {
+        let u24 = |b: &[u8]| b.iter().fold(0u32, |n, &x| (n << 8) | u32::from(x));
+        TagHeader {
+            tag_type: h[0] & 0x1F,
+            data_size: u24(&h[1..4]),
+            timestamp: (u32::from(h[7]) << 24) | u24(&h[4..7]),
+            stream_id: u24(&h[8..11]),
+        }
+    }
+}
+
+/// The header of the last tag of an FLV file, found from the file's last bytes through the
+/// final PreviousTagSize (E.3); `None` when `tail` does not end in a tag of a known type.
+pub fn last_tag_header(tail: &[u8]) -> Option<TagHeader> {
+    let n = tail.len();
+    let prev = u32::from_be_bytes(tail.get(n.checked_sub(PREV_SIZE_LEN)?..)?.try_into().ok()?);
+    let start = n
+        .checked_sub(PREV_SIZE_LEN)?
+        .checked_sub(usize::try_from(prev).ok()?)?;
+    let header = TagHeader::read(tail.get(start..start + TAG_HEADER_LEN)?.try_into().ok()?);
+    let known = matches!(header.tag_type, TAG_AUDIO | TAG_VIDEO | TAG_SCRIPT);
+    (prev as usize >= TAG_HEADER_LEN && known).then_some(header)
 }
 
 fn check_tag_type(first: u8) -> Result<(), FlvError> {
