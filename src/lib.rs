@@ -5,6 +5,9 @@
 //!   writes are atomic (temporary file, then rename).
 //! - [`stream_name`]: the stream name rules (manual §3.1): sanitising, base name and wildcard part.
 //! - [`logbook`]: the last 100 log lines, fed by `tracing`, served by the API's `log` answer.
+//! - [`media`]: the internal model ([`media::Track`], [`media::Packet`]) and the formats: FLV
+//!   (with the depacketizer RTMP ingest uses), MPEG-TS (muxer and demuxer), fragmented MP4, AMF0,
+//!   H.264/HEVC/AAC/MP3 parameters, HLS and DASH manifests, recordings. Pure code: no I/O.
 //! - [`actors`]: the actors. [`actors::supervisor::Supervisor`] owns the configuration and the
 //!   registries and is its only writer; stream, session, push and trigger actors plug in beside it.
 //! - [`protocols`]: the connector catalogue and the listeners that `config.protocols` turns on.

@@ -525,7 +525,7 @@ pub fn file_end_ms(container: Container, tail: &[u8]) -> Option<i64> {
                 .chunks_exact(ts::TS_PACKET)
                 .filter_map(pes_pts)
                 .max()?;
-            Some(max_pts / 90 - ts::DELAY_MS)
+            Some(ts::pes::ticks_to_ms(max_pts) - ts::DELAY_MS)
         }
         _ => None,
     }

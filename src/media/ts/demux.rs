@@ -35,7 +35,7 @@ use bytes::{Bytes, BytesMut};
 use super::super::nal::{self, NalFlavor};
 use super::super::{aac, h264, hevc, mp3, Packet, Track};
 use super::packet::{PacketError, TsPacket};
-use super::pes::{PesError, PesHeader};
+use super::pes::{ticks_to_ms, PesError, PesHeader};
 use super::psi::{self, Section, SectionError, MAX_SECTION_LENGTH, SECTION_HEAD};
 use super::{SYNC_BYTE, TIMESTAMP_WRAP, TS_PACKET};
 
@@ -578,8 +578,8 @@ impl TsDemuxer {
         if es.track.is_none() || data.is_empty() {
             return;
         }
-        let time = dts.div_euclid(90);
-        let offset = pts.div_euclid(90).saturating_sub(time);
+        let time = ticks_to_ms(dts);
+        let offset = ticks_to_ms(pts).saturating_sub(time);
         self.events.push_back(Ok(TsEvent::Packet(Packet {
             track: es.track_id,
             time,

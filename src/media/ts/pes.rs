@@ -191,6 +191,12 @@ pub(super) fn ticks_90khz(ms: i64) -> Result<u64, TsError> {
     u64::try_from(ticks.rem_euclid(TIMESTAMP_WRAP)).map_err(|_| TsError::Timestamp(ms))
 }
 
+/// 90 kHz ticks in milliseconds, rounding down (the inverse of [`ticks_90khz`] for whole
+/// milliseconds).
+pub fn ticks_to_ms(ticks: i64) -> i64 {
+    ticks.div_euclid(90)
+}
+
 /// Decode and presentation time of a packet in 90 kHz, [`DELAY_MS`] after its decode time.
 pub(super) fn dts_pts(packet: &Packet) -> Result<(u64, u64), TsError> {
     let overflow = || TsError::Timestamp(packet.time);
