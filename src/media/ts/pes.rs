@@ -191,7 +191,7 @@ pub(super) fn ticks_90khz(ms: i64) -> Result<u64, TsError> {
     u64::try_from(ticks.rem_euclid(TIMESTAMP_WRAP)).map_err(|_| TsError::Timestamp(ms))
 }
 
-/// 90 kHz ticks in milliseconds, rounding down (the inverse of [`ticks_90khz`] for whole
+/// 90 kHz ticks in milliseconds, rounding down (the inverse of the muxer's conversion for whole
 /// milliseconds).
 pub fn ticks_to_ms(ticks: i64) -> i64 {
     ticks.div_euclid(90)
