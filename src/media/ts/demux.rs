@@ -185,9 +185,11 @@ impl TsDemuxer {
         }
     }
 
-    /// The end of the input: the packets left are taken, PES packets still open (video is
-    /// unbounded) are completed, and a partial packet left over is reported and dropped. Then
-    /// [`TsDemuxer::pull`] gives the rest.
+    /// The end of the input, or of one contiguous piece of it (an HLS segment): the packets
+    /// left are taken, PES packets still open (video is unbounded) are completed, and a partial
+    /// packet left over is reported and dropped. Then [`TsDemuxer::pull`] gives the rest. More
+    /// input may follow: the program, the tracks and the timeline carry on, and continuity
+    /// counters start afresh (each HLS segment's muxer starts them at 0).
     pub fn finish(&mut self) {
         while self.next_packet(true) {}
         if !self.pending.is_empty() {
@@ -197,6 +199,12 @@ impl TsDemuxer {
         }
         for index in 0..self.streams.len() {
             self.complete_pes(index);
+        }
+        for es in &mut self.streams {
+            es.cc = None;
+        }
+        for section in [&mut self.pat, &mut self.pmt] {
+            *section = SectionInProgress::default();
         }
     }
 

@@ -160,6 +160,30 @@ fn packetize_shares_the_pes_and_matches_write_packet() {
 }
 
 #[test]
+fn hls_segments_one_after_the_other() {
+    let (tracks, packets) = load_flv(H264_AAC_FLV);
+    // Cut at the second keyframe into two segments, each from a fresh muxer (counters at 0).
+    let cut = packets.iter().rposition(|p| p.keyframe).unwrap();
+    let (one, two) = packets.split_at(cut);
+    let mut demuxer = TsDemuxer::new();
+    let (mut back, mut announced) = (Vec::new(), 0);
+    for part in [one, two] {
+        demuxer.push(&mux(&tracks, part));
+        demuxer.finish();
+        while let Some(event) = demuxer.pull() {
+            match event.unwrap() {
+                TsEvent::Packet(p) => back.push(p),
+                TsEvent::Track(_) => announced += 1,
+            }
+        }
+    }
+    // Every packet, no errors, and the tracks announced once.
+    assert_eq!(back.len(), packets.len());
+    assert_eq!(announced, 2);
+    assert_eq!(demuxer.tracks().len(), 2);
+}
+
+#[test]
 fn timestamps_continue_over_the_33_bit_wrap() {
     let wrap_ms = (1i64 << 33) / 90;
     let track = h264_track();
