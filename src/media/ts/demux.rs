@@ -45,7 +45,9 @@ pub const MAX_PES: usize = 8 << 20;
 const NULL_PID: u16 = 0x1FFF;
 const PAT_PID: u16 = 0;
 /// Elementary streams followed at once (more in a PMT are reported and ignored).
-const MAX_STREAMS: usize = 32;
+pub const MAX_STREAMS: usize = 32;
+/// Unsupported (PID, stream_type) pairs remembered, so each is reported once.
+const MAX_IGNORED: usize = 64;
 
 /// What the demuxer found.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,10 +74,10 @@ pub enum DemuxError {
     Continuity { pid: u16, last: u8, found: u8 },
     #[error("PID {pid:#06x}: PSI section: {error}")]
     Section { pid: u16, error: SectionError },
-    #[error("PID {pid:#06x}: PSI section longer than its section_length allows")]
-    SectionOverflow { pid: u16 },
     #[error("PID {pid:#06x}: stream_type {stream_type:#04x} is not supported; ignored")]
     UnsupportedStream { pid: u16, stream_type: u8 },
+    #[error("PID {pid:#06x}: more than {MAX_STREAMS} elementary streams; ignored")]
+    TooManyStreams { pid: u16 },
     #[error("PID {pid:#06x}: PES: {error}")]
     Pes { pid: u16, error: PesError },
     #[error("PID {pid:#06x}: PES larger than its PES_packet_length or {MAX_PES} bytes, dropped")]
@@ -380,18 +382,13 @@ impl TsDemuxer {
                 section.open = false; // stuffing after the last section
                 return;
             }
-            let room = SECTION_HEAD + MAX_SECTION_LENGTH - section.data.len();
+            // Up to the header, then up to the end the header announces (checked below to be
+            // at most 1024 bytes, so the buffer never holds more).
             let wanted = psi::section_len(&section.data).unwrap_or(SECTION_HEAD);
             let take = wanted
                 .saturating_sub(section.data.len())
                 .max(1)
                 .min(bytes.len());
-            if take > room {
-                self.error(DemuxError::SectionOverflow { pid });
-                section.open = false;
-                section.data.clear();
-                return;
-            }
             let (now, later) = bytes.split_at(take);
             section.data.extend_from_slice(now);
             bytes = later;
@@ -464,11 +461,16 @@ impl TsDemuxer {
             if self.streams.iter().any(|es| es.pid == pid) {
                 continue;
             }
-            let Some(kind) = EsKind::of(stream_type).filter(|_| self.streams.len() < MAX_STREAMS)
-            else {
-                if !self.ignored.contains(&(pid, stream_type)) {
+            let kind = EsKind::of(stream_type).filter(|_| self.streams.len() < MAX_STREAMS);
+            let Some(kind) = kind else {
+                // Reported once per PID and type (and never more than MAX_IGNORED pairs kept).
+                let new = !self.ignored.contains(&(pid, stream_type));
+                if new && self.ignored.len() < MAX_IGNORED {
                     self.ignored.push((pid, stream_type));
-                    self.error(DemuxError::UnsupportedStream { pid, stream_type });
+                    self.error(match EsKind::of(stream_type) {
+                        Some(_) => DemuxError::TooManyStreams { pid },
+                        None => DemuxError::UnsupportedStream { pid, stream_type },
+                    });
                 }
                 continue;
             };

@@ -381,6 +381,61 @@ fn unknown_stream_types_are_skipped() {
 }
 
 #[test]
+fn sections_after_a_pointer_field() {
+    // One PMT packet holding the end of nothing (pointer_field 3, three bytes a demuxer that
+    // joined late never saw the start of), a section of another program, then ours.
+    let (_, packets, ts) = h264_aac();
+    let mut list = packets_of(&ts);
+    let other = pmt_section(2, None, &[(0x1B, 0x200)]);
+    let ours = pmt_section(1, Some(0x100), &[(0x1B, 0x100), (0x0F, 0x101)]);
+    let mut payload = vec![3, 0xAA, 0xBB, 0xCC];
+    payload.extend(other);
+    payload.extend(ours);
+    list[1] = ts_packet(PMT_PID, true, 0, &payload);
+    let (t, got, errors) = demux_ours(&list.concat(), 188);
+    assert_eq!(errors, []);
+    assert_eq!(t.len(), 2);
+    assert_eq!(got.len(), packets.len());
+    // A pointer_field past the payload is an error, not a panic.
+    list[1] = ts_packet(PMT_PID, true, 0, &[200, 1, 2]);
+    let (t, _, errors) = demux_ours(&list.concat(), 188);
+    assert!(t.is_empty());
+    assert!(matches!(
+        errors[..],
+        [DemuxError::Section {
+            error: super::super::psi::SectionError::Truncated,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn streams_are_capped() {
+    // A PMT listing 40 AAC streams, sent twice: 32 are followed, the rest reported once. It
+    // takes two transport packets, so the section is reassembled across them.
+    let streams: Vec<(u8, u16)> = (0..40).map(|i| (0x0F, 0x100 + i)).collect();
+    let pat = super::super::psi::pat_section(1, 1, PMT_PID);
+    let pmt = pmt_section(1, None, &streams);
+    assert!(pmt.len() > PACKET_PAYLOAD);
+    let (head, tail) = pmt.split_at(PACKET_PAYLOAD - 1);
+    let mut ts = psi_packet(0, 0, &pat);
+    for cc in [0, 2] {
+        ts.extend(psi_packet(PMT_PID, cc, head));
+        ts.extend(ts_packet(PMT_PID, false, cc + 1, tail));
+    }
+    let (_, _, errors) = demux_ours(&ts, 188);
+    let capped: Vec<u16> = (0x100 + 32..0x100 + 40).collect();
+    let reported: Vec<u16> = errors
+        .iter()
+        .map(|e| match e {
+            DemuxError::TooManyStreams { pid } => *pid,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(reported, capped);
+}
+
+#[test]
 fn pes_lengths_are_checked() {
     let tables = {
         let mut out = BytesMut::new();
