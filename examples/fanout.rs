@@ -206,7 +206,7 @@ async fn rtmp_viewer(
     stats: Arc<ViewerStats>,
     measuring: Arc<std::sync::atomic::AtomicBool>,
 ) {
-    use eddy::protocols::rtmp::amf0::{encode_all, Amf0Value as A};
+    use eddy::media::amf0::{encode_all, Amf0Value as A};
     use eddy::protocols::rtmp::chunk::write_message;
     let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)).await else {
         return;

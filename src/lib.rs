@@ -13,8 +13,10 @@
 //!   publish, admit), and the live buffer the publisher and the viewers share. No actix in it.
 //! - [`protocols`]: the wire protocols (RTMP, the HTTP outputs on 8080, the output side of
 //!   pushes), the connector catalogue and the listeners `config.protocols` turns on.
-//! - [`media`]: the formats (FLV, AMF0, MPEG-TS, MP4, H.264/HEVC/AAC/MP3 parameters, HLS
-//!   playlists, DASH manifests, recordings) as pure code: no sockets, files or actors.
+//! - [`media`]: the internal model ([`media::Track`], [`media::Packet`]) and the formats: FLV
+//!   (with the depacketizer RTMP ingest uses), MPEG-TS (muxer and demuxer), fragmented MP4, AMF0,
+//!   H.264/HEVC/AAC/MP3 parameters, HLS and DASH manifests, recordings. Pure code: no sockets,
+//!   files or actors.
 //! - [`triggers`]: trigger handlers (HTTP or executable, blocking or not).
 //! - [`api`]: the JSON control API on port 4242 (`/api`, `/api2`, JSONP, UDP) and its commands.
 //! - [`web`]: the operator's web UI, compiled into the binary.

@@ -246,6 +246,88 @@ pub fn adts_header(asc: &AudioSpecificConfig, payload_len: usize) -> Result<[u8;
     ])
 }
 
+/// A parsed ADTS frame header (1.A.2.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdtsHeader {
+    /// The configuration it signals (object type = profile + 1).
+    pub asc: AudioSpecificConfig,
+    /// The channel_configuration field (0: defined by a program config element).
+    pub channel_configuration: u8,
+    /// 7, or 9 with a CRC (protection_absent 0).
+    pub header_len: usize,
+    /// aac_frame_length: header and raw data.
+    pub frame_len: usize,
+    /// number_of_raw_data_blocks_in_frame + 1.
+    pub raw_blocks: u8,
+}
+
+/// Parses the ADTS header at the start of `data`:
+///
+/// ```text
+/// syncword 0xFFF u12 | ID u1 | layer 00 | protection_absent u1
+/// profile u2 | sampling_frequency_index u4 | private_bit u1 | channel_configuration u3
+/// original_copy u1 | home u1 | copyright_id_bit u1 | copyright_id_start u1
+/// aac_frame_length u13 | adts_buffer_fullness u11 | number_of_raw_data_blocks_in_frame u2
+/// [crc_check u16 when protection_absent is 0]
+/// ```
+pub fn parse_adts(data: &[u8]) -> Result<AdtsHeader, AacError> {
+    let h: &[u8; 7] = data
+        .get(..7)
+        .and_then(|h| h.try_into().ok())
+        .ok_or(AacError::Truncated)?;
+    if h[0] != 0xFF || h[1] & 0xF0 != 0xF0 {
+        return Err(AacError::Invalid("no ADTS syncword"));
+    }
+    if h[1] & 0x06 != 0 {
+        return Err(AacError::Invalid("ADTS layer is not 0"));
+    }
+    let header_len = if h[1] & 0x01 != 0 { 7 } else { 9 };
+    let object_type = (h[2] >> 6) + 1;
+    let frequency_index = (h[2] >> 2) & 0x0F;
+    let sample_rate =
+        rate_of_index(frequency_index).ok_or(AacError::Invalid("reserved sampling frequency"))?;
+    let channel_configuration = ((h[2] & 0x01) << 2) | (h[3] >> 6);
+    let channels = channels_of_config(channel_configuration).unwrap_or(0);
+    let frame_len =
+        (usize::from(h[3] & 0x03) << 11) | (usize::from(h[4]) << 3) | usize::from(h[5] >> 5);
+    if frame_len < header_len {
+        return Err(AacError::Invalid(
+            "aac_frame_length shorter than the header",
+        ));
+    }
+    Ok(AdtsHeader {
+        asc: AudioSpecificConfig {
+            object_type,
+            frequency_index,
+            sample_rate,
+            channels,
+        },
+        channel_configuration,
+        header_len,
+        frame_len,
+        raw_blocks: (h[6] & 0x03) + 1,
+    })
+}
+
+impl AdtsHeader {
+    /// The AudioSpecificConfig of the stream, as [`build_asc`] writes it.
+    pub fn audio_specific_config(&self) -> Bytes {
+        build_asc(
+            self.asc.object_type,
+            self.asc.frequency_index,
+            self.channel_configuration_count(),
+        )
+    }
+
+    /// The channel count [`build_asc`] turns back into this header's channel_configuration.
+    fn channel_configuration_count(&self) -> u8 {
+        match self.channel_configuration {
+            7 => 8,
+            n => n,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::bits::tests::XorShift;
@@ -443,6 +525,68 @@ mod tests {
             let b = rng.next_u64().to_be_bytes();
             let _ = build_asc(b[0], b[1], b[2]);
             let _ = frequency_index(rng.next_u64() as u32);
+        }
+    }
+
+    #[test]
+    fn adts_round_trip() {
+        for (aot, index, channels) in [(2, 4, 2), (2, 7, 1), (1, 3, 6), (5, 6, 2), (2, 11, 8)] {
+            let asc = parse_asc(&build_asc(aot, index, channels)).unwrap();
+            for len in [0, 1, 300, 0x1FFF - 7] {
+                let header = adts_header(&asc, len).unwrap();
+                let parsed = parse_adts(&header).unwrap();
+                let core = if aot == 5 { 2 } else { aot };
+                assert_eq!(parsed.asc.object_type, core);
+                assert_eq!(parsed.asc.frequency_index, index);
+                assert_eq!(parsed.asc.sample_rate, asc.sample_rate);
+                assert_eq!(parsed.asc.channels, asc.channels);
+                assert_eq!(
+                    (parsed.header_len, parsed.frame_len, parsed.raw_blocks),
+                    (7, len + 7, 1)
+                );
+                let back = parse_asc(&parsed.audio_specific_config()).unwrap();
+                assert_eq!(
+                    (back.sample_rate, back.channels),
+                    (asc.sample_rate, asc.channels)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn adts_errors() {
+        let good = adts_header(&asc(2, 4, 44100, 2), 10).unwrap();
+        for len in 0..7 {
+            assert_eq!(parse_adts(&good[..len]), Err(AacError::Truncated));
+        }
+        let mut bad = good;
+        bad[1] = 0xE1;
+        assert!(matches!(parse_adts(&bad), Err(AacError::Invalid(_))));
+        let mut layer = good;
+        layer[1] |= 0x02;
+        assert!(matches!(parse_adts(&layer), Err(AacError::Invalid(_))));
+        let mut index = good;
+        index[2] = (index[2] & !0x3C) | (13 << 2);
+        assert!(matches!(parse_adts(&index), Err(AacError::Invalid(_))));
+        let mut short = good;
+        short[3] &= 0xFC;
+        short[4] = 0;
+        short[5] &= 0x1F;
+        assert!(matches!(parse_adts(&short), Err(AacError::Invalid(_))));
+        // With a CRC the header is 9 bytes.
+        let mut crc = good;
+        crc[1] &= 0xFE;
+        assert_eq!(parse_adts(&crc).map(|h| h.header_len), Ok(9));
+        let mut rng = XorShift(0xADD5);
+        for _ in 0..20_000 {
+            let mut data = rng.bytes(12);
+            if data.len() > 2 {
+                data[0] = 0xFF;
+                data[1] |= 0xF0;
+            }
+            if let Ok(h) = parse_adts(&data) {
+                assert!(h.frame_len >= h.header_len);
+            }
         }
     }
 }

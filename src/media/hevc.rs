@@ -140,6 +140,25 @@ fn read_array(r: &mut ByteReader, data: &Bytes, cfg: &mut HvcConfig) -> Result<(
 /// conformance_window_flag u1 [left, right, top, bottom offsets ue]
 /// ```
 pub fn parse_sps_size(nal: &[u8]) -> Result<(u32, u32), HevcError> {
+    parse_sps_fields(nal).map(|sps| (sps.width, sps.height))
+}
+
+/// What an hvcC needs from an SPS, besides its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SpsFields {
+    width: u32,
+    height: u32,
+    max_sub_layers_minus1: u8,
+    temporal_id_nesting: bool,
+    /// The 12 bytes of general profile, tier and level (profile_tier_level's first 96 bits),
+    /// laid out as hvcC bytes 1..13 are.
+    general_ptl: [u8; 12],
+    chroma_format_idc: u8,
+    /// bit_depth_luma_minus8 and bit_depth_chroma_minus8, when the SPS gets that far.
+    bit_depths: Option<(u8, u8)>,
+}
+
+fn parse_sps_fields(nal: &[u8]) -> Result<SpsFields, HevcError> {
     let header = nal.get(..2).ok_or(HevcError::Truncated)?;
     let (h0, h1) = (
         header.first().copied().unwrap_or(0),
@@ -163,7 +182,11 @@ pub fn parse_sps_size(nal: &[u8]) -> Result<(u32, u32), HevcError> {
     if max_sub_layers_minus1 > 6 {
         return Err(HevcError::Invalid("sps_max_sub_layers_minus1 out of range"));
     }
-    r.skip_bits(1)?; // sps_temporal_id_nesting_flag
+    let temporal_id_nesting = r.read_bit()?;
+    let mut general_ptl = [0u8; 12];
+    if let Some(ptl) = rbsp.get(1..13) {
+        general_ptl.copy_from_slice(ptl);
+    }
     skip_profile_tier_level(&mut r, max_sub_layers_minus1)?;
     if r.read_ue()? > 15 {
         return Err(HevcError::Invalid("sps_seq_parameter_set_id out of range"));
@@ -185,7 +208,60 @@ pub fn parse_sps_size(nal: &[u8]) -> Result<(u32, u32), HevcError> {
     } else {
         chroma_format_idc
     };
-    apply_conformance_window(chroma_array_type, width, height, window)
+    let (width, height) = apply_conformance_window(chroma_array_type, width, height, window)?;
+    // bit depths are at most 8 (16-bit samples); a cut SPS only loses them.
+    let depth = |r: &mut BitReader| r.read_ue().ok().filter(|&d| d <= 8).map(|d| d as u8);
+    let bit_depths = depth(&mut r).zip(depth(&mut r));
+    Ok(SpsFields {
+        width,
+        height,
+        max_sub_layers_minus1: max_sub_layers_minus1 as u8,
+        temporal_id_nesting,
+        general_ptl,
+        chroma_format_idc: chroma_format_idc as u8,
+        bit_depths,
+    })
+}
+
+/// Builds an hvcC record (14496-15 8.3.3.1) from one VPS, SPS and PPS, with 4-byte NAL unit
+/// lengths: general profile, tier, level and constraint flags, chroma format and bit depths
+/// from the SPS; min_spatial_segmentation_idc, parallelismType, avgFrameRate and
+/// constantFrameRate 0 (unknown); numTemporalLayers and temporalIdNested from the SPS; one
+/// complete array per parameter set type.
+pub fn build_hvcc(vps: &[u8], sps: &[u8], pps: &[u8]) -> Result<Bytes, HevcError> {
+    let fields = parse_sps_fields(sps)?;
+    if nal_type(vps) != Some(NAL_VPS) {
+        return Err(HevcError::Invalid("not a VPS NAL unit"));
+    }
+    if nal_type(pps) != Some(NAL_PPS) {
+        return Err(HevcError::Invalid("not a PPS NAL unit"));
+    }
+    let (luma, chroma) = fields
+        .bit_depths
+        .ok_or(HevcError::Invalid("SPS ends before its bit depths"))?;
+    let mut out = Vec::with_capacity(HVCC_HEADER_LEN + 15 + vps.len() + sps.len() + pps.len());
+    out.push(1);
+    out.extend_from_slice(&fields.general_ptl);
+    out.extend_from_slice(&[0xF0, 0x00, 0xFC]);
+    out.push(0xFC | fields.chroma_format_idc);
+    out.push(0xF8 | luma);
+    out.push(0xF8 | chroma);
+    out.extend_from_slice(&[0, 0]); // avgFrameRate
+    out.push(
+        ((fields.max_sub_layers_minus1 + 1) << 3)
+            | (u8::from(fields.temporal_id_nesting) << 2)
+            | 0x03,
+    );
+    out.push(3); // numOfArrays
+    for (nal_type, nal) in [(NAL_VPS, vps), (NAL_SPS, sps), (NAL_PPS, pps)] {
+        let len =
+            u16::try_from(nal.len()).map_err(|_| HevcError::Invalid("parameter set too long"))?;
+        out.push(0x80 | nal_type); // array_completeness 1
+        out.extend_from_slice(&1u16.to_be_bytes());
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(nal);
+    }
+    Ok(Bytes::from(out))
 }
 
 /// `profile_tier_level(1, maxNumSubLayersMinus1)` (7.3.3), skipped:
@@ -304,9 +380,9 @@ pub fn nal_type(nal: &[u8]) -> Option<u8> {
 /// Whether a length-prefixed sample holds an IRAP picture (BLA, IDR, CRA: types 16..=23).
 /// Stops at the first damaged length.
 pub fn contains_irap(data: &[u8], length_size: u8) -> bool {
-    super::h264::nal_units(data, length_size)
+    super::nal::length_prefixed(data, length_size)
         .map_while(Result::ok)
-        .any(|nal| matches!(nal_type(nal), Some(16..=23)))
+        .any(|nal| super::nal::NalFlavor::Hevc.is_random_access(nal))
 }
 
 #[cfg(test)]
@@ -547,6 +623,49 @@ mod tests {
         assert_eq!(codec_string(&cfg), "hvc1.A2.4.H120.90.8");
         cfg.general_constraint_indicator_flags = 0;
         assert_eq!(codec_string(&cfg), "hvc1.A2.4.H120");
+    }
+
+    #[test]
+    fn build_hvcc_like_ffmpeg() {
+        let built = build_hvcc(&VPS_MAIN, &SPS_MAIN, &PPS_MAIN).unwrap();
+        let ffmpeg = hvcc_main();
+        // The fixed part is what ffmpeg wrote, except numOfArrays (no SEI array here).
+        assert_eq!(built[..22], ffmpeg[..22]);
+        assert_eq!(built[22], 3);
+        let cfg = parse_hvcc(&built).unwrap();
+        assert_eq!(
+            cfg,
+            HvcConfig {
+                vps: cfg.vps.clone(),
+                ..parse_hvcc(&Bytes::from(ffmpeg)).unwrap()
+            }
+        );
+        assert_eq!(cfg.vps, vec![Bytes::from_static(&VPS_MAIN)]);
+        let track = track_from_hvcc(built).unwrap();
+        assert_eq!((track.width, track.height), (176, 100));
+        assert_eq!(track.codec_string, "hvc1.1.6.L30.90");
+        // 4:4:4 and sub-layers reach the header too.
+        let built = build_hvcc(&VPS_MAIN, &SPS_MAIN10_SUBLAYERS, &PPS_MAIN).unwrap();
+        assert_eq!(built[21] >> 3 & 0x07, 3, "numTemporalLayers");
+        assert_eq!(built[17..19], [0xFA, 0xFA], "10-bit");
+        assert_eq!(
+            build_hvcc(&VPS_MAIN, &SPS_444, &PPS_MAIN).unwrap()[16],
+            0xFF
+        );
+        assert_eq!(
+            build_hvcc(&SPS_MAIN, &SPS_MAIN, &PPS_MAIN),
+            Err(HevcError::Invalid("not a VPS NAL unit"))
+        );
+        assert_eq!(
+            build_hvcc(&VPS_MAIN, &SPS_MAIN, &VPS_MAIN),
+            Err(HevcError::Invalid("not a PPS NAL unit"))
+        );
+        // A synthetic SPS that stops after the conformance window has no bit depths.
+        let cut = synthetic_sps(0, 1, (64, 64), [0; 4]);
+        assert!(matches!(
+            build_hvcc(&VPS_MAIN, &cut, &PPS_MAIN),
+            Err(HevcError::Invalid(_))
+        ));
     }
 
     #[test]

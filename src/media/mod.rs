@@ -2,12 +2,17 @@
 //!
 //! - [`Track`] describes one elementary stream (codec, init data, size or rate); [`Packet`] is one
 //!   frame of it, with its payload as shared [`bytes::Bytes`] (never copied per viewer).
-//! - [`flv`]: FLV file header and tags, including the audio/video tag bodies RTMP carries (legacy
-//!   and Enhanced RTMP FourCC forms).
-//! - [`flv_body`]: FLV tag bodies (RTMP message bodies) built from tracks and packets.
-//! - [`h264`], [`hevc`], [`aac`], [`mp3`]: codec parameter parsing (decoder configuration records,
-//!   SPS, AudioSpecificConfig, MP3 frame headers).
-//! - [`ts`]: the MPEG-TS muxer; [`mp4`]: fragmented MP4 (CMAF) init and media segments.
+//! - [`amf0`]: AMF0 values (script data, RTMP commands), decoder and encoder.
+//! - [`flv`]: FLV files and tags, the audio/video tag bodies RTMP carries (legacy and Enhanced
+//!   RTMP FourCC forms) parsed and built, `onMetaData`, and the depacketizer that turns tag bodies
+//!   into tracks and packets.
+//! - [`h264`], [`hevc`], [`aac`], [`mp3`]: codec parameter parsing and building (decoder
+//!   configuration records, SPS, AudioSpecificConfig and ADTS, MP3 frame headers).
+//! - [`nal`]: NAL units of H.264 and HEVC in Annex B and length-prefixed form.
+//! - [`ts`]: MPEG-TS: PSI, PES, the muxer (with the shared-PES, per-viewer packetization) and the
+//!   demuxer.
+//! - [`mp4`]: fragmented MP4 (CMAF): boxes, init segments, media segments (also without copying
+//!   the samples) and recorded files.
 //! - [`m3u8`], [`mpd`]: HLS playlists and the DASH manifest, as text.
 //! - [`record`]: whole files (FLV, TS, fragmented MP4, MP3, ADTS AAC) for recording pushes.
 //! - [`bits`]: a bit reader with Exp-Golomb codes for the parameter-set parsers.
@@ -16,16 +21,16 @@
 //! offset, so its presentation time is `time + offset`.
 
 pub mod aac;
+pub mod amf0;
 pub mod bits;
 pub mod flv;
-pub mod flv_body;
 pub mod h264;
 pub mod hevc;
 pub mod m3u8;
 pub mod mp3;
 pub mod mp4;
-mod mp4_record;
 pub mod mpd;
+pub mod nal;
 pub mod record;
 pub mod ts;
 

@@ -22,24 +22,18 @@
 use bytes::{BufMut, BytesMut};
 
 use super::aac::{self, AacError, AudioSpecificConfig};
-use super::flv::{self, TAG_SCRIPT};
-use super::flv_body;
+use super::flv::{self, metadata, TAG_SCRIPT};
+use super::mp4::record::Mp4Recording;
 use super::mp4::Mp4Error;
-use super::mp4_record::Mp4Recording;
-use super::ts::{self, TsError, TsMuxer};
+use super::ts::{self, PesHeader, TableRepeat, TsError, TsMuxer, TsPacket};
 use super::{Codec, Packet, Track, TrackKind};
 
 /// TS audio-only recordings repeat PAT and PMT this often (ms).
 const TS_TABLES_MS: i64 = 1_000;
-/// Largest FLV tag body (DataSize is 24 bits).
-const FLV_MAX_BODY: usize = 0xFF_FFFF;
 /// Longer steps between a track's decode times are jumps, not frame lengths.
 const MAX_STEP_MS: i64 = 10_000;
 /// Appended recordings start this long after the existing file's last timestamp.
 const APPEND_GAP_MS: i64 = 100;
-/// FLV header + PreviousTagSize0, and a tag header.
-const FLV_FILE_HEADER_LEN: u64 = 13;
-const FLV_TAG_HEADER_LEN: u64 = 11;
 
 /// The container of a recording, picked from the target's file extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -168,13 +162,8 @@ enum Body {
     Flv {
         meta: Option<(u64, u64)>,
     },
-    Ts {
-        muxer: TsMuxer,
-        /// No PES written since the last PAT + PMT.
-        fresh: bool,
-        /// Rebased time of the last PAT + PMT (audio only).
-        tables_at: Option<i64>,
-    },
+    /// Repeats PAT and PMT before keyframes (audio only: every [`TS_TABLES_MS`]).
+    Ts(TsMuxer),
     Mp4(Box<Mp4Recording>),
     Mp3,
     Aac(AudioSpecificConfig),
@@ -244,17 +233,16 @@ impl Recorder {
                     })
                     .map(|t| (*t).clone())
                     .collect();
-                let muxer = TsMuxer::new(&carried);
+                let repeat = TableRepeat::Keyframes {
+                    audio_interval_ms: TS_TABLES_MS,
+                };
+                let muxer = TsMuxer::new(&carried).with_table_repeat(repeat);
                 let ids = muxer.track_ids();
                 let kept = carried
                     .into_iter()
                     .filter(|t| ids.contains(&t.id))
                     .collect();
-                let body = Body::Ts {
-                    muxer,
-                    fresh: false,
-                    tables_at: None,
-                };
+                let body = Body::Ts(muxer);
                 Some((kept, body))
             }
             Container::Mp4 => {
@@ -341,23 +329,22 @@ impl Recorder {
                 let audio = self.tracks.iter().find(|s| !s.is_video()).map(|s| &s.track);
                 if !self.append {
                     out.put_slice(&flv::file_header(audio.is_some(), video.is_some()));
-                    let (body, duration_at, size_at) = on_metadata(video, audio);
-                    let base = FLV_FILE_HEADER_LEN + FLV_TAG_HEADER_LEN;
-                    *meta = Some((base + duration_at, base + size_at));
-                    put_tag(out, TAG_SCRIPT, 0, &[&body]);
+                    let script = metadata::file_metadata(video, audio);
+                    // The script tag follows the file header and PreviousTagSize0.
+                    let base = flv::FILE_HEADER_LEN + flv::PREV_SIZE_LEN + flv::TAG_HEADER_LEN;
+                    let at = |offset: usize| u64::try_from(base + offset).unwrap_or(0);
+                    *meta = Some((at(script.duration_at), at(script.filesize_at)));
+                    flv::put_tag(out, TAG_SCRIPT, 0, &[&script.body]);
                 }
                 for (tag_type, body) in self
                     .tracks
                     .iter()
-                    .filter_map(|s| flv_body::sequence_body(&s.track))
+                    .filter_map(|s| flv::sequence_body(&s.track))
                 {
-                    put_tag(out, tag_type, 0, &[&body]);
+                    flv::put_tag(out, tag_type, 0, &[&body]);
                 }
             }
-            Body::Ts { muxer, fresh, .. } => {
-                muxer.write_tables(out);
-                *fresh = true;
-            }
+            Body::Ts(muxer) => muxer.write_tables(out),
             Body::Mp4(rec) => rec.start(out),
             Body::Mp3 | Body::Aac(_) => {}
         }
@@ -480,7 +467,7 @@ impl Recorder {
         let Some(state) = self.tracks.get(index) else {
             return Ok(None);
         };
-        let (track, is_video) = (&state.track, state.is_video());
+        let track = &state.track;
         let out_of_range = || RecordError::TimeOutOfRange {
             track: packet.track,
             time: packet.time,
@@ -491,19 +478,15 @@ impl Recorder {
         };
         match &mut self.body {
             Body::Flv { .. } => {
-                let (tag_type, prefix) = flv_body::packet_prefix(track, packet)
+                let (tag_type, prefix) = flv::packet_prefix(track, packet)
                     .ok_or(RecordError::FlvUnsupported(packet.track))?;
                 let time = u32::try_from(packet.time).map_err(|_| out_of_range())?;
-                if prefix.len().saturating_add(packet.data.len()) > FLV_MAX_BODY {
+                if prefix.len().saturating_add(packet.data.len()) > flv::MAX_DATA_SIZE {
                     return Err(too_large());
                 }
-                put_tag(out, tag_type, time, &[&prefix, &packet.data]);
+                flv::put_tag(out, tag_type, time, &[&prefix, &packet.data]);
             }
-            Body::Ts {
-                muxer,
-                fresh,
-                tables_at,
-            } => {
+            Body::Ts(muxer) => {
                 let pts = packet
                     .time
                     .checked_add(i64::from(packet.offset))
@@ -511,21 +494,8 @@ impl Recorder {
                 if pts.is_none_or(|pts| pts < 0) {
                     return Err(out_of_range());
                 }
-                let mut pes = BytesMut::new();
-                muxer.write_packet(packet.track, packet, &mut pes)?;
-                let audio_only = !self.tracks.iter().any(TrackState::is_video);
-                let due = if audio_only {
-                    tables_at.is_some_and(|at| packet.time.saturating_sub(at) >= TS_TABLES_MS)
-                } else {
-                    is_video && packet.keyframe && !*fresh
-                };
-                if due {
-                    muxer.write_tables(out);
-                    *tables_at = Some(packet.time);
-                }
-                tables_at.get_or_insert(packet.time);
-                *fresh = false;
-                out.put_slice(&pes);
+                // Nothing is written on error; the tables come first when due.
+                muxer.write_packet(packet.track, packet, out)?;
             }
             Body::Mp4(rec) => {
                 rec.check(track, packet)?;
@@ -542,23 +512,12 @@ impl Recorder {
     }
 }
 
-/// A video track FLV carries: H.264 or HEVC with a decoder configuration, AV1, VP9.
 /// Where an existing file's timeline ends (ms), read from its last bytes `tail`: FLV from the
 /// last tag's timestamp, TS from the highest PTS among the PES packets in the tail (its last
 /// 188-byte packets). `None` when it cannot be told (other containers, a cut-off tail).
 pub fn file_end_ms(container: Container, tail: &[u8]) -> Option<i64> {
     match container {
-        Container::Flv => {
-            let n = tail.len();
-            let prev = u32::from_be_bytes(tail.get(n.checked_sub(4)?..)?.try_into().ok()?);
-            let start = n.checked_sub(4)?.checked_sub(usize::try_from(prev).ok()?)?;
-            let h = tail.get(start..start + 8)?;
-            if prev < 11 || !matches!(h[0] & 0x1F, 8 | 9 | 18) {
-                return None;
-            }
-            let ts = u32::from_be_bytes([h[7], h[4], h[5], h[6]]);
-            Some(i64::from(ts))
-        }
+        Container::Flv => flv::last_tag_header(tail).map(|h| i64::from(h.timestamp)),
         Container::Ts => {
             let skip = tail.len() % ts::TS_PACKET;
             let max_pts = tail
@@ -566,37 +525,23 @@ pub fn file_end_ms(container: Container, tail: &[u8]) -> Option<i64> {
                 .chunks_exact(ts::TS_PACKET)
                 .filter_map(pes_pts)
                 .max()?;
-            Some(max_pts / 90 - ts::DELAY_MS)
+            Some(ts::pes::ticks_to_ms(max_pts) - ts::DELAY_MS)
         }
         _ => None,
     }
 }
 
-/// The PTS (90 kHz) of a transport packet that starts a PES packet carrying one.
+/// The PTS (90 kHz) of a transport packet that starts a PES packet.
 fn pes_pts(packet: &[u8]) -> Option<i64> {
-    if packet.first() != Some(&0x47) || packet.get(1)? & 0x40 == 0 {
+    let packet = TsPacket::parse(packet).ok()?;
+    if !packet.unit_start {
         return None;
     }
-    let control = (packet.get(3)? >> 4) & 3;
-    let start = match control {
-        1 => 4,
-        3 => 5 + usize::from(*packet.get(4)?),
-        _ => return None,
-    };
-    let pes = packet.get(start..)?;
-    if pes.get(..3)? != [0, 0, 1] || pes.get(7)? & 0x80 == 0 {
-        return None;
-    }
-    let b = pes.get(9..14)?;
-    Some(
-        (i64::from(b[0] >> 1) & 7) << 30
-            | i64::from(b[1]) << 22
-            | i64::from(b[2] >> 1) << 15
-            | i64::from(b[3]) << 7
-            | i64::from(b[4] >> 1),
-    )
+    let header = PesHeader::parse(packet.payload?).ok()?;
+    i64::try_from(header.pts).ok()
 }
 
+/// A video track FLV carries: H.264 or HEVC with a decoder configuration, AV1, VP9.
 fn flv_video(track: &Track) -> bool {
     match track.codec {
         Some(Codec::H264 | Codec::Hevc) => !track.init.is_empty(),
@@ -623,94 +568,6 @@ fn adts_config(track: &Track) -> Option<AudioSpecificConfig> {
     }
     let asc = aac::parse_asc(&track.init).ok()?;
     aac::adts_header(&asc, 0).ok().map(|_| asc)
-}
-
-/// Appends an FLV tag: header, the body parts, PreviousTagSize. The body must fit 24 bits.
-fn put_tag(out: &mut BytesMut, tag_type: u8, time: u32, body: &[&[u8]]) {
-    let len = body.iter().map(|part| part.len()).sum::<usize>();
-    let len = u32::try_from(len).unwrap_or(u32::MAX);
-    out.put_slice(&flv::tag_header(tag_type, len, time));
-    for part in body {
-        out.put_slice(part);
-    }
-    out.put_u32(len.saturating_add(11));
-}
-
-/// The `onMetaData` script tag body (AMF0: the string, then an ECMA array), and the offsets in
-/// it of the `duration` and `filesize` numbers (8-byte big-endian doubles, written as 0).
-fn on_metadata(video: Option<&Track>, audio: Option<&Track>) -> (Vec<u8>, u64, u64) {
-    let mut w = Amf0::default();
-    w.buf.push(0x02);
-    w.key("onMetaData");
-    w.buf.push(0x08);
-    w.buf.put_u32(0); // ECMA array count, set below
-    let duration_at = w.number("duration", 0.0);
-    let size_at = w.number("filesize", 0.0);
-    if let Some(v) = video {
-        w.number("width", f64::from(v.width));
-        w.number("height", f64::from(v.height));
-        if v.fpks > 0 {
-            w.number("framerate", f64::from(v.fpks) / 1000.0);
-        }
-        let fourcc = |s: &[u8; 4]| f64::from(u32::from_be_bytes(*s));
-        let id = match v.codec {
-            Some(Codec::Hevc) => fourcc(b"hvc1"),
-            Some(Codec::Av1) => fourcc(b"av01"),
-            Some(Codec::Vp9) => fourcc(b"vp09"),
-            _ => 7.0,
-        };
-        w.number("videocodecid", id);
-    }
-    if let Some(a) = audio {
-        let id = if a.codec == Some(Codec::Mp3) {
-            2.0
-        } else {
-            10.0
-        };
-        w.number("audiocodecid", id);
-        w.number("audiosamplerate", f64::from(a.rate));
-        w.number("audiosamplesize", f64::from(a.size.max(16)));
-        w.key("stereo");
-        w.buf.extend_from_slice(&[0x01, u8::from(a.channels > 1)]);
-        w.count += 1;
-    }
-    w.key("encoder");
-    w.buf.push(0x02);
-    w.key("Eddy");
-    w.count += 1;
-    w.buf.extend_from_slice(&[0, 0, 0x09]); // object end
-    if let Some(slot) = w.buf.get_mut(14..18) {
-        slot.copy_from_slice(&w.count.to_be_bytes());
-    }
-    (w.buf, duration_at, size_at)
-}
-
-/// A small AMF0 writer for `onMetaData`.
-#[derive(Default)]
-struct Amf0 {
-    buf: Vec<u8>,
-    /// Entries of the ECMA array so far.
-    count: u32,
-}
-
-impl Amf0 {
-    /// A UTF-8 string without marker (a key, or a string value after its 0x02 marker).
-    fn key(&mut self, s: &str) {
-        let len = u16::try_from(s.len()).unwrap_or(0);
-        self.buf.put_u16(len);
-        self.buf
-            .extend_from_slice(s.as_bytes().get(..usize::from(len)).unwrap_or_default());
-    }
-
-    /// An array entry with a Number value; returns the offset of the double.
-    fn number(&mut self, key: &str, value: f64) -> u64 {
-        self.key(key);
-        self.buf.push(0x00);
-        let at = u64::try_from(self.buf.len()).unwrap_or(0);
-        self.buf.put_f64(value);
-        self.count += 1;
-        at
-    }
 }
 
 #[cfg(test)]

@@ -2,64 +2,57 @@
 
 use bytes::Bytes;
 
-use super::flv::{self, VideoPacketKind};
-use super::{aac, h264, hevc, Codec, Packet, Track};
+use super::flv::{self, FlvDepacketizer};
+use super::{mp3, Packet, Track};
 
-const VIDEO: u32 = 1;
-const AUDIO: u32 = 2;
-
-/// Tracks and packets of an FLV file, built the way RTMP ingest builds them (video track
-/// 1, audio track 2, times from the tag timestamps).
+/// Tracks and packets of an FLV file, made by the depacketizer RTMP ingest uses (video track 1,
+/// audio track 2, times from the tag timestamps): the last video and audio track announced, and
+/// every packet. Any warning fails the test.
 pub fn load_flv(file: &[u8]) -> (Option<Track>, Option<Track>, Vec<Packet>) {
-    let (_, _, mut at) = flv::parse_file_header(file).unwrap();
-    let file = Bytes::copy_from_slice(file);
+    let tags = flv::read_file(Bytes::copy_from_slice(file)).unwrap();
+    let mut depacketizer = FlvDepacketizer::new();
     let (mut video, mut audio, mut packets) = (None, None, Vec::new());
-    while at < file.len() {
-        let (header, range, total) = flv::parse_tag(&file[at..]).unwrap();
-        let body = file.slice(at + range.start..at + range.end);
-        let time = i64::from(header.timestamp);
-        match header.tag_type {
-            flv::TAG_VIDEO => {
-                let tag = flv::parse_video_body(&body).unwrap();
-                match tag.kind {
-                    VideoPacketKind::SequenceHeader => {
-                        let mut track = match tag.codec {
-                            Codec::H264 => h264::track_from_avcc(tag.data).unwrap(),
-                            Codec::Hevc => hevc::track_from_hvcc(tag.data).unwrap(),
-                            other => panic!("{other:?}"),
-                        };
-                        track.id = VIDEO;
-                        video = Some(track);
-                    }
-                    VideoPacketKind::Frame => packets.push(Packet {
-                        track: VIDEO,
-                        time,
-                        offset: tag.cts,
-                        keyframe: tag.keyframe,
-                        data: tag.data,
-                    }),
-                    _ => {}
-                }
+    for tag in tags {
+        let (header, body) = tag.unwrap();
+        let out = depacketizer.tag(&header, &body);
+        assert_eq!(out.warning, None, "tag at {} ms", header.timestamp);
+        if let Some(track) = out.track {
+            if track.id == flv::depacketize::VIDEO_TRACK {
+                video = Some(track);
+            } else {
+                audio = Some(track);
             }
-            flv::TAG_AUDIO => {
-                let tag = flv::parse_audio_body(&body).unwrap();
-                if tag.sequence_header {
-                    let mut track = aac::track_from_asc(tag.data).unwrap();
-                    track.id = AUDIO;
-                    audio = Some(track);
-                } else if !tag.data.is_empty() {
-                    packets.push(Packet {
-                        track: AUDIO,
-                        time,
-                        offset: 0,
-                        keyframe: false,
-                        data: tag.data,
-                    });
-                }
-            }
-            _ => {}
         }
-        at += total;
+        packets.extend(out.packet);
     }
     (video, audio, packets)
+}
+
+/// An MP3 file (after its ID3v2 tag) as track `id` and one packet per frame, timed by the
+/// frames' sample counts.
+pub fn load_mp3(file: &'static [u8], id: u32) -> (Track, Vec<Packet>) {
+    assert_eq!(&file[..3], b"ID3");
+    // The ID3v2 size is four 7-bit bytes.
+    let tag_len = file[6..10]
+        .iter()
+        .fold(0usize, |n, &b| (n << 7) | usize::from(b & 0x7F));
+    let data = Bytes::from_static(file);
+    let mut at = 10 + tag_len;
+    let mut track = mp3::track_from_frame(&data[at..]).unwrap();
+    track.id = id;
+    let (mut packets, mut samples) = (Vec::new(), 0u64);
+    while at < data.len() {
+        let header = mp3::parse_header(&data[at..]).unwrap();
+        let end = (at + header.frame_len).min(data.len());
+        packets.push(Packet {
+            track: id,
+            time: i64::try_from(samples * 1000 / u64::from(header.sample_rate)).unwrap(),
+            offset: 0,
+            keyframe: false,
+            data: data.slice(at..end),
+        });
+        samples += u64::from(header.samples_per_frame);
+        at = end;
+    }
+    (track, packets)
 }

@@ -9,7 +9,7 @@ use std::process::Command;
 use bytes::{Bytes, BytesMut};
 
 use super::super::bits::tests::XorShift;
-use super::super::{mp3, testutil::load_flv};
+use super::super::testutil::{load_flv, load_mp3};
 use super::*;
 
 /// H.264 320x240 25 fps (keyframes at 0 and 1080 ms, last frame at 2040) + AAC 44.1 kHz (last
@@ -50,23 +50,7 @@ fn only(tracks: &[Track], packets: &[Packet], id: u32) -> (Vec<Track>, Vec<Packe
 
 /// The MP3 test file as track 1, one packet per frame.
 fn mp3_clip() -> (Track, Vec<Packet>) {
-    let data = Bytes::from_static(SINE_MP3);
-    let tag_len = SINE_MP3[6..10]
-        .iter()
-        .fold(0usize, |n, &b| (n << 7) | usize::from(b & 0x7F));
-    let mut at = 10 + tag_len;
-    let mut track = mp3::track_from_frame(&data[at..]).unwrap();
-    track.id = 1;
-    let (mut packets, mut samples) = (Vec::new(), 0u64);
-    while at < data.len() {
-        let header = mp3::parse_header(&data[at..]).unwrap();
-        let end = (at + header.frame_len).min(data.len());
-        let time = (samples * 1000 / u64::from(header.sample_rate)) as i64;
-        packets.push(packet(1, time, false, data.slice(at..end)));
-        samples += u64::from(header.samples_per_frame);
-        at = end;
-    }
-    (track, packets)
+    load_mp3(SINE_MP3, 1)
 }
 
 fn packet(track: u32, time: i64, keyframe: bool, data: Bytes) -> Packet {
@@ -310,7 +294,7 @@ fn ts_recording_repeats_tables_before_keyframes() {
     assert_eq!(file.len() % 188, 0);
     let pids: Vec<u16> = file
         .chunks(188)
-        .map(|p| u16::from_be_bytes([p[1] & 0x1F, p[2]]))
+        .map(|p| ts::TsPacket::parse(p).unwrap().pid)
         .collect();
     let keyframes = packets
         .iter()
@@ -322,6 +306,33 @@ fn ts_recording_repeats_tables_before_keyframes() {
     for (i, _) in pids.iter().enumerate().filter(|(_, &pid)| pid == 0) {
         assert_eq!(pids[i + 1], 0x1000);
     }
+    // Our demuxer reads back every packet, 200 ms (the muxer's delay) later.
+    let mut demuxer = ts::TsDemuxer::new();
+    demuxer.push(&file);
+    demuxer.finish();
+    let mut read = Vec::new();
+    while let Some(event) = demuxer.pull() {
+        match event.unwrap() {
+            ts::TsEvent::Packet(p) => read.push((p.track, p.time, p.offset, p.data)),
+            ts::TsEvent::Track(t) => assert!(t.id == VIDEO || t.id == AUDIO),
+        }
+    }
+    let first = packets[0].time;
+    let mut want: Vec<_> = packets
+        .iter()
+        .map(|p| {
+            (
+                p.track,
+                p.time - first + ts::DELAY_MS,
+                p.offset,
+                p.data.clone(),
+            )
+        })
+        .collect();
+    // Per track in order (a video PES ends only when the next one starts).
+    read.sort_by_key(|r| (r.0, r.1));
+    want.sort_by_key(|w| (w.0, w.1));
+    assert_eq!(read, want);
     assert_av(&path, 6.3);
     decodes(&path, None);
     // ffmpeg seeks in TS by byte position and decodes B-frames without their references
@@ -340,7 +351,7 @@ fn ts_recording_repeats_tables_before_keyframes() {
     let file = std::fs::read(&path).unwrap();
     let pats = file
         .chunks(188)
-        .filter(|p| p[1] & 0x1F == 0 && p[2] == 0)
+        .filter(|p| ts::TsPacket::parse(p).unwrap().pid == 0)
         .count();
     assert!((6..=8).contains(&pats), "{pats} PATs in 6.2 s");
     assert_eq!(probe(&path).0, ["aac"]);
@@ -445,22 +456,15 @@ fn hevc_in_every_video_container() {
         rec.write(p, &mut out).unwrap();
     }
     rec.finish(&mut out);
-    let (_, has_video, mut at) = flv::parse_file_header(&out).unwrap();
-    assert!(has_video);
-    let mut frames = Vec::new();
-    while at < out.len() {
-        let (header, range, total) = flv::parse_tag(&out[at..]).unwrap();
-        if header.tag_type == flv::TAG_VIDEO {
-            let body = Bytes::copy_from_slice(&out[at + range.start..at + range.end]);
-            let tag = flv::parse_video_body(&body).unwrap();
-            assert_eq!(tag.codec, Codec::Hevc);
-            frames.push((header.timestamp, tag.cts, tag.data));
-        }
-        at += total;
-    }
-    assert_eq!(frames.len(), packets.len() + 1, "sequence header + frames");
-    for (frame, p) in frames[1..].iter().zip(&packets) {
-        assert_eq!(*frame, (p.time as u32, p.offset, p.data.clone()));
+    assert!(flv::read_file(out.clone().freeze()).unwrap().has_video);
+    // Read back by the depacketizer RTMP ingest uses: the sequence header gives the same track
+    // back, and every frame comes back as it was written.
+    let (read_video, read_audio, frames) = load_flv(&out);
+    assert_eq!(read_video.as_ref(), Some(&tracks[0]), "sequence header");
+    assert!(read_audio.is_none());
+    assert_eq!(frames.len(), packets.len());
+    for (frame, p) in frames.iter().zip(&packets) {
+        assert_eq!(frame, p);
     }
     // Ten copies: ffprobe's format detection needs more than three frames of TS.
     let looped: Vec<Packet> = (0..10)
@@ -682,13 +686,10 @@ fn flv_times_are_rebased() {
         rec.last_ms(),
         packets.iter().map(|p| p.time + 3_600_000).max()
     );
-    let (_, _, mut at) = flv::parse_file_header(&out).unwrap();
-    let mut times = Vec::new();
-    while at < out.len() {
-        let (header, _, total) = flv::parse_tag(&out[at..]).unwrap();
-        times.push(header.timestamp);
-        at += total;
-    }
+    let times: Vec<u32> = flv::read_file(out.freeze())
+        .unwrap()
+        .map(|tag| tag.unwrap().0.timestamp)
+        .collect();
     assert_eq!(
         times.len(),
         packets.len() + 3,

@@ -34,10 +34,10 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::amf0::{self, Amf0Value};
 use super::chunk::{self, ChunkReader, RtmpMessage};
 use super::handshake;
 use super::message::{self as msg, Command, Control, MessageError};
+use crate::media::amf0::{self, Amf0Value};
 
 /// Port used when the URL names none.
 pub const DEFAULT_PORT: u16 = 1935;

@@ -14,12 +14,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use super::amf0::Amf0Value;
 use super::chunk::{self, ChunkError, ChunkReader, RtmpMessage};
 use super::handshake::{self, HandshakeError};
 use super::ingest::Ingest;
 use super::message::{self as msg, Command, Control, MessageError};
 use crate::hub::{PublishRequest, StreamError};
+use crate::media::amf0::Amf0Value;
 use crate::protocols::{ListenerContext, OFFLINE_WAIT, VIEWER_WRITE_TIMEOUT};
 
 /// Chunk size Eddy sends with (announced right after `connect`).
@@ -259,7 +259,7 @@ impl Conn {
 
     /// Queues a command or data message of AMF0 values.
     pub fn send_amf(&mut self, csid: u32, msg_type: u8, stream_id: u32, values: &[Amf0Value]) {
-        let payload = super::amf0::encode_all(values);
+        let payload = crate::media::amf0::encode_all(values);
         self.send(csid, 0, msg_type, stream_id, &payload);
     }
 

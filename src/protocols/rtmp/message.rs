@@ -34,7 +34,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::amf0::{self, Amf0Value, AmfError};
+use crate::media::amf0::{self, Amf0Value, AmfError};
 
 pub const SET_CHUNK_SIZE: u8 = 1;
 pub const ABORT: u8 = 2;

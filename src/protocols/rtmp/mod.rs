@@ -3,14 +3,14 @@
 //!
 //! - [`handshake`]: C0/C1/C2 ⇄ S0/S1/S2, plain and with the Flash-style digest;
 //! - [`chunk`]: the chunk stream in both directions;
-//! - [`amf0`]: AMF0 values (AMF3 command messages are tolerated);
+//! - AMF0 values are [`crate::media::amf0`] (AMF3 command messages are tolerated);
 //! - [`message`]: message types, control messages, commands;
-//! - [`conn`]: one connection: handshake, commands, and then [`ingest`] or [`play`].
+//! - [`conn`]: one connection: handshake, commands, and then [`ingest`] or [`play`];
+//! - [`client`] and [`push`]: the client side, for pushing a stream to another RTMP server.
 //!
 //! Publish URL: `rtmp://host[:port]/APP/STREAM`; the application name is the stream's
 //! passphrase (manual §3.3.1). Play URLs: `rtmp://host/play/STREAM` or `rtmp://host/APP/STREAM`.
 
-pub mod amf0;
 pub mod chunk;
 pub mod client;
 pub mod conn;

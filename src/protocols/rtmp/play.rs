@@ -13,17 +13,17 @@ use bytes::Bytes;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use super::amf0::Amf0Value;
 use super::chunk::chunk_message;
 use super::conn::{Conn, ConnError, CSID_AUDIO, CSID_STATUS, CSID_VIDEO, OUT_CHUNK_SIZE};
 use super::message as msg;
 use crate::hub::buffer::{Entry, ReadEvent};
 use crate::hub::session::{ConnInfo, SessionKind};
-use crate::media::flv::{TAG_AUDIO, TAG_VIDEO};
-use crate::media::{flv_body, Track};
+use crate::media::amf0::Amf0Value;
+use crate::media::flv::on_metadata;
+use crate::media::flv::{self, TAG_AUDIO, TAG_VIDEO};
+use crate::media::Track;
 use crate::protocols::av_select::AvSelection;
 use crate::protocols::deliver;
-use crate::protocols::http::flv::on_metadata;
 
 const BATCH: usize = 64;
 /// The message stream id cached chunkings are made for.
@@ -144,7 +144,7 @@ pub async fn run(
                     let metadata = on_metadata(sel.video.as_ref(), sel.audio.as_ref());
                     conn.send_amf(CSID_STATUS, msg::DATA_AMF0, stream_id, &metadata);
                 }
-                for (tag_type, body) in change.headers.iter().filter_map(flv_body::sequence_body) {
+                for (tag_type, body) in change.headers.iter().filter_map(flv::sequence_body) {
                     let csid = if tag_type == TAG_VIDEO {
                         CSID_VIDEO
                     } else {
@@ -186,7 +186,7 @@ pub async fn run(
 struct RtmpChunks(Option<Vec<Bytes>>);
 
 fn chunk_packet(track: &Track, entry: &Entry, stream_id: u32) -> Option<Vec<Bytes>> {
-    let (tag_type, prefix) = flv_body::packet_prefix(track, &entry.packet)?;
+    let (tag_type, prefix) = flv::packet_prefix(track, &entry.packet)?;
     let csid = if tag_type == TAG_AUDIO {
         CSID_AUDIO
     } else {

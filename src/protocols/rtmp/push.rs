@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::client::{self, RtmpPublisher};
 use crate::hub::push::ExitReason;
-use crate::media::flv_body;
+use crate::media::flv;
 use crate::protocols::av_select::AvSelection;
 use crate::protocols::push::{Next, PushIo};
 
@@ -74,22 +74,18 @@ pub async fn push(io: &mut PushIo<'_>, url: &str) -> ExitReason {
                 if !sel.is_current(e.meta_version) {
                     let change = sel.update(&buffer.meta());
                     if change.first {
-                        let meta = crate::protocols::http::flv::on_metadata(
-                            sel.video.as_ref(),
-                            sel.audio.as_ref(),
-                        );
+                        let meta =
+                            crate::media::flv::on_metadata(sel.video.as_ref(), sel.audio.as_ref());
                         writer.queue_metadata(&meta);
                     }
-                    for (tag_type, body) in
-                        change.headers.iter().filter_map(flv_body::sequence_body)
-                    {
+                    for (tag_type, body) in change.headers.iter().filter_map(flv::sequence_body) {
                         writer.queue_media(tag_type, time, &[Bytes::from(body)]);
                     }
                 }
                 let Some(track) = sel.track(e.packet.track) else {
                     continue;
                 };
-                if let Some((tag_type, prefix)) = flv_body::packet_prefix(track, &e.packet) {
+                if let Some((tag_type, prefix)) = flv::packet_prefix(track, &e.packet) {
                     writer.queue_media(
                         tag_type,
                         time,

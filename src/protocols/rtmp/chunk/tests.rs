@@ -503,8 +503,8 @@ fn parse_ffmpeg_capture(pieces: &mut dyn FnMut() -> usize) -> Vec<RtmpMessage> {
 
 #[test]
 fn ffmpeg_publish_capture() {
-    use super::super::amf0::Amf0Value;
     use super::super::message::{self, parse_command, parse_data};
+    use crate::media::amf0::Amf0Value;
     let msgs = parse_ffmpeg_capture(&mut || usize::MAX);
 
     let commands: Vec<_> = msgs

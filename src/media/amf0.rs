@@ -411,6 +411,58 @@ pub fn encode_all(values: &[Amf0Value]) -> Bytes {
     out.freeze()
 }
 
+/// Bytes [`encode`] writes for `v`.
+pub fn encoded_len(v: &Amf0Value) -> usize {
+    let short = |s: &str| 2 + s.len().min(usize::from(u16::MAX));
+    let props = |props: &[(String, Amf0Value)]| {
+        props
+            .iter()
+            .map(|(k, v)| short(k).saturating_add(encoded_len(v)))
+            .fold(3usize, usize::saturating_add)
+    };
+    match v {
+        Amf0Value::Number(_) => 9,
+        Amf0Value::Boolean(_) => 2,
+        Amf0Value::String(s) if s.len() <= usize::from(u16::MAX) => 3 + s.len(),
+        Amf0Value::String(s) | Amf0Value::LongString(s) => 5usize.saturating_add(s.len()),
+        Amf0Value::Object(p) => 1usize.saturating_add(props(p)),
+        Amf0Value::Null | Amf0Value::Undefined => 1,
+        Amf0Value::EcmaArray(p) => 5usize.saturating_add(props(p)),
+        Amf0Value::StrictArray(items) => items
+            .iter()
+            .map(encoded_len)
+            .fold(5usize, usize::saturating_add),
+        Amf0Value::Date(_) => 11,
+    }
+}
+
+/// Where, in [`encode_all`]`(values)`, the value of the property `key` starts (its type
+/// marker): the first such property of the first top-level `Object` or `EcmaArray` that has
+/// one. This is how a writer finds a number to patch later (FLV `onMetaData` duration).
+pub fn property_offset(values: &[Amf0Value], key: &str) -> Option<usize> {
+    let mut at = 0usize;
+    for value in values {
+        let (props, header) = match value {
+            Amf0Value::Object(props) => (props, 1),
+            Amf0Value::EcmaArray(props) => (props, 5),
+            other => {
+                at = at.saturating_add(encoded_len(other));
+                continue;
+            }
+        };
+        let mut inner = at.saturating_add(header);
+        for (k, v) in props {
+            inner = inner.saturating_add(2 + k.len().min(usize::from(u16::MAX)));
+            if k == key {
+                return Some(inner);
+            }
+            inner = inner.saturating_add(encoded_len(v));
+        }
+        at = at.saturating_add(encoded_len(value));
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -603,6 +655,31 @@ mod tests {
         let bytes = encode_all(&values);
         assert_eq!(decode_all(&bytes), Ok(values));
         assert_eq!(decode_all(&[]), Ok(vec![]));
+    }
+
+    #[test]
+    fn encoded_lengths_and_offsets() {
+        let values = vec![
+            s("onMetaData"),
+            sample(),
+            Amf0Value::EcmaArray(vec![
+                ("a".into(), Amf0Value::Null),
+                ("n".into(), Amf0Value::Number(2.5)),
+            ]),
+            Amf0Value::String("x".repeat(70_000)),
+        ];
+        for v in &values {
+            assert_eq!(encoded_len(v), encode_all(std::slice::from_ref(v)).len());
+        }
+        let bytes = encode_all(&values);
+        // The first container with the key wins: "num" of sample(), then "n" of the array.
+        let at = property_offset(&values, "num").unwrap();
+        assert_eq!(decode(&bytes[at..]).unwrap().0, Amf0Value::Number(-2.25));
+        let at = property_offset(&values, "n").unwrap();
+        assert_eq!(bytes[at], MARKER_NUMBER);
+        assert_eq!(&bytes[at + 1..at + 9], &2.5f64.to_be_bytes());
+        assert_eq!(property_offset(&values, "missing"), None);
+        assert_eq!(property_offset(&[], "n"), None);
     }
 
     #[test]

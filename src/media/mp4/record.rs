@@ -1,4 +1,4 @@
-//! The fragmented MP4 side of [`super::record`]: a file like ffmpeg's
+//! The fragmented MP4 side of [`crate::media::record`]: a file like ffmpeg's
 //! `-movflags frag_keyframe+empty_moov` output, ended by a movie fragment random access box.
 //!
 //! ```text
@@ -13,8 +13,9 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::mp4::{self, FragmentTrack, Mp4Error};
-use super::{Packet, Track, TrackKind};
+use super::super::{Packet, Track, TrackKind};
+use super::boxes::find_box;
+use super::{self as mp4, FragmentTrack, Mp4Error};
 
 /// Audio-only recordings cut a fragment every this many ms.
 const AUDIO_FRAGMENT_MS: i64 = 2_000;
@@ -39,7 +40,7 @@ struct FragmentEntry {
 
 /// A fragmented MP4 being recorded. Times given to it are already rebased (never negative).
 #[derive(Debug)]
-pub(super) struct Mp4Recording {
+pub(in crate::media) struct Mp4Recording {
     tracks: Vec<Track>,
     /// Fragments are cut at keyframes of this (the first video) track.
     primary_video: Option<u32>,
@@ -57,7 +58,7 @@ pub(super) struct Mp4Recording {
 
 impl Mp4Recording {
     /// Keeps the tracks `mp4::init_segment` accepts (first of each id); `None` if none is left.
-    pub(super) fn new(tracks: &[Track]) -> Option<Mp4Recording> {
+    pub(in crate::media) fn new(tracks: &[Track]) -> Option<Mp4Recording> {
         let mut kept: Vec<Track> = Vec::new();
         for track in tracks {
             let new_id = kept.iter().all(|t| t.id != track.id);
@@ -86,18 +87,18 @@ impl Mp4Recording {
         })
     }
 
-    pub(super) fn tracks(&self) -> &[Track] {
+    pub(in crate::media) fn tracks(&self) -> &[Track] {
         &self.tracks
     }
 
     /// `ftyp` + `moov`.
-    pub(super) fn start(&mut self, out: &mut BytesMut) {
+    pub(in crate::media) fn start(&mut self, out: &mut BytesMut) {
         self.emit(&self.init.clone(), out);
     }
 
     /// Whether `packet` (rebased) can go into a fragment: the checks `mp4::media_segment` would
     /// fail the whole fragment on, made up front for this one packet.
-    pub(super) fn check(&self, track: &Track, packet: &Packet) -> Result<(), Mp4Error> {
+    pub(in crate::media) fn check(&self, track: &Track, packet: &Packet) -> Result<(), Mp4Error> {
         u32::try_from(packet.data.len()).map_err(|_| Mp4Error::TooLarge)?;
         let ts = mp4::timescale(track);
         let bad = || Mp4Error::BadTime(packet.time);
@@ -117,7 +118,11 @@ impl Mp4Recording {
     /// `packet` is a keyframe of the primary video track, or (audio only) 2 s after the
     /// fragment's start, or when the fragment would pass 10 s, 16 MiB or 65536 packets.
     /// Returns the error of a fragment that could not be written (and was dropped).
-    pub(super) fn push(&mut self, packet: &Packet, out: &mut BytesMut) -> Option<Mp4Error> {
+    pub(in crate::media) fn push(
+        &mut self,
+        packet: &Packet,
+        out: &mut BytesMut,
+    ) -> Option<Mp4Error> {
         let cut = self.pending.first().is_some_and(|first| {
             let span = packet.time.saturating_sub(first.time);
             let keyframe = packet.keyframe && Some(packet.track) == self.primary_video;
@@ -139,7 +144,11 @@ impl Mp4Recording {
 
     /// Writes the last fragment and the `mfra`; returns (offset, bytes) patches for the movie
     /// duration (`duration_ms`) in `mvhd` and `mehd`.
-    pub(super) fn finish(&mut self, duration_ms: i64, out: &mut BytesMut) -> Vec<(u64, Vec<u8>)> {
+    pub(in crate::media) fn finish(
+        &mut self,
+        duration_ms: i64,
+        out: &mut BytesMut,
+    ) -> Vec<(u64, Vec<u8>)> {
         // The packets were checked one by one; a failure here only loses the last fragment.
         let _ = self.flush(None, out);
         let mfra = mfra(&self.tracks, &self.fragments);
@@ -221,27 +230,10 @@ impl Mp4Recording {
     }
 }
 
-/// Milliseconds in `timescale` units, rounded half up: the same conversion `mp4` uses, so a
+/// Milliseconds in `timescale` units, rounded half up: the conversion of the fragments, so a
 /// `tfra` time equals `tfdt` plus the first sample's composition offset.
 fn to_timescale(ms: i64, timescale: u32) -> Option<i64> {
-    i64::try_from((i128::from(ms) * i128::from(timescale) + 500).div_euclid(1000)).ok()
-}
-
-/// The first box of type `kind` among the boxes tiling `buf[start..end]`: (offset, size).
-fn find_box(buf: &[u8], start: usize, end: usize, kind: &[u8; 4]) -> Option<(usize, usize)> {
-    let mut at = start;
-    while at.checked_add(8)? <= end {
-        let size = u32::from_be_bytes(buf.get(at..at + 4)?.try_into().ok()?);
-        let size = usize::try_from(size).ok()?;
-        if size < 8 || at.checked_add(size)? > end {
-            return None;
-        }
-        if buf.get(at + 4..at + 8)? == kind {
-            return Some((at, size));
-        }
-        at += size;
-    }
-    None
+    mp4::to_timescale(ms, timescale).ok()
 }
 
 /// Adds an `mehd` (version 1, duration 0) at the start of `mvex`. Returns the init segment and
