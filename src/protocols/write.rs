@@ -42,6 +42,25 @@ pub async fn write_all_bytes<W: tokio::io::AsyncWrite + Unpin>(
     w: &mut W,
     bufs: &[Bytes],
 ) -> std::io::Result<u64> {
+    write_bytes(w, bufs, None).await
+}
+
+/// [`write_all_bytes`], failing with [`std::io::ErrorKind::TimedOut`] as soon as the peer takes
+/// nothing for `stall`: each write call must make progress within it, so a slow reader that
+/// keeps taking bytes is never cut off, and one that takes nothing is dropped.
+pub async fn write_all_within<W: tokio::io::AsyncWrite + Unpin>(
+    w: &mut W,
+    bufs: &[Bytes],
+    stall: Duration,
+) -> std::io::Result<u64> {
+    write_bytes(w, bufs, Some(stall)).await
+}
+
+async fn write_bytes<W: tokio::io::AsyncWrite + Unpin>(
+    w: &mut W,
+    bufs: &[Bytes],
+    stall: Option<Duration>,
+) -> std::io::Result<u64> {
     use tokio::io::AsyncWriteExt;
     const MAX_SLICES: usize = 64;
     let (mut idx, mut off, mut total) = (0usize, 0usize, 0u64);
@@ -65,7 +84,16 @@ pub async fn write_all_bytes<W: tokio::io::AsyncWrite + Unpin>(
                 count += 1;
             }
         }
-        let mut n = w.write_vectored(&slices[..count]).await?;
+        let write = w.write_vectored(&slices[..count]);
+        let mut n = match stall {
+            None => write.await?,
+            Some(limit) => tokio::time::timeout(limit, write).await.map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("the peer took nothing for {limit:?}"),
+                )
+            })??,
+        };
         if n == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
         }

@@ -16,6 +16,7 @@ pub mod hls;
 pub mod info;
 pub mod outputs;
 pub mod progressive;
+pub mod response;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -80,6 +81,10 @@ pub struct Request {
     pub path: String,
     pub query: String,
     pub headers: Vec<(String, String)>,
+    /// Whether the connection may serve another request after this one: HTTP/1.1 unless it
+    /// says `Connection: close`, HTTP/1.0 only with `Connection: keep-alive`, and never after a
+    /// request with a body (we read no request bodies, so its bytes would pose as the next
+    /// request).
     pub keep_alive: bool,
 }
 
@@ -99,6 +104,11 @@ impl Request {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// A HEAD request: its answer is the head only.
+    pub fn is_head(&self) -> bool {
+        self.method == "HEAD"
     }
 }
 
@@ -135,14 +145,20 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(Request, usize)>, HeadError> {
             )
         })
         .collect();
-    let connection = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("connection"))
-        .map(|(_, v)| v.to_ascii_lowercase());
-    let keep_alive = match req.version {
-        Some(1) => connection.as_deref() != Some("close"),
-        _ => connection.as_deref() == Some("keep-alive"),
+    let find = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_ascii_lowercase())
     };
+    let connection = find("connection");
+    let has_body =
+        find("transfer-encoding").is_some() || find("content-length").is_some_and(|n| n != "0");
+    let keep_alive = !has_body
+        && match req.version {
+            Some(1) => connection.as_deref() != Some("close"),
+            _ => connection.as_deref() == Some("keep-alive"),
+        };
     let request = Request {
         method: req.method.unwrap_or("GET").to_string(),
         path,
@@ -480,6 +496,17 @@ mod tests {
         assert_eq!(r.header("host"), Some("x"));
         let (r, _) = parse_head(b"GET /a%20b HTTP/1.0\r\n\r\n").unwrap().unwrap();
         assert_eq!((r.path.as_str(), r.keep_alive), ("/a b", false));
+        // A body we do not read ends the connection after its answer.
+        for raw in [
+            &b"POST /x HTTP/1.1\r\nContent-Length: 5\r\n\r\n"[..],
+            b"GET /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ] {
+            assert!(!parse_head(raw).unwrap().unwrap().0.keep_alive);
+        }
+        let (r, _) = parse_head(b"POST /x HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert!(r.keep_alive);
         assert_eq!(parse_head(b"GET /x HTTP/1.1\r\nHost"), Ok(None));
         assert!(parse_head(b"\x00\x01garbage\r\n\r\n").is_err());
         let mut long = b"GET /x HTTP/1.1\r\nX: ".to_vec();
