@@ -1,7 +1,7 @@
 //! A stand-in for the actors, for protocol tests: a [`StreamHub`] over plain live buffers,
 //! with no supervisor, sessions or triggers behind it (mediamtx tests its servers against a
-//! fake path manager the same way). Every connection is admitted; a stream exists once a test
-//! adds it.
+//! fake path manager the same way). A stream exists once a test adds it, with a buffer or as
+//! one that never opens; every connection is admitted except those with a denied token.
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
@@ -17,10 +17,11 @@ use super::{
 };
 use crate::triggers::Triggers;
 
-/// Streams by name.
+/// Streams by name (`None`: it never opens), and the tokens whose sessions are denied.
 #[derive(Default)]
 pub struct FakeHub {
-    streams: Mutex<HashMap<String, Arc<LiveBuffer>>>,
+    streams: Mutex<HashMap<String, Option<Arc<LiveBuffer>>>>,
+    denied: Mutex<Vec<String>>,
 }
 
 impl FakeHub {
@@ -34,18 +35,36 @@ impl FakeHub {
     /// Adds (or replaces) a stream and returns its buffer.
     pub fn add_stream(&self, name: &str) -> Arc<LiveBuffer> {
         let buffer = LiveBuffer::new(BufferSettings::default());
-        self.lock().insert(name.to_string(), buffer.clone());
+        self.lock().insert(name.to_string(), Some(buffer.clone()));
         buffer
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<LiveBuffer>>> {
+    /// Adds a stream with a buffer of the test's own.
+    pub fn add_buffer(&self, name: &str, buffer: Arc<LiveBuffer>) {
+        self.lock().insert(name.to_string(), Some(buffer));
+    }
+
+    /// Adds a stream that is configured but never opens: requests for it wait for ever.
+    pub fn add_pending(&self, name: &str) {
+        self.lock().insert(name.to_string(), None);
+    }
+
+    /// Sessions with this token are denied (as a USER_NEW handler would).
+    pub fn deny_token(&self, token: &str) {
+        let mut denied = self.denied.lock().unwrap_or_else(|p| p.into_inner());
+        denied.push(token.to_string());
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<Arc<LiveBuffer>>>> {
         self.streams.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn find(&self, name: &str) -> Result<(String, Arc<LiveBuffer>), StreamError> {
+    async fn find(&self, name: &str) -> Result<(String, Arc<LiveBuffer>), StreamError> {
         let name = crate::stream_name::sanitize(name);
-        match self.lock().get(&name) {
-            Some(b) => Ok((name, b.clone())),
+        let found = self.lock().get(&name).cloned();
+        match found {
+            Some(Some(b)) => Ok((name, b)),
+            Some(None) => std::future::pending().await,
             None => Err(StreamError::NotConfigured(name)),
         }
     }
@@ -54,9 +73,15 @@ impl FakeHub {
 impl StreamHub for FakeHub {
     fn admit(&self, conn: ConnInfo) -> HubFuture<'_, Result<SessionConn, SessionError>> {
         let id = super::session::session_id(&conn);
-        let (_, stop) = watch::channel(false);
-        let conn = SessionConn::new(id, stop, Arc::new(AtomicU64::new(0)), OnDrop::new(|| {}));
-        Box::pin(async move { Ok(conn) })
+        let denied = self.denied.lock().unwrap_or_else(|p| p.into_inner());
+        let answer = if denied.contains(&conn.token) {
+            Err(SessionError::Denied(id))
+        } else {
+            let (_, stop) = watch::channel(false);
+            let bytes = Arc::new(AtomicU64::new(0));
+            Ok(SessionConn::new(id, stop, bytes, OnDrop::new(|| {})))
+        };
+        Box::pin(async move { answer })
     }
 
     fn subscribe(
@@ -64,7 +89,7 @@ impl StreamHub for FakeHub {
         req: SubscribeRequest,
     ) -> HubFuture<'_, Result<(String, Subscription), StreamError>> {
         Box::pin(async move {
-            let (name, buffer) = self.find(&req.name)?;
+            let (name, buffer) = self.find(&req.name).await?;
             let mut reader = match req.audience {
                 Audience::Output { from_start: true } => buffer.reader_from_start(),
                 _ => buffer.reader(),
@@ -81,7 +106,7 @@ impl StreamHub for FakeHub {
         req: PublishRequest,
     ) -> HubFuture<'_, Result<(String, Publisher), StreamError>> {
         Box::pin(async move {
-            let (name, buffer) = self.find(&req.name)?;
+            let (name, buffer) = self.find(&req.name).await?;
             let token = buffer.new_publisher(false);
             Ok((name, Publisher::new(buffer, token, OnDrop::new(|| {}))))
         })
@@ -92,7 +117,7 @@ impl StreamHub for FakeHub {
         name: &str,
         _start: bool,
     ) -> HubFuture<'_, Result<(String, Arc<LiveBuffer>), StreamError>> {
-        let found = self.find(name);
-        Box::pin(async move { found })
+        let name = name.to_string();
+        Box::pin(async move { self.find(&name).await })
     }
 }

@@ -1,6 +1,8 @@
-//! Writing to a viewer: vectored writes straight from the shared packet buffers (no copy), each
-//! within [`VIEWER_WRITE_TIMEOUT`], counted into the stream's and the session's bytes and the
-//! fan-out latency.
+//! Writing to a peer: vectored writes straight from the shared packet buffers (no copy). One
+//! time-out rule for every write Eddy makes to a viewer (media, HTTP answers, RTMP): a peer whose
+//! socket takes no data for [`VIEWER_WRITE_TIMEOUT`] is dropped; a slow peer that keeps taking
+//! bytes is not. [`deliver`] also counts the bytes for the stream and the session and records
+//! the fan-out latency.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -14,9 +16,9 @@ use crate::hub::latency::FANOUT_LATENCY;
 /// A viewer whose socket takes no data for this long is dropped.
 pub const VIEWER_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Writes one batch to a viewer: vectored, within [`VIEWER_WRITE_TIMEOUT`], adding the bytes to
-/// the stream's counters and the batch's age to the fan-out latency. `Ok(false)` when the viewer
-/// took nothing for that long and should be dropped.
+/// Writes one batch to a viewer ([`write_all_within`] [`VIEWER_WRITE_TIMEOUT`]), adding the
+/// bytes to the stream's counters and the batch's age to the fan-out latency. `Ok(false)` when
+/// the viewer took nothing for that long and should be dropped.
 pub async fn deliver<W: tokio::io::AsyncWrite + Unpin>(
     w: &mut W,
     out: &[Bytes],
@@ -24,11 +26,10 @@ pub async fn deliver<W: tokio::io::AsyncWrite + Unpin>(
     counters: &Counters,
     session_bytes: &AtomicU64,
 ) -> std::io::Result<bool> {
-    let Ok(written) = tokio::time::timeout(VIEWER_WRITE_TIMEOUT, write_all_bytes(w, out)).await
-    else {
-        return Ok(false);
+    let written = match write_all_within(w, out, VIEWER_WRITE_TIMEOUT).await {
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return Ok(false),
+        other => other?,
     };
-    let written = written?;
     counters.down_bytes.fetch_add(written, Ordering::Relaxed);
     session_bytes.fetch_add(written, Ordering::Relaxed);
     if let Some(oldest) = batch.first() {
@@ -41,6 +42,25 @@ pub async fn deliver<W: tokio::io::AsyncWrite + Unpin>(
 pub async fn write_all_bytes<W: tokio::io::AsyncWrite + Unpin>(
     w: &mut W,
     bufs: &[Bytes],
+) -> std::io::Result<u64> {
+    write_bytes(w, bufs, None).await
+}
+
+/// [`write_all_bytes`], failing with [`std::io::ErrorKind::TimedOut`] as soon as the peer takes
+/// nothing for `stall`: each write call must make progress within it, so a slow reader that
+/// keeps taking bytes is never cut off, and one that takes nothing is dropped.
+pub async fn write_all_within<W: tokio::io::AsyncWrite + Unpin>(
+    w: &mut W,
+    bufs: &[Bytes],
+    stall: Duration,
+) -> std::io::Result<u64> {
+    write_bytes(w, bufs, Some(stall)).await
+}
+
+async fn write_bytes<W: tokio::io::AsyncWrite + Unpin>(
+    w: &mut W,
+    bufs: &[Bytes],
+    stall: Option<Duration>,
 ) -> std::io::Result<u64> {
     use tokio::io::AsyncWriteExt;
     const MAX_SLICES: usize = 64;
@@ -65,7 +85,16 @@ pub async fn write_all_bytes<W: tokio::io::AsyncWrite + Unpin>(
                 count += 1;
             }
         }
-        let mut n = w.write_vectored(&slices[..count]).await?;
+        let write = w.write_vectored(&slices[..count]);
+        let mut n = match stall {
+            None => write.await?,
+            Some(limit) => tokio::time::timeout(limit, write).await.map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("the peer took nothing for {limit:?}"),
+                )
+            })??,
+        };
         if n == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
         }

@@ -4,185 +4,98 @@
 //!
 //! Every track has its own segments, cut at the same fragment boundaries as HLS; the segments
 //! of all tracks of a fragment are built together by the first request for any of them and
-//! cached on the fragment.
+//! cached on the fragment. The request flow is [`super::segmented`]'s; this file has the URLs,
+//! the manifests and the muxing.
 
-use tokio::net::TcpStream;
+use bytes::Bytes;
 
-use super::hls::{bandwidth, out_of_range, playlist, segment_buffer, send_segment, variant};
-use super::{not_found, send, Request};
+use super::hls::{bandwidth, playlist, variant, PLAYLIST_TYPE};
+use super::segmented::{Answer, Ask, Format, Opened};
+use super::Response;
 use crate::hub::buffer::LiveBuffer;
 use crate::hub::fragments::Fragment;
 use crate::media::{m3u8, mp4, mpd, Packet, Track, TrackKind};
-use crate::protocols::av_select::picked;
-use crate::protocols::ListenerContext;
 
-/// Routes a path below `/cmaf/`.
-pub async fn route(
-    req: &Request,
-    rest: &str,
-    sock: &mut TcpStream,
-    peer: std::net::SocketAddr,
-    ctx: &ListenerContext,
-) -> std::io::Result<bool> {
-    let parts: Vec<&str> = rest.split('/').collect();
-    // Every playlist and segment request belongs to the viewer's one session.
-    let stream = parts.first().copied().unwrap_or("");
-    let session = match super::admit_viewer(ctx, req, stream, "CMAF", peer).await {
-        Ok(s) => s,
-        Err(e) => return super::forbidden(sock, req, &e).await,
-    };
-    let (name, tail) = match parts.as_slice() {
-        [name, tail @ ..] => (*name, tail),
-        _ => {
-            return send(
-                sock,
-                req,
-                "404 Not Found",
-                "text/plain",
-                &[],
-                b"No such CMAF resource\n",
-            )
-            .await
+/// DASH and HLS over CMAF, as a [`Format`] of the segmented skeleton; a segment's key is its
+/// track id.
+pub struct Cmaf;
+
+impl Format for Cmaf {
+    const PROTOCOL: &'static str = "CMAF";
+    const SEGMENT_TYPE: &'static str = "video/mp4";
+    type Built = CmafSegments;
+
+    fn ask(tail: &[&str]) -> Ask {
+        match tail {
+            ["index.mpd"] | ["index.m3u8"] | [_, "index.m3u8"] => Ask::Playlist,
+            _ => Ask::File,
         }
-    };
-    let create = matches!(tail, ["index.mpd"] | ["index.m3u8"] | [_, "index.m3u8"]);
-    let suffix = super::token_suffix(req);
-    let buffer = match segment_buffer(ctx, name, create).await {
-        Ok(b) => b,
-        Err(why) => return not_found(sock, req, &why).await,
-    };
-    let tracks = picked(&buffer.meta());
-    let track_of = |folder: &str| {
-        folder
-            .parse::<u32>()
-            .ok()
-            .and_then(|id| tracks.iter().find(|t| t.id == id).cloned())
-    };
-    match tail {
-        ["index.mpd"] => {
-            let body = manifest(&buffer, &tracks, &suffix);
-            send(
-                sock,
-                req,
-                "200 OK",
+    }
+
+    fn answer(tail: &[&str], stream: &Opened) -> Answer {
+        let track_of = |folder: &str| {
+            let id = folder.parse::<u32>().ok()?;
+            stream.tracks.iter().find(|t| t.id == id)
+        };
+        let suffix = &stream.suffix;
+        let done = match tail {
+            ["index.mpd"] => Response::ok(
                 "application/dash+xml",
-                &[],
-                body.as_bytes(),
-            )
-            .await
-        }
-        ["index.m3u8"] => {
-            let body = hls_master(&buffer, &tracks, &suffix);
-            send(
-                sock,
-                req,
-                "200 OK",
-                "application/vnd.apple.mpegurl",
-                &[],
-                body.as_bytes(),
-            )
-            .await
-        }
-        [folder, "index.m3u8"] if track_of(folder).is_some() => {
-            let frags = buffer.fragments();
-            let pl = playlist(
-                &frags,
-                |f| format!("chunk_{}.m4s{suffix}", f.start_ms),
-                Some(format!("init.m4s{suffix}")),
-                7,
-                buffer.is_closed(),
-            );
-            send(
-                sock,
-                req,
-                "200 OK",
-                "application/vnd.apple.mpegurl",
-                &[],
-                m3u8::media(&pl).as_bytes(),
-            )
-            .await
-        }
-        [folder, "init.m4s"] => match track_of(folder).map(|t| mp4::init_segment(&[&t])) {
-            Some(Ok(bytes)) => send(sock, req, "200 OK", "video/mp4", &[], &bytes).await,
-            Some(Err(e)) => {
-                send(
-                    sock,
-                    req,
-                    "500 Internal Server Error",
-                    "text/plain",
-                    &[],
-                    format!("{e}\n").as_bytes(),
-                )
-                .await
+                manifest(&stream.buffer, &stream.tracks, suffix),
+            ),
+            ["index.m3u8"] => Response::ok(
+                PLAYLIST_TYPE,
+                hls_master(&stream.buffer, &stream.tracks, suffix),
+            ),
+            [folder, "index.m3u8"] if track_of(folder).is_some() => {
+                let pl = playlist(
+                    &stream.buffer.fragments(),
+                    |f| format!("chunk_{}.m4s{suffix}", f.start_ms),
+                    Some(format!("init.m4s{suffix}")),
+                    7,
+                    stream.buffer.is_closed(),
+                );
+                Response::ok(PLAYLIST_TYPE, m3u8::media(&pl))
             }
-            None => {
-                send(
-                    sock,
-                    req,
-                    "404 Not Found",
-                    "text/plain",
-                    &[],
-                    b"No such track\n",
-                )
-                .await
-            }
-        },
-        [folder, file] if file.starts_with("chunk_") && file.ends_with(".m4s") => {
-            let (Some(track), Some(time)) = (
-                track_of(folder),
-                file[6..file.len() - 4].parse::<i64>().ok(),
-            ) else {
-                return send(
-                    sock,
-                    req,
-                    "404 Not Found",
-                    "text/plain",
-                    &[],
-                    b"No such chunk\n",
-                )
-                .await;
-            };
-            let Some(fragment) = buffer.fragment_at(time) else {
-                return out_of_range(sock, req).await;
-            };
-            let build = || CmafSegments(build_segments(&buffer, &fragment, &tracks));
-            let built = fragment.cache.with(build, |segments| {
-                let found = segments.0.iter().find(|(id, _)| *id == track.id);
-                found.map(|(_, bytes)| bytes.clone())
-            });
-            match built {
-                Some(bytes) => {
-                    send_segment(sock, req, &fragment, "video/mp4", &bytes, &session.bytes).await
-                }
-                None => {
-                    send(
-                        sock,
-                        req,
-                        "404 Not Found",
-                        "text/plain",
-                        &[],
-                        b"No data for this track in this fragment\n",
-                    )
-                    .await
+            [folder, "init.m4s"] => match track_of(folder).map(|t| mp4::init_segment(&[t])) {
+                Some(Ok(bytes)) => Response::ok("video/mp4", bytes),
+                Some(Err(e)) => Response::internal(e),
+                None => Response::missing("No such track"),
+            },
+            [folder, file] if file.starts_with("chunk_") && file.ends_with(".m4s") => {
+                let time = file
+                    .strip_prefix("chunk_")
+                    .and_then(|f| f.strip_suffix(".m4s"))
+                    .and_then(|t| t.parse::<i64>().ok());
+                match (track_of(folder), time) {
+                    (Some(track), Some(start_ms)) => {
+                        return Answer::Segment {
+                            start_ms,
+                            key: track.id,
+                        }
+                    }
+                    _ => Response::missing("No such chunk"),
                 }
             }
-        }
-        _ => {
-            send(
-                sock,
-                req,
-                "404 Not Found",
-                "text/plain",
-                &[],
-                b"No such CMAF resource\n",
-            )
-            .await
-        }
+            _ => Response::missing("No such CMAF resource"),
+        };
+        Answer::Done(done)
+    }
+
+    fn build(stream: &Opened, fragment: &Fragment) -> CmafSegments {
+        CmafSegments(build_segments(&stream.buffer, fragment, &stream.tracks))
+    }
+
+    fn pick(built: &CmafSegments, track: u32) -> Result<Bytes, Response> {
+        let found = built.0.iter().find(|(id, _)| *id == track);
+        found
+            .map(|(_, bytes)| bytes.clone())
+            .ok_or_else(|| Response::missing("No data for this track in this fragment"))
     }
 }
 
 /// A fragment's CMAF segments, one per track id, cached on the fragment.
-struct CmafSegments(Vec<(u32, bytes::Bytes)>);
+pub struct CmafSegments(Vec<(u32, Bytes)>);
 
 /// One CMAF segment per track for a fragment.
 fn build_segments(

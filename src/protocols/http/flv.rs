@@ -13,11 +13,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 
-use super::Request;
+use super::{Request, Response};
 use crate::hub::buffer::Entry;
 use crate::media::flv::{self as flvfmt, on_metadata};
 use crate::protocols::av_select::AvSelection;
@@ -52,11 +50,10 @@ pub async fn serve(
     sock: &mut TcpStream,
     peer: SocketAddr,
     ctx: &ListenerContext,
-    stop: &mut watch::Receiver<bool>,
 ) -> std::io::Result<bool> {
     let mut session = match super::admit_viewer(ctx, req, raw_name, "FLV", peer).await {
         Ok(s) => s,
-        Err(e) => return super::forbidden(sock, req, &e).await,
+        Err(e) => return Response::forbidden(&e).send(sock, req).await,
     };
     let (name, mut sub) = match ctx
         .hub
@@ -66,27 +63,11 @@ pub async fn serve(
         Ok(s) => s,
         Err(e) => {
             tracing::info!(kind = "ACCS", "FLV viewer {peer} refused: {e}");
-            let body = format!("Could not retrieve stream: {e}\n");
-            sock.write_all(
-                super::simple_response(
-                    "404 Error opening stream",
-                    "text/plain",
-                    &body,
-                    req.keep_alive,
-                )
-                .as_bytes(),
-            )
-            .await?;
-            return Ok(true);
+            return Response::not_found(e).send(sock, req).await;
         }
     };
-    let head = format!(
-        "HTTP/1.1 200 OK\r\nServer: {}\r\nContent-Type: video/x-flv\r\nAccess-Control-Allow-Origin: *\r\n\
-         Cache-Control: no-cache\r\nConnection: close\r\n\r\n",
-        crate::server_header()
-    );
-    sock.write_all(head.as_bytes()).await?;
-    if req.method == "HEAD" {
+    Response::stream("video/x-flv").send(sock, req).await?;
+    if req.is_head() {
         return Ok(false);
     }
     tracing::debug!(stream = name.as_str(), "FLV viewer {peer} started");
@@ -123,15 +104,7 @@ pub async fn serve(
             }
         }
     };
-    super::feed_viewer(
-        sock,
-        &mut sub,
-        &mut session,
-        stop,
-        ("FLV", &name, peer),
-        frame,
-    )
-    .await
+    super::feed_viewer(sock, &mut sub, &mut session, ("FLV", &name, peer), frame).await
 }
 
 /// A packet's FLV framing, cached on its buffer entry: the tag head (tag header plus codec

@@ -10,73 +10,42 @@
 //! `200 Stream not found`.
 
 use serde_json::{json, Map, Value};
-use tokio::net::TcpStream;
 
-use super::{send, Request};
+use super::{Request, Response, Status};
 use crate::hub::buffer::LiveBuffer;
 use crate::hub::StreamError;
 use crate::media::{Track, TrackKind};
 use crate::protocols::{self, ListenerContext};
 
-/// The JSON for a stream, or the documented error object; the status line to use.
-pub async fn stream_info(
-    req: &Request,
-    raw_name: &str,
-    ctx: &ListenerContext,
-) -> (&'static str, Value) {
+/// The JSON for a stream, or the documented error object; the status to answer with.
+pub async fn stream_info(req: &Request, raw_name: &str, ctx: &ListenerContext) -> (Status, Value) {
     match ctx.hub.open_buffer(raw_name, false).await {
         Ok((name, buffer)) => {
             if buffer.meta().tracks.is_empty() || buffer.stats().packets == 0 {
-                return ("200 OK", json!({"error": "Stream is waiting for data"}));
+                return (Status::Ok, json!({"error": "Stream is waiting for data"}));
             }
-            ("200 OK", describe(req, &name, &buffer, ctx))
+            (Status::Ok, describe(req, &name, &buffer, ctx))
         }
-        Err(StreamError::Offline(_)) => ("200 OK", json!({"error": "Stream is offline"})),
+        Err(StreamError::Offline(_)) => (Status::Ok, json!({"error": "Stream is offline"})),
         Err(e) => (
-            "200 Stream not found",
+            Status::StreamNotFound,
             json!({"error": "Could not retrieve stream. Sorry.", "error_guru": e.to_string()}),
         ),
     }
 }
 
 /// `json_STREAM.js`.
-pub async fn json(
-    req: &Request,
-    name: &str,
-    sock: &mut TcpStream,
-    ctx: &ListenerContext,
-) -> std::io::Result<bool> {
+pub async fn json(req: &Request, name: &str, ctx: &ListenerContext) -> Response {
     let (status, v) = stream_info(req, name, ctx).await;
-    send(
-        sock,
-        req,
-        status,
-        "application/json",
-        &[],
-        v.to_string().as_bytes(),
-    )
-    .await
+    Response::new(status).body("application/json", v.to_string())
 }
 
 /// `info_STREAM.js`.
-pub async fn info_js(
-    req: &Request,
-    name: &str,
-    sock: &mut TcpStream,
-    ctx: &ListenerContext,
-) -> std::io::Result<bool> {
+pub async fn info_js(req: &Request, name: &str, ctx: &ListenerContext) -> Response {
     let (status, v) = stream_info(req, name, ctx).await;
     let key = js_string(&crate::stream_name::sanitize(name));
     let body = format!("if (!mistvideo){{var mistvideo ={{}};}}\nmistvideo[{key}] = {v};\n");
-    send(
-        sock,
-        req,
-        status,
-        "application/javascript",
-        &[],
-        body.as_bytes(),
-    )
-    .await
+    Response::new(status).body("application/javascript", body)
 }
 
 /// A JSON string literal (also a valid JavaScript string literal).
@@ -87,27 +56,16 @@ fn js_string(s: &str) -> String {
 /// `embed_STREAM.js`: finds (or creates) the element `#mistvideo_STREAM`, asks `json_` for the
 /// sources and plays the best one a `<video>` element can take natively (MP4, then HLS where the
 /// browser plays it, then TS), retrying while the stream is offline.
-pub async fn embed_js(
-    req: &Request,
-    name: &str,
-    sock: &mut TcpStream,
-    _ctx: &ListenerContext,
-) -> std::io::Result<bool> {
+pub fn embed_js(name: &str) -> Response {
     let name = js_string(&crate::stream_name::sanitize(name));
-    let body = EMBED_JS.replace("__STREAM__", &name);
-    send(
-        sock,
-        req,
-        "200 OK",
+    Response::ok(
         "application/javascript",
-        &[],
-        body.as_bytes(),
+        EMBED_JS.replace("__STREAM__", &name),
     )
-    .await
 }
 
 /// `STREAM.html`: a page with the embed script.
-pub async fn html(req: &Request, raw_name: &str, sock: &mut TcpStream) -> std::io::Result<bool> {
+pub fn html(raw_name: &str) -> Response {
     let name = crate::stream_name::sanitize(raw_name);
     let escaped: String = name
         .chars()
@@ -127,15 +85,7 @@ pub async fn html(req: &Request, raw_name: &str, sock: &mut TcpStream) -> std::i
          <body><div id=\"mistvideo_{id}\"></div><script src=\"/embed_{url_name}.js\"></script></body></html>\n",
         id = escaped
     );
-    send(
-        sock,
-        req,
-        "200 OK",
-        "text/html; charset=utf-8",
-        &[],
-        body.as_bytes(),
-    )
-    .await
+    Response::ok("text/html; charset=utf-8", body)
 }
 
 const EMBED_JS: &str = r#"(function () {

@@ -5,10 +5,16 @@
 //! are written straight from the shared packet buffers with vectored writes (no per-viewer copy,
 //! no chunked encoding: streaming answers end with the connection).
 //!
-//! Routes (facts §9.2): `/STREAM.flv` ([`flv`]). Any other path gets
-//! `415 Unsupported Media Type`. A stream that cannot be opened gets
-//! `404`, body `Could not retrieve stream: <reason>`. Small answers keep the connection alive;
-//! idle connections close after 60 s and a request head must arrive within 10 s.
+//! Routes (facts §9.2): `/hls/` ([`hls`]) and `/cmaf/` ([`cmaf`]), both through the segmented
+//! skeleton ([`segmented`]); `/json_`, `/info_`, `/embed_` and `/STREAM.html` ([`info`]);
+//! `/STREAM.flv` ([`flv`]); `.ts`, `.mp4`, `.fmp4`, `.mp3`, `.aac` ([`progressive`]). Any other
+//! path gets `415 Unsupported Media Type`; a stream that cannot be opened gets
+//! `404 Error opening stream`, body `Could not retrieve stream: <reason>`.
+//!
+//! Every answer is built and written by [`response`]: one CORS set, one keep-alive rule (a
+//! complete answer keeps the connection unless the request asked to close it), a write
+//! time-out for clients that stop reading. Idle connections close after 60 s, a request head
+//! must arrive within 10 s, and the listener's stop ends every connection, mid-request or not.
 
 pub mod cmaf;
 pub mod flv;
@@ -16,6 +22,8 @@ pub mod hls;
 pub mod info;
 pub mod outputs;
 pub mod progressive;
+pub mod response;
+pub mod segmented;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -27,8 +35,9 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::hub::buffer::{Entry, ReadEvent};
-use crate::hub::session::{self, ConnInfo, SessionConn, SessionError, SessionKind};
+use crate::hub::session::{self, stopped, ConnInfo, SessionConn, SessionError, SessionKind};
 use crate::hub::Subscription;
+pub use response::{Response, Status};
 
 use super::{
     deliver, spawn_tcp_listener, ConnectorSpec, ListenerContext, ListenerError, ListenerHandle,
@@ -80,6 +89,10 @@ pub struct Request {
     pub path: String,
     pub query: String,
     pub headers: Vec<(String, String)>,
+    /// Whether the connection may serve another request after this one: HTTP/1.1 unless it
+    /// says `Connection: close`, HTTP/1.0 only with `Connection: keep-alive`, and never after a
+    /// request with a body (we read no request bodies, so its bytes would pose as the next
+    /// request).
     pub keep_alive: bool,
 }
 
@@ -99,6 +112,11 @@ impl Request {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// A HEAD request: its answer is the head only.
+    pub fn is_head(&self) -> bool {
+        self.method == "HEAD"
     }
 }
 
@@ -135,14 +153,20 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(Request, usize)>, HeadError> {
             )
         })
         .collect();
-    let connection = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("connection"))
-        .map(|(_, v)| v.to_ascii_lowercase());
-    let keep_alive = match req.version {
-        Some(1) => connection.as_deref() != Some("close"),
-        _ => connection.as_deref() == Some("keep-alive"),
+    let find = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_ascii_lowercase())
     };
+    let connection = find("connection");
+    let has_body =
+        find("transfer-encoding").is_some() || find("content-length").is_some_and(|n| n != "0");
+    let keep_alive = !has_body
+        && match req.version {
+            Some(1) => connection.as_deref() != Some("close"),
+            _ => connection.as_deref() == Some("keep-alive"),
+        };
     let request = Request {
         method: req.method.unwrap_or("GET").to_string(),
         path,
@@ -173,41 +197,6 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Sends a complete answer with the CORS headers of facts §0; a HEAD request gets the headers
-/// only. Returns whether the connection may be kept.
-pub async fn send(
-    sock: &mut TcpStream,
-    req: &Request,
-    status: &str,
-    content_type: &str,
-    extra_headers: &[(&str, String)],
-    body: &[u8],
-) -> std::io::Result<bool> {
-    let mut head = format!(
-        "HTTP/1.1 {status}\r\nServer: {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
-         Access-Control-Allow-Origin: *\r\nAccess-Control-Allow-Credentials: true\r\n\
-         Access-Control-Expose-Headers: *\r\nAccess-Control-Allow-Methods: GET, POST, OPTIONS, HEAD\r\n\
-         Access-Control-Allow-Headers: *\r\nConnection: {}\r\n",
-        crate::server_header(),
-        body.len(),
-        if req.keep_alive { "keep-alive" } else { "close" }
-    );
-    let mut cache = false;
-    for (k, v) in extra_headers {
-        cache |= k.eq_ignore_ascii_case("cache-control");
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    if !cache {
-        head.push_str("Cache-Control: no-cache, no-store, must-revalidate\r\nPragma: no-cache\r\nExpires: 0\r\n");
-    }
-    head.push_str("\r\n");
-    sock.write_all(head.as_bytes()).await?;
-    if req.method != "HEAD" && !body.is_empty() {
-        sock.write_all(body).await?;
-    }
-    Ok(req.keep_alive)
-}
-
 /// Admits an HTTP viewer into its session (USER_NEW runs for new sessions).
 pub async fn admit_viewer(
     ctx: &ListenerContext,
@@ -236,36 +225,18 @@ pub fn token_suffix(req: &Request) -> String {
     format!("?tkn={encoded}")
 }
 
-/// `403` for a viewer its session does not allow.
-pub async fn forbidden(
-    sock: &mut TcpStream,
-    req: &Request,
-    why: &SessionError,
-) -> std::io::Result<bool> {
-    let body = format!("Access denied: {why}\n");
-    send(
-        sock,
-        req,
-        "403 Forbidden",
-        "text/plain",
-        &[],
-        body.as_bytes(),
-    )
-    .await
-}
-
 /// How many packets one viewer write takes at most.
 const VIEWER_BATCH: usize = 64;
 
-/// Feeds a progressive viewer (FLV, TS, MP4, MP3, AAC) until the stream ends, the listener
-/// stops, the session is stopped or the viewer stops reading: waits for packets, lets `frame`
-/// turn each batch into buffers to write, and writes them with [`deliver`]. Returns whether the
-/// connection may be reused (never, after a stream).
+/// Feeds a progressive viewer (FLV, TS, MP4, MP3, AAC) until the stream ends, the session is
+/// stopped or the viewer stops reading (the listener's stop ends the whole request, see
+/// `serve_connection`): waits for packets, lets `frame` turn each batch into buffers to write,
+/// and writes them with [`deliver`]. Returns whether the connection may be reused (never,
+/// after a stream).
 pub async fn feed_viewer(
     sock: &mut TcpStream,
     sub: &mut Subscription,
     session: &mut SessionConn,
-    stop: &mut watch::Receiver<bool>,
     (label, name, peer): (&str, &str, SocketAddr),
     mut frame: impl FnMut(&[std::sync::Arc<Entry>], &mut Vec<bytes::Bytes>),
 ) -> std::io::Result<bool> {
@@ -273,16 +244,13 @@ pub async fn feed_viewer(
     let mut batch = Vec::new();
     let mut out = Vec::new();
     // Registered once, not once per packet: viewers wake for every packet.
-    let stopped = stop.changed();
-    tokio::pin!(stopped);
-    let ended = crate::hub::session::stopped(&mut session.stop);
+    let ended = stopped(&mut session.stop);
     tokio::pin!(ended);
     loop {
         batch.clear();
         let event = tokio::select! {
             biased;
             e = sub.reader.next_batch(&mut batch, VIEWER_BATCH) => e,
-            _ = &mut stopped => return Ok(false),
             _ = &mut ended => {
                 tracing::info!(stream = name, "viewer {peer} disconnected: session {} stopped", session.id);
                 return Ok(false);
@@ -314,31 +282,9 @@ pub async fn feed_viewer(
     }
 }
 
-/// `404` with MistServer's wording for a stream that cannot be opened.
-pub async fn not_found(sock: &mut TcpStream, req: &Request, why: &str) -> std::io::Result<bool> {
-    let body = format!("Could not retrieve stream: {why}\n");
-    send(
-        sock,
-        req,
-        "404 Error opening stream",
-        "text/plain",
-        &[],
-        body.as_bytes(),
-    )
-    .await
-}
-
-/// A small complete answer.
-pub fn simple_response(status: &str, content_type: &str, body: &str, keep_alive: bool) -> String {
-    format!(
-        "HTTP/1.1 {status}\r\nServer: {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
-         Access-Control-Allow-Origin: *\r\nCache-Control: no-cache\r\nConnection: {}\r\n\r\n{body}",
-        crate::server_header(),
-        body.len(),
-        if keep_alive { "keep-alive" } else { "close" }
-    )
-}
-
+/// Serves one connection's requests until it closes, goes idle, or the listener stops: the
+/// stop signal is raced against every head read and every request, so no client (a stalled
+/// one included) holds its task past the listener.
 async fn serve_connection(
     mut sock: TcpStream,
     peer: SocketAddr,
@@ -351,20 +297,26 @@ async fn serve_connection(
         let limit = if first { HEAD_TIMEOUT } else { IDLE_TIMEOUT };
         first = false;
         let request = tokio::select! {
-            _ = stop.changed() => return,
+            _ = stopped(&mut stop) => return,
             r = tokio::time::timeout(limit, read_head(&mut sock, &mut buf)) => match r {
                 Ok(Ok(Some(req))) => req,
                 Ok(Ok(None)) | Err(_) => return,
                 Ok(Err(e)) => {
                     tracing::debug!("HTTP {peer}: {e}");
-                    let _ = sock.write_all(simple_response("400 Bad Request", "text/plain", &format!("{e}\n"), false).as_bytes()).await;
+                    let _ = Response::bad_request(&e).send_to(&mut sock, false, false).await;
                     return;
                 }
             }
         };
-        let keep = match route(&request, &mut sock, peer, &ctx, &mut stop).await {
-            Ok(keep) => keep && request.keep_alive,
-            Err(_) => false,
+        let keep = tokio::select! {
+            _ = stopped(&mut stop) => return,
+            r = route(&request, &mut sock, peer, &ctx) => match r {
+                Ok(keep) => keep && request.keep_alive,
+                Err(e) => {
+                    tracing::debug!("HTTP {peer}: {} {}: {e}", request.method, request.path);
+                    false
+                }
+            },
         };
         if !keep {
             let _ = sock.shutdown().await;
@@ -396,66 +348,39 @@ async fn route(
     sock: &mut TcpStream,
     peer: SocketAddr,
     ctx: &ListenerContext,
-    stop: &mut watch::Receiver<bool>,
 ) -> std::io::Result<bool> {
-    if req.method != "GET" && req.method != "HEAD" {
-        if req.method == "OPTIONS" {
-            sock.write_all(
-                simple_response("204 No Content", "text/plain", "", req.keep_alive).as_bytes(),
-            )
-            .await?;
-            return Ok(true);
-        }
-        sock.write_all(
-            simple_response(
-                "405 Method Not Allowed",
-                "text/plain",
-                "Only GET and HEAD are served here.\n",
-                false,
-            )
-            .as_bytes(),
-        )
-        .await?;
-        return Ok(false);
+    match req.method.as_str() {
+        "GET" | "HEAD" => {}
+        "OPTIONS" => return Response::no_content().send(sock, req).await,
+        _ => return Response::method_not_allowed().send(sock, req).await,
     }
     let path = req.path.as_str();
     if let Some(rest) = path.strip_prefix("/hls/") {
         if ctx.enabled("HLS") {
-            return hls::route(req, rest, sock, peer, ctx).await;
+            return segmented::route::<hls::Hls>(req, rest, sock, peer, ctx).await;
         }
     } else if let Some(rest) = path.strip_prefix("/cmaf/") {
         if ctx.enabled("CMAF") {
-            return cmaf::route(req, rest, sock, peer, ctx).await;
+            return segmented::route::<cmaf::Cmaf>(req, rest, sock, peer, ctx).await;
         }
     } else if let Some(name) = stream_in(path, "/json_", ".js") {
-        return info::json(req, name, sock, ctx).await;
+        return info::json(req, name, ctx).await.send(sock, req).await;
     } else if let Some(name) = stream_in(path, "/info_", ".js") {
-        return info::info_js(req, name, sock, ctx).await;
+        return info::info_js(req, name, ctx).await.send(sock, req).await;
     } else if let Some(name) = stream_in(path, "/embed_", ".js") {
-        return info::embed_js(req, name, sock, ctx).await;
+        return info::embed_js(name).send(sock, req).await;
     } else if let Some(name) = stream_in(path, "/", ".html") {
-        return info::html(req, name, sock).await;
+        return info::html(name).send(sock, req).await;
     } else if let Some(name) = stream_in(path, "/", ".flv") {
         if ctx.enabled("FLV") {
-            return flv::serve(req, name, sock, peer, ctx, stop).await;
+            return flv::serve(req, name, sock, peer, ctx).await;
         }
     } else if let Some((name, kind)) = progressive::match_path(path) {
         if ctx.enabled(kind.connector()) {
-            return progressive::serve(req, name, kind, sock, peer, ctx, stop).await;
+            return progressive::serve(req, name, kind, sock, peer, ctx).await;
         }
     }
-    let body = "<!DOCTYPE html><html><head><title>Unsupported Media Type</title></head><body><h1>Unsupported Media Type</h1><p>No output handles this URL.</p></body></html>";
-    sock.write_all(
-        simple_response(
-            "415 Unsupported Media Type",
-            "text/html",
-            body,
-            req.keep_alive,
-        )
-        .as_bytes(),
-    )
-    .await?;
-    Ok(true)
+    Response::unsupported().send(sock, req).await
 }
 
 /// The stream name in a path of the form `prefix$suffix`, where `$` holds no `/`.
@@ -465,34 +390,4 @@ pub fn stream_in<'a>(path: &'a str, prefix: &str, suffix: &str) -> Option<&'a st
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn heads() {
-        let (r, n) = parse_head(b"GET /live.flv?tkn=1 HTTP/1.1\r\nHost: x\r\n\r\nrest")
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (r.path.as_str(), r.query.as_str(), n, r.keep_alive),
-            ("/live.flv", "tkn=1", 41, true)
-        );
-        assert_eq!(r.header("host"), Some("x"));
-        let (r, _) = parse_head(b"GET /a%20b HTTP/1.0\r\n\r\n").unwrap().unwrap();
-        assert_eq!((r.path.as_str(), r.keep_alive), ("/a b", false));
-        assert_eq!(parse_head(b"GET /x HTTP/1.1\r\nHost"), Ok(None));
-        assert!(parse_head(b"\x00\x01garbage\r\n\r\n").is_err());
-        let mut long = b"GET /x HTTP/1.1\r\nX: ".to_vec();
-        long.extend(vec![b'a'; MAX_HEAD]);
-        assert_eq!(parse_head(&long), Err(HeadError::TooLarge));
-    }
-
-    #[test]
-    fn decoding_and_names() {
-        assert_eq!(percent_decode("%41b%2"), "Ab%2");
-        assert_eq!(percent_decode("%zz%"), "%zz%");
-        assert_eq!(stream_in("/live.flv", "/", ".flv"), Some("live"));
-        assert_eq!(stream_in("/a/b.flv", "/", ".flv"), None);
-        assert_eq!(stream_in("/.flv", "/", ".flv"), None);
-    }
-}
+mod tests;

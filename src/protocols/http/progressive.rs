@@ -9,11 +9,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 
-use super::{not_found, Request};
+use super::response::write_timed;
+use super::{Request, Response};
 use crate::hub::buffer::Entry;
 use crate::media::{aac, mp4, ts, Codec, Packet, Track};
 use crate::protocols::av_select::picked;
@@ -81,11 +80,10 @@ pub async fn serve(
     sock: &mut TcpStream,
     peer: SocketAddr,
     ctx: &ListenerContext,
-    stop: &mut watch::Receiver<bool>,
 ) -> std::io::Result<bool> {
     let mut session = match super::admit_viewer(ctx, req, raw_name, kind.connector(), peer).await {
         Ok(s) => s,
-        Err(e) => return super::forbidden(sock, req, &e).await,
+        Err(e) => return Response::forbidden(&e).send(sock, req).await,
     };
     let (name, mut sub) = match ctx
         .hub
@@ -99,7 +97,7 @@ pub async fn serve(
         .await
     {
         Ok(s) => s,
-        Err(e) => return not_found(sock, req, &e.to_string()).await,
+        Err(e) => return Response::not_found(e).send(sock, req).await,
     };
     let buffer = sub.reader.buffer().clone();
     let all = picked(&buffer.meta());
@@ -120,22 +118,19 @@ pub async fn serve(
         Kind::Mp3 => Muxer::Mp3,
         Kind::Aac => match tracks.first().map(|t| aac::parse_asc(&t.init)) {
             Some(Ok(asc)) => Muxer::Aac(Box::new(asc)),
-            _ => return not_found(sock, req, "the stream has no AAC track").await,
+            _ => {
+                return Response::not_found("the stream has no AAC track")
+                    .send(sock, req)
+                    .await
+            }
         },
     };
     if tracks.is_empty() {
-        return not_found(sock, req, "the stream has no track this format can carry").await;
+        return Response::not_found("the stream has no track this format can carry")
+            .send(sock, req)
+            .await;
     }
-    let head = format!(
-        "HTTP/1.1 200 OK\r\nServer: {}\r\nContent-Type: {}\r\nAccess-Control-Allow-Origin: *\r\n\
-         Cache-Control: no-cache\r\nConnection: close\r\n\r\n",
-        crate::server_header(),
-        kind.content_type()
-    );
-    sock.write_all(head.as_bytes()).await?;
-    if req.method == "HEAD" {
-        return Ok(false);
-    }
+    // The stream's first bytes are made before the head, so a failure can still be a 404.
     let mut first = BytesMut::new();
     match &mut muxer {
         Muxer::Ts(m) => m.write_tables(&mut first),
@@ -143,13 +138,19 @@ pub async fn serve(
             let refs: Vec<&Track> = tracks.iter().collect();
             match mp4::init_segment(&refs) {
                 Ok(b) => first.extend_from_slice(&b),
-                Err(e) => return not_found(sock, req, &e.to_string()).await,
+                Err(e) => return Response::not_found(e).send(sock, req).await,
             }
         }
         _ => {}
     }
+    Response::stream(kind.content_type())
+        .send(sock, req)
+        .await?;
+    if req.is_head() {
+        return Ok(false);
+    }
     if !first.is_empty() {
-        sock.write_all(&first).await?;
+        write_timed(sock, &[first.freeze()]).await?;
     }
     tracing::debug!(
         stream = name.as_str(),
@@ -166,7 +167,6 @@ pub async fn serve(
         sock,
         &mut sub,
         &mut session,
-        stop,
         (kind.connector(), &name, peer),
         frame,
     )

@@ -20,6 +20,7 @@ use super::ingest::Ingest;
 use super::message::{self as msg, Command, Control, MessageError};
 use crate::hub::{PublishRequest, StreamError};
 use crate::media::amf0::Amf0Value;
+use crate::protocols::write::write_all_within;
 use crate::protocols::{ListenerContext, OFFLINE_WAIT, VIEWER_WRITE_TIMEOUT};
 
 /// Chunk size Eddy sends with (announced right after `connect`).
@@ -283,17 +284,15 @@ impl Conn {
         );
     }
 
-    /// Writes everything queued, within [`VIEWER_WRITE_TIMEOUT`]: a peer that takes nothing for
-    /// that long gets a `TimedOut` error (and the connection ends).
+    /// Writes everything queued; a peer that takes nothing for [`VIEWER_WRITE_TIMEOUT`] gets a
+    /// `TimedOut` error (and the connection ends).
     pub async fn flush<W: tokio::io::AsyncWrite + Unpin>(
         &mut self,
         sock: &mut W,
     ) -> std::io::Result<()> {
         if !self.out.is_empty() {
             let data = self.out.split().freeze();
-            tokio::time::timeout(VIEWER_WRITE_TIMEOUT, sock.write_all(&data))
-                .await
-                .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
+            write_all_within(sock, &[data], VIEWER_WRITE_TIMEOUT).await?;
         }
         Ok(())
     }
