@@ -35,7 +35,7 @@ pub mod record;
 pub mod ts;
 
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 
 use bytes::Bytes;
 

@@ -57,13 +57,15 @@ pub async fn write_all_within<W: tokio::io::AsyncWrite + Unpin>(
     write_bytes(w, bufs, Some(stall)).await
 }
 
+/// Most buffers one `writev` takes (Linux's `IOV_MAX`). A progressive TS viewer writes two
+/// pieces per 188-byte packet, so a keyframe's worth goes out in one call.
+const MAX_SLICES: usize = 1024;
+
 async fn write_bytes<W: tokio::io::AsyncWrite + Unpin>(
     w: &mut W,
     bufs: &[Bytes],
     stall: Option<Duration>,
 ) -> std::io::Result<u64> {
-    use tokio::io::AsyncWriteExt;
-    const MAX_SLICES: usize = 64;
     let (mut idx, mut off, mut total) = (0usize, 0usize, 0u64);
     loop {
         while idx < bufs.len() && bufs[idx].len() == off {
@@ -73,19 +75,23 @@ async fn write_bytes<W: tokio::io::AsyncWrite + Unpin>(
         if idx >= bufs.len() {
             return Ok(total);
         }
-        let mut slices = [std::io::IoSlice::new(&[]); MAX_SLICES];
-        let mut count = 0;
-        for (i, b) in bufs[idx..].iter().enumerate() {
-            if count == MAX_SLICES {
-                break;
+        // The slice array lives only while the write is polled, not in this future's state
+        // (it would cost every waiting viewer 16 KiB).
+        let write = std::future::poll_fn(|cx| {
+            let mut slices = [std::io::IoSlice::new(&[]); MAX_SLICES];
+            let mut count = 0;
+            for (i, b) in bufs[idx..].iter().enumerate() {
+                if count == MAX_SLICES {
+                    break;
+                }
+                let part = if i == 0 { &b[off..] } else { &b[..] };
+                if !part.is_empty() {
+                    slices[count] = std::io::IoSlice::new(part);
+                    count += 1;
+                }
             }
-            let part = if i == 0 { &b[off..] } else { &b[..] };
-            if !part.is_empty() {
-                slices[count] = std::io::IoSlice::new(part);
-                count += 1;
-            }
-        }
-        let write = w.write_vectored(&slices[..count]);
+            std::pin::Pin::new(&mut *w).poll_write_vectored(cx, &slices[..count])
+        });
         let mut n = match stall {
             None => write.await?,
             Some(limit) => tokio::time::timeout(limit, write).await.map_err(|_| {
@@ -182,5 +188,18 @@ mod tests {
                 .expect("empty"),
             0
         );
+    }
+
+    #[tokio::test]
+    async fn more_buffers_than_one_writev_takes() {
+        let count = MAX_SLICES * 2 + 7;
+        let bufs: Vec<Bytes> = (0..count)
+            .map(|i| Bytes::from(vec![(i % 251) as u8; 1 + i % 3]))
+            .collect();
+        let expected: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+        let mut w = Vec::new();
+        let n = write_all_bytes(&mut w, &bufs).await.expect("write");
+        assert_eq!(n as usize, expected.len());
+        assert_eq!(w, expected);
     }
 }

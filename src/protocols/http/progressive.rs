@@ -2,8 +2,11 @@
 //! `/STREAM.mp4` and `/STREAM.fmp4` (fragmented MP4, playable live in a browser `<video>`),
 //! `/STREAM.mp3` (MP3 frames) and `/STREAM.aac` (AAC in ADTS). Each starts at a keyframe.
 //!
-//! Unlike FLV and RTMP these are muxed per viewer (TS continuity counters and MP4 fragment
-//! sequence numbers are the viewer's own); the payload bytes are copied once per viewer.
+//! Like FLV and RTMP, the payload is never copied per viewer: what is the same for every viewer
+//! is built once (a TS packet's PES, cached on its buffer entry) or is the packet itself (MP4
+//! samples, MP3 and AAC frames), and each viewer writes only its own bytes around it (TS
+//! headers with its continuity counters, its MP4 `moof` with its sequence numbers, ADTS
+//! headers), with vectored writes.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -64,13 +67,18 @@ pub fn match_path(path: &str) -> Option<(&str, Kind)> {
     None
 }
 
-/// Per-viewer muxing state.
+/// Per-viewer muxing state: only what differs between viewers (TS continuity counters and
+/// table timing, MP4 fragment sequence numbers); the payloads are the packets' shared bytes.
 enum Muxer {
     Ts(Box<ts::TsMuxer>),
     Mp4 { sequence: u32 },
     Mp3,
     Aac(Box<aac::AudioSpecificConfig>),
 }
+
+/// A packet's PES (header and payload, Annex B for video), the same for every TS viewer,
+/// cached on its buffer entry (`None`: the packet cannot be carried in TS).
+struct TsPes(Option<Bytes>);
 
 /// Serves one progressive viewer.
 pub async fn serve(
@@ -157,11 +165,9 @@ pub async fn serve(
         "{} viewer {peer} started",
         kind.connector()
     );
+    let mut scratch = BytesMut::new();
     let frame = |batch: &[Arc<Entry>], out: &mut Vec<Bytes>| {
-        let muxed = mux_batch(&mut muxer, &tracks, batch);
-        if !muxed.is_empty() {
-            out.push(muxed);
-        }
+        mux_batch(&mut muxer, &tracks, batch, &mut scratch, out)
     };
     super::feed_viewer(
         sock,
@@ -173,13 +179,25 @@ pub async fn serve(
     .await
 }
 
-fn mux_batch(muxer: &mut Muxer, tracks: &[Track], batch: &[Arc<Entry>]) -> Bytes {
-    let mut out = BytesMut::new();
+/// Frames a batch for one viewer into `out`: the viewer's own bytes (TS headers, MP4 `moof`s,
+/// ADTS headers) written to `scratch` and frozen, around the packets' shared payloads.
+fn mux_batch(
+    muxer: &mut Muxer,
+    tracks: &[Track],
+    batch: &[Arc<Entry>],
+    scratch: &mut BytesMut,
+    out: &mut Vec<Bytes>,
+) {
     let mine = |e: &&Arc<Entry>| tracks.iter().any(|t| t.id == e.packet.track);
     match muxer {
         Muxer::Ts(m) => {
             for e in batch.iter().filter(mine) {
-                if let Err(err) = m.write_packet(e.packet.track, &e.packet, &mut out) {
+                let (id, packet) = (e.packet.track, &e.packet);
+                let build = || TsPes(m.pes(id, packet).ok());
+                let Some(pes) = e.cache.with(build, |pes| pes.0.clone()) else {
+                    continue;
+                };
+                if let Err(err) = m.packetize(id, packet, &pes, scratch, out) {
                     tracing::debug!("TS viewer: packet dropped: {err}");
                 }
             }
@@ -200,7 +218,7 @@ fn mux_batch(muxer: &mut Muxer, tracks: &[Track], batch: &[Arc<Entry>]) -> Bytes
                 .filter(|(_, ps): &(&Track, Vec<&Packet>)| !ps.is_empty())
                 .collect();
             if groups.is_empty() {
-                return Bytes::new();
+                return;
             }
             // Each fragment's last sample lasts as long as the one before it (the next packet is
             // not here yet).
@@ -212,27 +230,126 @@ fn mux_batch(muxer: &mut Muxer, tracks: &[Track], batch: &[Arc<Entry>]) -> Bytes
                     end_ms: i64::MIN,
                 })
                 .collect();
-            match mp4::media_segment(*sequence, &parts, false) {
-                Ok(b) => {
+            match mp4::media_segment_parts(*sequence, &parts, false) {
+                Ok(segment) => {
                     *sequence = sequence.wrapping_add(1);
-                    out.extend_from_slice(&b);
+                    out.push(segment.head);
+                    out.extend(segment.samples);
                 }
                 Err(err) => tracing::debug!("MP4 viewer: fragment dropped: {err}"),
             }
         }
-        Muxer::Mp3 => {
-            for e in batch.iter().filter(mine) {
-                out.extend_from_slice(&e.packet.data);
-            }
-        }
+        Muxer::Mp3 => out.extend(batch.iter().filter(mine).map(|e| e.packet.data.clone())),
         Muxer::Aac(asc) => {
             for e in batch.iter().filter(mine) {
                 if let Ok(h) = aac::adts_header(asc, e.packet.data.len()) {
-                    out.extend_from_slice(&h);
-                    out.extend_from_slice(&e.packet.data);
+                    scratch.extend_from_slice(&h);
+                    out.push(scratch.split().freeze());
+                    out.push(e.packet.data.clone());
                 }
             }
         }
     }
-    out.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio::sync::watch;
+
+    use super::*;
+    use crate::hub::fake::FakeHub;
+    use crate::media::testutil::load_flv;
+    use crate::media::ts::{TsDemuxer, TsEvent};
+
+    /// Two TS viewers of a published fixture: each gets a stream our demuxer reads with no
+    /// continuity error, carrying every packet from the first keyframe on; the PES of every
+    /// packet was built once, on its buffer entry.
+    #[tokio::test]
+    async fn ts_viewers_share_each_pes_and_keep_their_own_counters() {
+        let (video, audio, packets) = load_flv(include_bytes!("../../media/testdata/h264_aac.flv"));
+        let (fake, hub) = FakeHub::new();
+        let buffer = fake.add_stream("live");
+        let token = buffer.new_publisher(false);
+        for t in [video, audio].into_iter().flatten() {
+            buffer.set_track(token, t).expect("track");
+        }
+        let first_key = packets.iter().position(|p| p.keyframe).expect("a keyframe");
+        let (head, rest) = packets.split_at(first_key + 1);
+        for p in head {
+            buffer.push(token, p.clone()).expect("push");
+        }
+        let mut ctx = ListenerContext::new(hub, tokio::runtime::Handle::current());
+        let entries = vec![serde_json::json!({"connector": "HTTPTS"})
+            .as_object()
+            .cloned()
+            .expect("entry")];
+        ctx.protocols = Arc::new(std::sync::RwLock::new(entries));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (_stop, stop_rx) = watch::channel(false);
+        let mut viewers = Vec::new();
+        for _ in 0..2 {
+            let mut client = TcpStream::connect(addr).await.expect("connect");
+            let (sock, peer) = listener.accept().await.expect("accept");
+            tokio::spawn(super::super::serve_connection(
+                sock,
+                peer,
+                ctx.clone(),
+                stop_rx.clone(),
+            ));
+            client
+                .write_all(b"GET /live.ts HTTP/1.1\r\nHost: t\r\n\r\n")
+                .await
+                .expect("request");
+            // The head comes once the viewer is subscribed.
+            let mut got = Vec::new();
+            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                let mut b = [0u8; 512];
+                let n = client.read(&mut b).await.expect("head");
+                assert!(n > 0, "closed before the head");
+                got.extend_from_slice(&b[..n]);
+            }
+            viewers.push((client, got));
+        }
+        for p in rest {
+            buffer.push(token, p.clone()).expect("push");
+        }
+        buffer.close();
+        for (mut client, mut got) in viewers {
+            let read = client.read_to_end(&mut got);
+            tokio::time::timeout(Duration::from_secs(10), read)
+                .await
+                .expect("the stream ends with the buffer")
+                .expect("read");
+            let at = got.windows(4).position(|w| w == b"\r\n\r\n").expect("head") + 4;
+            let head = String::from_utf8_lossy(&got[..at]);
+            assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+            let mut demux = TsDemuxer::new();
+            demux.push(&got[at..]);
+            demux.finish();
+            let mut times = Vec::new();
+            while let Some(event) = demux.pull() {
+                match event {
+                    Ok(TsEvent::Packet(p)) => times.push((p.track, p.time)),
+                    Ok(TsEvent::Track(_)) => {}
+                    Err(e) => panic!("a TS viewer's stream has an error: {e}"),
+                }
+            }
+            assert_eq!(
+                times.len(),
+                packets.len() - first_key,
+                "every packet from the keyframe"
+            );
+        }
+        let entries = buffer.packets(0, u64::MAX);
+        assert!(!entries.is_empty());
+        assert!(
+            entries.iter().all(|e| e.cache.get::<TsPes>().is_some()),
+            "each packet's PES is cached on its entry"
+        );
+    }
 }
