@@ -672,5 +672,4 @@ impl RtmpPublisher {
 }
 
 #[cfg(test)]
-#[path = "client_tests.rs"]
 mod tests;
