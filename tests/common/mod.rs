@@ -12,12 +12,21 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-/// A free port on 127.0.0.1, for both TCP and UDP.
+/// A free port on 127.0.0.1, for both TCP and UDP. Taken below the kernel's ephemeral range
+/// (32768 and up), where the clients the tests run (ffmpeg, curl) get their local ports: a port
+/// from that range may be taken by one of them before the server binds it. Each call in a
+/// process gets a different port.
 pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id().wrapping_mul(7919) % SPAN;
     loop {
-        let tcp = TcpListener::bind("127.0.0.1:0").expect("bind tcp");
-        let port = tcp.local_addr().expect("addr").port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        let port = (FIRST + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % SPAN) as u16;
+        let free = TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && UdpSocket::bind(("127.0.0.1", port)).is_ok();
+        if free {
             return port;
         }
     }
