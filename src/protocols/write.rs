@@ -38,6 +38,17 @@ pub async fn deliver<W: tokio::io::AsyncWrite + Unpin>(
     Ok(true)
 }
 
+/// How many buffers a viewer's write list keeps room for between batches.
+const KEPT_PIECES: usize = 256;
+
+/// Empties a viewer's list of buffers to write for the next batch. A catch-up batch (a new
+/// viewer's first seconds, in 188-byte TS pieces) may have grown it to thousands of entries;
+/// that room is given back, so an idle viewer keeps at most [`KEPT_PIECES`].
+pub fn recycle(out: &mut Vec<Bytes>) {
+    out.clear();
+    out.shrink_to(KEPT_PIECES);
+}
+
 /// Writes every buffer in order with vectored writes (no copying); returns the bytes written.
 pub async fn write_all_bytes<W: tokio::io::AsyncWrite + Unpin>(
     w: &mut W,

@@ -267,7 +267,7 @@ pub async fn feed_viewer(
             }
             ReadEvent::Packets => {}
         }
-        out.clear();
+        super::write::recycle(&mut out);
         frame(&batch, &mut out);
         if out.is_empty() {
             continue;

@@ -179,6 +179,9 @@ pub async fn serve(
     .await
 }
 
+/// How much of a viewer's own-bytes buffer is kept between batches.
+const KEPT_SCRATCH: usize = 4096;
+
 /// Frames a batch for one viewer into `out`: the viewer's own bytes (TS headers, MP4 `moof`s,
 /// ADTS headers) written to `scratch` and frozen, around the packets' shared payloads.
 fn mux_batch(
@@ -189,6 +192,10 @@ fn mux_batch(
     out: &mut Vec<Bytes>,
 ) {
     let mine = |e: &&Arc<Entry>| tracks.iter().any(|t| t.id == e.packet.track);
+    // The last batch's pieces are written and dropped: give back room a catch-up batch took.
+    if scratch.capacity() > KEPT_SCRATCH {
+        *scratch = BytesMut::new();
+    }
     match muxer {
         Muxer::Ts(m) => {
             for e in batch.iter().filter(mine) {

@@ -136,7 +136,7 @@ pub async fn run(
                 continue;
             }
         }
-        out.clear();
+        crate::protocols::write::recycle(&mut out);
         for entry in &batch {
             if !sel.is_current(entry.meta_version) {
                 let change = sel.update(&buffer.meta());
