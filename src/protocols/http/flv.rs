@@ -63,7 +63,7 @@ pub async fn serve(
         Ok(s) => s,
         Err(e) => {
             tracing::info!(kind = "ACCS", "FLV viewer {peer} refused: {e}");
-            return Response::not_found(e).send(sock, req).await;
+            return Response::stream_error(&e).send(sock, req).await;
         }
     };
     Response::stream("video/x-flv").send(sock, req).await?;

@@ -105,7 +105,7 @@ pub async fn serve(
         .await
     {
         Ok(s) => s,
-        Err(e) => return Response::not_found(e).send(sock, req).await,
+        Err(e) => return Response::stream_error(&e).send(sock, req).await,
     };
     let buffer = sub.reader.buffer().clone();
     let all = picked(&buffer.meta());

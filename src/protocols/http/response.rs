@@ -31,6 +31,7 @@ use tokio::io::AsyncWrite;
 
 use super::Request;
 use crate::hub::session::SessionError;
+use crate::hub::StreamError;
 use crate::protocols::write::{write_all_within, VIEWER_WRITE_TIMEOUT};
 
 /// A client that takes no bytes of an answer for this long is dropped.
@@ -227,6 +228,15 @@ impl Response {
         Response::text(Status::InternalServerError, format!("{why}\n"))
     }
 
+    /// The answer for a stream that could not be opened: `503` while the server shuts down,
+    /// else [`Response::not_found`].
+    pub fn stream_error(e: &StreamError) -> Self {
+        match e {
+            StreamError::ShuttingDown => Response::unavailable(e),
+            _ => Response::not_found(e),
+        }
+    }
+
     /// `503 Service Unavailable`.
     pub fn unavailable(why: impl Display) -> Self {
         Response::text(Status::ServiceUnavailable, format!("{why}\n"))
@@ -410,6 +420,17 @@ mod tests {
         );
         assert_eq!(bytes, want);
         assert!(!keep, "a stream ends with its connection");
+    }
+
+    #[test]
+    fn stream_errors_map_to_404_or_503() {
+        let offline = Response::stream_error(&StreamError::Offline("x".into()));
+        assert_eq!(offline.status(), Status::ErrorOpeningStream);
+        let stopping = Response::stream_error(&StreamError::ShuttingDown);
+        assert_eq!(stopping.status(), Status::ServiceUnavailable);
+        assert!(stopping
+            .head(true)
+            .starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
     }
 
     #[tokio::test]

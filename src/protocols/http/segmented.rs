@@ -91,19 +91,19 @@ pub trait Format {
 
 /// The live buffer behind a playlist or segment request. A playlist (`playlist`) starts a
 /// configured stream and waits up to [`PLAYLIST_WAIT`] for its first fragment; a segment only
-/// finds running streams. `Err` is the reason for the 404.
+/// finds running streams. `Err` is the answer to give.
 pub async fn segment_buffer(
     ctx: &ListenerContext,
     name: &str,
     playlist: bool,
-) -> Result<Arc<LiveBuffer>, String> {
+) -> Result<Arc<LiveBuffer>, Response> {
     let (_, buffer) = ctx
         .hub
         .open_buffer(name, playlist)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Response::stream_error(&e))?;
     if playlist && !buffer.wait_fragments(1, PLAYLIST_WAIT).await {
-        return Err("the stream has no segments yet".into());
+        return Err(Response::not_found("the stream has no segments yet"));
     }
     Ok(buffer)
 }
@@ -130,7 +130,7 @@ pub async fn route<F: Format>(
     };
     let buffer = match segment_buffer(ctx, name, playlist).await {
         Ok(b) => b,
-        Err(why) => return Response::not_found(why).send(sock, req).await,
+        Err(answer) => return answer.send(sock, req).await,
     };
     let stream = Opened {
         name: name.to_string(),
