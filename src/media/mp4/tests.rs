@@ -14,16 +14,16 @@ use super::fragment::{plan_mdat, Sample, SAMPLE_NON_SYNC, SAMPLE_SYNC};
 use super::fragment::{TFHD_DEFAULT_BASE_IS_MOOF, TRUN_FLAGS};
 use super::*;
 
-mod fields;
-mod files;
+mod fields_tests;
+mod files_tests;
 
 /// ffmpeg 5.1: libx264 (Main, 176x100, 10 fps, B-frames) + AAC LC 22050 Hz mono, 0.6 s.
-const H264_AAC_FLV: &[u8] = include_bytes!("../../testdata/h264_aac.flv");
+const H264_AAC_FLV: &[u8] = include_bytes!("../testdata/h264_aac.flv");
 /// ffmpeg 9: libx265 (Main, 176x100, 10 fps) in Enhanced FLV: a keyframe and two inter
 /// frames, each with a 200 ms composition offset.
-const HEVC_FLV: &[u8] = include_bytes!("../../testdata/hevc_enhanced.flv");
+const HEVC_FLV: &[u8] = include_bytes!("../testdata/hevc_enhanced.flv");
 /// LAME, 22050 Hz mono, after a 45-byte ID3v2 tag.
-const SINE_MP3: &[u8] = include_bytes!("../../testdata/sine_22050_mono.mp3");
+const SINE_MP3: &[u8] = include_bytes!("../testdata/sine_22050_mono.mp3");
 
 const VIDEO: u32 = 1;
 const AUDIO: u32 = 2;

@@ -18,9 +18,9 @@ use super::packet::pcr_bytes;
 use super::pes::{dts_pts, timestamp_bytes};
 use super::*;
 
-mod demuxer;
-mod muxer;
-mod streams;
+mod demuxer_tests;
+mod muxer_tests;
+mod streams_tests;
 
 const PAT_PID: u16 = 0;
 
@@ -31,9 +31,9 @@ fn pat_section() -> Vec<u8> {
 
 /// `ffmpeg -f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i sine=sample_rate=44100
 /// -t 2 -c:v libx264 -g 25 -c:a aac` (ffmpeg 5.1): 50 frames with B-frames, 88 AAC frames.
-const H264_AAC_FLV: &[u8] = include_bytes!("../../testdata/h264_aac_320x240.flv");
+const H264_AAC_FLV: &[u8] = include_bytes!("../testdata/h264_aac_320x240.flv");
 /// Enhanced RTMP HEVC, 176x100, 3 frames (see flv.rs).
-const HEVC_FLV: &[u8] = include_bytes!("../../testdata/hevc_enhanced.flv");
+const HEVC_FLV: &[u8] = include_bytes!("../testdata/hevc_enhanced.flv");
 
 const VIDEO: u32 = 1;
 const AUDIO: u32 = 2;

@@ -1,6 +1,6 @@
 //! Tests of the publishing client: URL parsing and a scripted server built from this crate's
-//! server-side pieces; [`hostile`] servers that misbehave, and a real ffmpeg as the server
-//! ([`ffmpeg`]).
+//! server-side pieces; [`hostile_tests`] servers that misbehave, and a real ffmpeg as the server
+//! ([`ffmpeg_tests`]).
 
 use super::*;
 use std::path::{Path, PathBuf};
@@ -457,5 +457,5 @@ fn futures_are_send() {
     }
 }
 
-mod ffmpeg;
-mod hostile;
+mod ffmpeg_tests;
+mod hostile_tests;
