@@ -43,7 +43,7 @@ const KEPT_PIECES: usize = 256;
 
 /// Empties a viewer's list of buffers to write for the next batch. A catch-up batch (a new
 /// viewer's first seconds, in 188-byte TS pieces) may have grown it to thousands of entries;
-/// that room is given back, so an idle viewer keeps at most [`KEPT_PIECES`].
+/// that room is given back, so an idle viewer keeps room for at most 256.
 pub fn recycle(out: &mut Vec<Bytes>) {
     out.clear();
     out.shrink_to(KEPT_PIECES);
