@@ -14,12 +14,11 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use tokio::net::TcpStream;
 
-use super::response::write_timed;
 use super::{Request, Response};
 use crate::hub::buffer::Entry;
 use crate::media::{aac, mp4, ts, Codec, Packet, Track};
 use crate::protocols::av_select::picked;
-use crate::protocols::{ListenerContext, OFFLINE_WAIT};
+use crate::protocols::{write_all_within, ListenerContext, OFFLINE_WAIT, VIEWER_WRITE_TIMEOUT};
 
 /// Which progressive format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,7 +157,7 @@ pub async fn serve(
         return Ok(false);
     }
     if !first.is_empty() {
-        write_timed(sock, &[first.freeze()]).await?;
+        write_all_within(sock, &[first.freeze()], VIEWER_WRITE_TIMEOUT).await?;
     }
     tracing::debug!(
         stream = name.as_str(),

@@ -19,12 +19,11 @@
 //! is marked [`Response::close`] (a malformed request). A stream ends with the connection, so
 //! its head says `Connection: close` and has no length. A HEAD request gets the head only.
 //!
-//! Every byte of a head or a complete body goes out through [`write_timed`]: a client that
-//! takes nothing for [`HTTP_WRITE_TIMEOUT`] fails the write with `TimedOut` and is dropped.
-//! Stream bodies go through [`crate::protocols::write::deliver`], with the same limit.
+//! Every byte goes out through [`write_all_within`] (stream bodies through
+//! [`crate::protocols::write::deliver`]): a client that takes nothing for
+//! [`VIEWER_WRITE_TIMEOUT`] fails the write with `TimedOut` and is dropped.
 
 use std::fmt::Display;
-use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::AsyncWrite;
@@ -33,9 +32,6 @@ use super::Request;
 use crate::hub::session::SessionError;
 use crate::hub::StreamError;
 use crate::protocols::write::{write_all_within, VIEWER_WRITE_TIMEOUT};
-
-/// A client that takes no bytes of an answer for this long is dropped.
-pub const HTTP_WRITE_TIMEOUT: Duration = VIEWER_WRITE_TIMEOUT;
 
 /// The CORS headers of every answer (facts §0, the set MistServer's HTTP outputs send).
 pub const CORS: [(&str, &str); 5] = [
@@ -331,17 +327,7 @@ impl Response {
         keep_alive: bool,
         head_only: bool,
     ) -> std::io::Result<bool> {
-        self.send_within(w, keep_alive, head_only, HTTP_WRITE_TIMEOUT)
-            .await
-    }
-
-    async fn send_within<W: AsyncWrite + Unpin>(
-        self,
-        w: &mut W,
-        keep_alive: bool,
-        head_only: bool,
-        stall: Duration,
-    ) -> std::io::Result<bool> {
+        let stall = VIEWER_WRITE_TIMEOUT;
         let head = Bytes::from(self.head(keep_alive));
         match &self.body {
             Body::Full(body) if !head_only && !body.is_empty() => {
@@ -351,12 +337,6 @@ impl Response {
         };
         Ok(self.keeps(keep_alive))
     }
-}
-
-/// The one way an answer's bytes reach a client: vectored, and failing with `TimedOut` when
-/// the client takes nothing for [`HTTP_WRITE_TIMEOUT`].
-pub async fn write_timed<W: AsyncWrite + Unpin>(w: &mut W, bufs: &[Bytes]) -> std::io::Result<u64> {
-    write_all_within(w, bufs, HTTP_WRITE_TIMEOUT).await
 }
 
 #[cfg(test)]
@@ -517,13 +497,13 @@ mod tests {
         assert!(resp.head(true).contains("X-Evil: a  Set-Cookie: b\r\n"));
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_client_that_never_reads_times_out() {
         // A 64 KiB answer into a pipe that holds 64 bytes and is never read.
         let (mut client, mut server) = tokio::io::duplex(64);
         let resp = Response::ok("video/mp2t", vec![7u8; 64 * 1024]);
-        let write = resp.send_within(&mut server, true, false, Duration::from_millis(50));
-        let outcome = tokio::time::timeout(Duration::from_secs(5), write).await;
+        let write = resp.send_to(&mut server, true, false);
+        let outcome = tokio::time::timeout(VIEWER_WRITE_TIMEOUT * 2, write).await;
         let err = outcome
             .expect("the write gave up by itself")
             .expect_err("timed out");
@@ -536,6 +516,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_slow_reader_is_not_cut_off() {
+        use std::time::Duration;
         let (mut client, mut server) = tokio::io::duplex(64);
         let reader = tokio::spawn(async move {
             let mut all = Vec::new();
