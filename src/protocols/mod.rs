@@ -36,7 +36,7 @@ pub use listen::{
     bind_tcp, bracket_v6, settings_for, spawn_tcp_listener, ListenerError, ListenerHandle,
     ListenerSettings,
 };
-pub use write::{deliver, write_all_bytes, write_all_within, VIEWER_WRITE_TIMEOUT};
+pub use write::{deliver, write_all_within, VIEWER_WRITE_TIMEOUT};
 
 /// How long a viewer of a configured but offline stream waits for it to start.
 pub const OFFLINE_WAIT: Duration = Duration::from_secs(10);

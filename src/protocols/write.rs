@@ -49,33 +49,18 @@ pub fn recycle(out: &mut Vec<Bytes>) {
     out.shrink_to(KEPT_PIECES);
 }
 
-/// Writes every buffer in order with vectored writes (no copying); returns the bytes written.
-pub async fn write_all_bytes<W: tokio::io::AsyncWrite + Unpin>(
-    w: &mut W,
-    bufs: &[Bytes],
-) -> std::io::Result<u64> {
-    write_bytes(w, bufs, None).await
-}
-
-/// [`write_all_bytes`], failing with [`std::io::ErrorKind::TimedOut`] as soon as the peer takes
-/// nothing for `stall`: each write call must make progress within it, so a slow reader that
-/// keeps taking bytes is never cut off, and one that takes nothing is dropped.
-pub async fn write_all_within<W: tokio::io::AsyncWrite + Unpin>(
-    w: &mut W,
-    bufs: &[Bytes],
-    stall: Duration,
-) -> std::io::Result<u64> {
-    write_bytes(w, bufs, Some(stall)).await
-}
-
 /// Most buffers one `writev` takes (Linux's `IOV_MAX`). A progressive TS viewer writes two
 /// pieces per 188-byte packet, so a keyframe's worth goes out in one call.
 const MAX_SLICES: usize = 1024;
 
-async fn write_bytes<W: tokio::io::AsyncWrite + Unpin>(
+/// Writes every buffer in order with vectored writes (no copying) and returns the bytes
+/// written; fails with [`std::io::ErrorKind::TimedOut`] as soon as the peer takes nothing for
+/// `stall`: each write call must make progress within it, so a slow reader that keeps taking
+/// bytes is never cut off, and one that takes nothing is dropped.
+pub async fn write_all_within<W: tokio::io::AsyncWrite + Unpin>(
     w: &mut W,
     bufs: &[Bytes],
-    stall: Option<Duration>,
+    stall: Duration,
 ) -> std::io::Result<u64> {
     let (mut idx, mut off, mut total) = (0usize, 0usize, 0u64);
     loop {
@@ -103,15 +88,12 @@ async fn write_bytes<W: tokio::io::AsyncWrite + Unpin>(
             }
             std::pin::Pin::new(&mut *w).poll_write_vectored(cx, &slices[..count])
         });
-        let mut n = match stall {
-            None => write.await?,
-            Some(limit) => tokio::time::timeout(limit, write).await.map_err(|_| {
-                std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!("the peer took nothing for {limit:?}"),
-                )
-            })??,
-        };
+        let mut n = tokio::time::timeout(stall, write).await.map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("the peer took nothing for {stall:?}"),
+            )
+        })??;
         if n == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
         }
@@ -185,16 +167,20 @@ mod tests {
             .map(|s| Bytes::from(*s))
             .collect();
         let mut w = Trickle(Vec::new());
-        let n = write_all_bytes(&mut w, &bufs).await.expect("write");
+        let n = write_all_within(&mut w, &bufs, VIEWER_WRITE_TIMEOUT)
+            .await
+            .expect("write");
         assert_eq!(n, 26);
         assert_eq!(w.0, b"abcdefghijklmnopqrstuvwxyz");
         let many: Vec<Bytes> = (0..200u8).map(|i| Bytes::from(vec![i; 3])).collect();
         let mut w = Trickle(Vec::new());
-        write_all_bytes(&mut w, &many).await.expect("write");
+        write_all_within(&mut w, &many, VIEWER_WRITE_TIMEOUT)
+            .await
+            .expect("write");
         assert_eq!(w.0.len(), 600);
         assert_eq!(w.0[597..], [199, 199, 199]);
         assert_eq!(
-            write_all_bytes(&mut Trickle(Vec::new()), &[])
+            write_all_within(&mut Trickle(Vec::new()), &[], VIEWER_WRITE_TIMEOUT)
                 .await
                 .expect("empty"),
             0
@@ -209,7 +195,9 @@ mod tests {
             .collect();
         let expected: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
         let mut w = Vec::new();
-        let n = write_all_bytes(&mut w, &bufs).await.expect("write");
+        let n = write_all_within(&mut w, &bufs, VIEWER_WRITE_TIMEOUT)
+            .await
+            .expect("write");
         assert_eq!(n as usize, expected.len());
         assert_eq!(w, expected);
     }
