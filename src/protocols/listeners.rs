@@ -58,25 +58,6 @@ impl ListenerSet {
         stops
     }
 
-    fn start_wanted(&mut self, wanted: &[ProtocolEntry]) {
-        for entry in wanted {
-            let mut previous_failure = None;
-            if let Some(i) = self
-                .slots
-                .iter()
-                .position(|s| same_protocol(&s.entry, entry))
-            {
-                match &self.slots[i].state {
-                    EntryState::Failed(why) => previous_failure = Some(why.clone()),
-                    _ => continue,
-                }
-                self.slots.remove(i);
-            }
-            let slot = self.start_one(entry, previous_failure);
-            self.slots.push(slot);
-        }
-    }
-
     /// Starts one entry. A retry that fails the same way as before is not logged again.
     fn start_one(&self, entry: &ProtocolEntry, previous_failure: Option<String>) -> Slot {
         let mut slot = Slot {
@@ -124,17 +105,6 @@ impl ListenerSet {
         }
         slot
     }
-
-    /// The address a running entry listens on.
-    pub fn local_addr(&self, entry: &ProtocolEntry) -> Option<SocketAddr> {
-        self.slots
-            .iter()
-            .find(|s| same_protocol(&s.entry, entry))
-            .and_then(|s| match s.state {
-                EntryState::Running(a) => Some(a),
-                _ => None,
-            })
-    }
 }
 
 /// OUTPUT_START / OUTPUT_STOP (manual §4.4.3-4): non-blocking, payload the entry as JSON.
@@ -159,7 +129,22 @@ impl Listeners for ListenerSet {
     }
 
     fn start_missing(&mut self, wanted: &[ProtocolEntry]) {
-        self.start_wanted(wanted)
+        for entry in wanted {
+            let mut previous_failure = None;
+            if let Some(i) = self
+                .slots
+                .iter()
+                .position(|s| same_protocol(&s.entry, entry))
+            {
+                match &self.slots[i].state {
+                    EntryState::Failed(why) => previous_failure = Some(why.clone()),
+                    _ => continue,
+                }
+                self.slots.remove(i);
+            }
+            let slot = self.start_one(entry, previous_failure);
+            self.slots.push(slot);
+        }
     }
 
     fn has_failures(&self) -> bool {
