@@ -105,15 +105,10 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
         challenger: Challenger::new(),
         api_addr,
     };
-    let server = api::http::serve(ctx.clone(), listener).map_err(|source| StartError::ApiBind {
-        addr: api_addr.to_string(),
-        source,
-    })?;
-    let api_handle = server.handle();
-    actix_rt::spawn(server);
-    tracing::info!(kind = "CONF", "API listening on {api_addr}");
+    // The UDP socket is bound before the HTTP API answers: a caller that has seen the HTTP API
+    // up may send datagrams at once, and a datagram sent before the bind is lost.
     let udp = match api::udp::bind(api_addr.port()).await {
-        Ok(sock) => Some(actix_rt::spawn(api::udp::serve(ctx, sock))),
+        Ok(sock) => Some(actix_rt::spawn(api::udp::serve(ctx.clone(), sock))),
         Err(e) => {
             tracing::warn!(
                 "UDP API not available on 127.0.0.1:{}: {e}",
@@ -123,6 +118,13 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
         }
     };
 
+    let server = api::http::serve(ctx, listener).map_err(|source| StartError::ApiBind {
+        addr: api_addr.to_string(),
+        source,
+    })?;
+    let api_handle = server.handle();
+    actix_rt::spawn(server);
+    tracing::info!(kind = "CONF", "API listening on {api_addr}");
     // SYSTEM_START (manual §4.4.1): a blocking negative answer shuts the server down again.
     let _ = supervisor
         .send(crate::actors::supervisor::GetSnapshot)
