@@ -34,6 +34,7 @@ pub mod logbook;
 pub mod media;
 pub mod protocols;
 pub mod server;
+pub mod stats;
 pub mod stream_name;
 pub mod system_info;
 pub mod triggers;

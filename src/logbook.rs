@@ -46,6 +46,8 @@ impl LogEntry {
 #[derive(Debug, Clone, Default)]
 pub struct LogBook {
     lines: Arc<Mutex<VecDeque<LogEntry>>>,
+    /// Lines logged since start (Prometheus `mist_logs`).
+    total: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl LogBook {
@@ -54,6 +56,8 @@ impl LogBook {
     }
 
     pub fn push(&self, entry: LogEntry) {
+        self.total
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut lines = self.lock();
         if lines.len() == LOG_LINES {
             lines.pop_front();
@@ -68,6 +72,11 @@ impl LogBook {
 
     pub fn entries(&self) -> Vec<LogEntry> {
         self.lock().iter().cloned().collect()
+    }
+
+    /// Lines logged since start.
+    pub fn total(&self) -> u64 {
+        self.total.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn clear(&self) {

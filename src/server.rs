@@ -78,6 +78,7 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
     let (stop_tx, mut stop_rx) = mpsc::channel(4);
     let triggers = Triggers::default();
     let runtime = media.handle().clone();
+    let stats = crate::stats::Stats::new();
     let settings = |listeners, push_runner| SupervisorSettings {
         config: opts.config,
         config_path: opts.config_path,
@@ -88,6 +89,7 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
         push_runner,
         triggers: triggers.clone(),
         session_cache: opts.session_cache,
+        stats: stats.clone(),
     };
     // The wiring: protocols reach the actors through the hub, the supervisor reaches the
     // protocols through the listeners and the push runner; neither names the other.
@@ -99,6 +101,8 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
     });
 
     let ctx = ApiContext {
+        stats: stats.clone(),
+        started: std::time::Instant::now(),
         triggers: triggers.clone(),
         supervisor: supervisor.clone(),
         logbook: opts.logbook,

@@ -29,6 +29,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::stats::metrics;
 use crate::stream_name;
 
 /// How long a blocking executable may take.
@@ -248,12 +249,18 @@ pub async fn fire_where(
         if !h.sync {
             let (name, payload, who) = (name.to_string(), payload.to_string(), who.clone());
             tokio::spawn(async move {
+                let started = std::time::Instant::now();
+                // A handler nobody waits for has no answer to count as a failure.
                 let _ = run(&h, &name, &payload, &who, false).await;
+                metrics::trigger_call(&name, started.elapsed(), false);
             });
             outcome.allowed &= truthy(&default);
             continue;
         }
-        match run(&h, name, payload, who, true).await {
+        let started = std::time::Instant::now();
+        let answer = run(&h, name, payload, who, true).await;
+        metrics::trigger_call(name, started.elapsed(), answer.is_none());
+        match answer {
             Some(answer) => {
                 outcome.allowed &= truthy(&answer);
                 outcome.answer = Some(answer);

@@ -72,14 +72,14 @@ impl ActorHub {
                 ));
             }
         }
-        let stream = info.stream.clone();
+        let (stream, protocol) = (info.stream.clone(), info.protocol);
         let session = self
             .supervisor
             .send(OpenSession(info))
             .await
             .map_err(|_| SessionError::Gone)?;
         let mut conn = session
-            .send(Admit)
+            .send(Admit(protocol))
             .await
             .map_err(|_| SessionError::Gone)??;
         // CONN_CLOSE (manual §4.4.19) fires when the connection ends.

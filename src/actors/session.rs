@@ -12,15 +12,18 @@
 //! runs USER_NEW again; a denial then disconnects the session.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tokio::sync::{oneshot, watch};
 
-use crate::hub::session::{session_id, ConnInfo, SessionConn, SessionError, SessionKind};
+use crate::hub::session::{
+    session_id, ConnCounters, ConnInfo, SessionConn, SessionError, SessionKind,
+};
 use crate::hub::OnDrop;
+use crate::stats::{RecordKey, Stats};
 use crate::triggers::Triggers;
 
 /// How long a session is remembered after its last connection (by default).
@@ -57,19 +60,26 @@ pub struct SessionActor {
     idle_since: Option<Instant>,
     gone: Recipient<SessionGone>,
     cache: Duration,
-    /// Bytes sent to the session's connections.
-    down: Arc<AtomicU64>,
+    /// What the session's connections moved.
+    counters: Arc<ConnCounters>,
+    /// The session's statistics record.
+    stats: Stats,
+    record: RecordKey,
     /// Time with at least one connection (USER_END's duration).
     active_since: Option<Instant>,
     active: Duration,
 }
 
-/// Told to the registry when a session expires.
+/// Told to the registry when a session expires, or when its record closes with a visit still
+/// open (for the access log).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct SessionGone {
-    pub id: String,
-    pub addr: Addr<SessionActor>,
+pub enum SessionGone {
+    Expired {
+        id: String,
+        addr: Addr<SessionActor>,
+    },
+    Visit(crate::stats::VisitEnd),
 }
 
 impl SessionActor {
@@ -79,6 +89,7 @@ impl SessionActor {
         triggers: Triggers,
         gone: Recipient<SessionGone>,
         cache: Duration,
+        stats: Stats,
     ) -> Self {
         let info = SessionInfo {
             id: session_id(&conn),
@@ -86,6 +97,14 @@ impl SessionActor {
             kind: conn.kind,
             protocol: conn.protocol,
         };
+        let counters = Arc::new(ConnCounters::default());
+        let record = stats.open(
+            info.id.clone(),
+            info.stream.clone(),
+            conn.ip,
+            info.kind,
+            counters.clone(),
+        );
         SessionActor {
             info,
             conn,
@@ -98,7 +117,9 @@ impl SessionActor {
             idle_since: Some(Instant::now()),
             gone,
             cache,
-            down: Arc::new(AtomicU64::new(0)),
+            counters,
+            stats,
+            record,
             active_since: None,
             active: Duration::ZERO,
         }
@@ -172,8 +193,8 @@ impl SessionActor {
             self.info.protocol.to_string(),
             self.conn.ip.to_string(),
             secs.clone(),
-            "0".into(),
-            self.down.load(Ordering::Relaxed).to_string(),
+            self.counters.up.load(Ordering::Relaxed).to_string(),
+            self.counters.down.load(Ordering::Relaxed).to_string(),
             tags,
             secs.clone(),
             secs.clone(),
@@ -209,25 +230,29 @@ impl Actor for SessionActor {
     }
 
     fn stopped(&mut self, ctx: &mut Self::Context) {
+        if let Some(visit) = self.stats.close(self.record) {
+            self.gone.do_send(SessionGone::Visit(visit));
+        }
         if self.info.kind == SessionKind::Viewer {
             self.user_end();
         }
-        self.gone.do_send(SessionGone {
+        self.gone.do_send(SessionGone::Expired {
             id: self.info.id.clone(),
             addr: ctx.address(),
         });
     }
 }
 
-/// Admits a connection into the session, once USER_NEW allowed it.
+/// Admits a connection of this protocol into the session, once USER_NEW allowed it.
 #[derive(Message)]
 #[rtype(result = "Result<SessionConn, SessionError>")]
-pub struct Admit;
+pub struct Admit(pub &'static str);
 
 impl Handler<Admit> for SessionActor {
     type Result = ResponseActFuture<Self, Result<SessionConn, SessionError>>;
-    fn handle(&mut self, _: Admit, ctx: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: Admit, ctx: &mut Self::Context) -> Self::Result {
         let id = self.info.id.clone();
+        let protocol = msg.0;
         if self.blocked_until.is_some_and(|t| Instant::now() < t) {
             return Box::pin(fut::ready(Err(SessionError::Blocked(id))));
         }
@@ -269,9 +294,10 @@ impl Handler<Admit> for SessionActor {
                 act.conns.insert(conn, tx);
                 act.idle_since = None;
                 act.active_since.get_or_insert_with(Instant::now);
+                act.stats.joined(act.record, protocol);
                 let session = ctx.address();
                 let leave = OnDrop::new(move || session.do_send(Leave { conn }));
-                Ok(SessionConn::new(id, rx, act.down.clone(), leave))
+                Ok(SessionConn::new(id, rx, act.counters.clone(), leave))
             }),
         )
     }
@@ -286,7 +312,9 @@ struct Leave {
 impl Handler<Leave> for SessionActor {
     type Result = ();
     fn handle(&mut self, msg: Leave, _: &mut Self::Context) {
-        self.conns.remove(&msg.conn);
+        if self.conns.remove(&msg.conn).is_some() {
+            self.stats.left(self.record);
+        }
         if self.conns.is_empty() {
             self.idle_since = Some(Instant::now());
             if let Some(since) = self.active_since.take() {
@@ -326,6 +354,7 @@ impl Handler<Control> for SessionActor {
             }
             Control::Tag(tag) => {
                 if !self.tags.contains(&tag) {
+                    self.stats.tag(self.record, &tag);
                     self.tags.push(tag);
                 }
             }

@@ -29,8 +29,10 @@ use super::session::{Control, SessionActor, SessionGone, SessionInfo};
 use super::stream::{StopStream, StreamActor, StreamReport, StreamStats, UpdateConfig};
 use crate::config::Config;
 use crate::hub::outlets::{Listeners, PushRunner};
+use crate::hub::push::ExitReason;
 use crate::hub::session::{session_id, ConnInfo, SessionKind};
 use crate::hub::StreamError;
+use crate::stats::Stats;
 use crate::stream_name;
 use crate::triggers::{Identity, Triggers};
 
@@ -73,6 +75,8 @@ pub struct Supervisor {
     pushes: PushRegistry,
     /// What runs the pushes' outputs.
     push_runner: std::sync::Arc<dyn PushRunner>,
+    /// The statistics store, sampled every tick.
+    stats: Stats,
 }
 
 /// How to start a [`Supervisor`].
@@ -91,6 +95,8 @@ pub struct SupervisorSettings {
     pub triggers: Triggers,
     /// How long sessions are remembered after their last connection.
     pub session_cache: Duration,
+    /// The statistics store the sessions feed.
+    pub stats: Stats,
 }
 
 impl Supervisor {
@@ -113,6 +119,7 @@ impl Supervisor {
             stream_stats: BTreeMap::new(),
             pushes: PushRegistry::default(),
             push_runner: s.push_runner,
+            stats: s.stats,
         }
     }
 
@@ -129,6 +136,7 @@ impl Supervisor {
         );
         self.on_disk = bytes;
         self.changed_at = None;
+        crate::stats::metrics::count(&crate::stats::metrics::CONFIG_SAVES);
         Ok(())
     }
 
@@ -165,6 +173,14 @@ impl Supervisor {
             self.listeners.start_missing(&wanted);
         }
         self.push_tick(ctx);
+        let ended = self.stats.sample(crate::stats::unix_now());
+        self.write_access_log(&ended);
+    }
+
+    /// Writes ended visits where `config.accesslog` says (LOG by default).
+    fn write_access_log(&self, visits: &[crate::stats::VisitEnd]) {
+        let setting = self.config.config.accesslog.as_deref().unwrap_or("LOG");
+        crate::stats::access::write(setting, visits);
     }
 
     /// What the push registry starts pushes with.
@@ -515,6 +531,7 @@ impl Handler<OpenSession> for Supervisor {
             self.triggers.clone(),
             ctx.address().recipient(),
             self.session_cache,
+            self.stats.clone(),
         );
         let info = actor.info().clone();
         let addr = actor.start();
@@ -526,12 +543,13 @@ impl Handler<OpenSession> for Supervisor {
 impl Handler<SessionGone> for Supervisor {
     type Result = ();
     fn handle(&mut self, msg: SessionGone, _: &mut Self::Context) {
-        if self
-            .sessions
-            .get(&msg.id)
-            .is_some_and(|(a, _)| *a == msg.addr)
-        {
-            self.sessions.remove(&msg.id);
+        match msg {
+            SessionGone::Expired { id, addr } => {
+                if self.sessions.get(&id).is_some_and(|(a, _)| *a == addr) {
+                    self.sessions.remove(&id);
+                }
+            }
+            SessionGone::Visit(v) => self.write_access_log(&[v]),
         }
     }
 }
@@ -683,6 +701,13 @@ impl Handler<PushEnded> for Supervisor {
     type Result = ();
     fn handle(&mut self, msg: PushEnded, _: &mut Self::Context) {
         tracing::debug!("push {} ended: {}", msg.id, msg.reason.code());
+        let failed = matches!(
+            msg.reason,
+            ExitReason::ReadStartFailure | ExitReason::WriteFailure | ExitReason::Unsupported
+        );
+        if failed {
+            crate::stats::metrics::count(&crate::stats::metrics::PUSHES_FAILED);
+        }
         self.pushes.on_ended(msg.id);
     }
 }

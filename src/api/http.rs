@@ -17,6 +17,7 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpResponseBuilder, HttpSe
 use serde_json::{json, Map, Value};
 
 use super::{auth, execute, ApiContext, Caller};
+use crate::actors::supervisor::GetSnapshot;
 
 /// Largest request body accepted (a whole config in one `streams` call fits easily).
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
@@ -75,6 +76,9 @@ async fn handle(req: HttpRequest, body: web::Bytes, ctx: web::Data<ApiContext>) 
     let path = req.path();
     let minimal = path == "/api2";
     if request.is_none() && path != "/api" && path != "/api2" {
+        if let Some(resp) = prometheus(&ctx, path, callback_var(&vars)).await {
+            return resp;
+        }
         return web_ui();
     }
     let request = request.unwrap_or_default();
@@ -103,11 +107,63 @@ async fn handle(req: HttpRequest, body: web::Bytes, ctx: web::Data<ApiContext>) 
         header_authorized,
     };
     let answer = execute(&ctx, &request, &caller).await;
-    let callback = var("jsonp")
+    reply(Value::Object(answer), callback_var(&vars).as_deref())
+}
+
+/// The JSONP callback a request names (`jsonp` or `callback`), cleaned.
+fn callback_var(vars: &[(String, String)]) -> Option<String> {
+    let var = |name: &str| {
+        vars.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    var("jsonp")
         .or_else(|| var("callback"))
         .map(jsonp_name)
-        .filter(|n| !n.is_empty());
-    reply(Value::Object(answer), callback.as_deref())
+        .filter(|n| !n.is_empty())
+}
+
+/// Prometheus (manual §4.5): `/PASSPHRASE` in the text format, `/PASSPHRASE.json` as JSON (with
+/// JSONP), when `config.prometheus` is set. Any other path, or no passphrase, is not ours.
+async fn prometheus(
+    ctx: &ApiContext,
+    path: &str,
+    callback: Option<String>,
+) -> Option<HttpResponse> {
+    let asked = path.strip_prefix('/')?;
+    if asked.is_empty() {
+        return None;
+    }
+    let snap = ctx.supervisor.send(GetSnapshot).await.ok()?;
+    let pass = snap.config.config.prometheus.as_deref().unwrap_or("");
+    if pass.is_empty() {
+        return None;
+    }
+    let as_json = match asked.strip_suffix(".json") {
+        Some(p) if p == pass => true,
+        _ if asked == pass => false,
+        _ => return None,
+    };
+    let scrape = crate::stats::prometheus::scrape(&ctx.stats, super::stats::figures(ctx, &snap));
+    if as_json {
+        let body = crate::stats::prometheus::json(&scrape).to_string();
+        let body = match callback {
+            Some(name) => format!("{name}({body});"),
+            None => body,
+        };
+        return Some(
+            with_cors(HttpResponse::Ok())
+                .content_type("text/json")
+                .body(body),
+        );
+    }
+    Some(
+        HttpResponse::Ok()
+            .insert_header(("Server", crate::server_header()))
+            .content_type("text/plain; version=0.0.4; charset=utf-8")
+            .body(crate::stats::prometheus::text(&scrape)),
+    )
 }
 
 /// Parses a JSON object; anything else (bad JSON, arrays, numbers) is no command at all.

@@ -42,6 +42,10 @@ pub struct ApiContext {
     pub api_addr: SocketAddr,
     /// Trigger handlers (STREAM_ADD, STREAM_CONFIG, STREAM_REMOVE).
     pub triggers: crate::triggers::Triggers,
+    /// The statistics store (`clients`, `totals`, viewer counts, Prometheus).
+    pub stats: crate::stats::Stats,
+    /// When the server started (uptime).
+    pub started: std::time::Instant,
 }
 
 /// Who is asking, as the transport saw it.
@@ -134,6 +138,9 @@ pub async fn execute(
             resp.insert("update".into(), system::update_status());
         }
     }
+    if req.contains_key("active_streams") || req.contains_key("stats_streams") {
+        stats::count_sessions(&mut snap.streams, &ctx.stats);
+    }
     if let Some(v) = req.get("active_streams") {
         resp.insert(
             "active_streams".into(),
@@ -141,10 +148,24 @@ pub async fn execute(
         );
     }
     if let Some(v) = req.get("stats_streams") {
+        let names = ctx.stats.streams();
         resp.insert(
             "stats_streams".into(),
-            stats::stats_streams(v, &snap.streams),
+            stats::stats_streams(v, &snap.streams, &names),
         );
+    }
+    if let Some(v) = req.get("clients") {
+        let store = ctx.stats.lock();
+        let now = crate::stats::unix_now();
+        resp.insert(
+            "clients".into(),
+            crate::stats::query::clients(&store, v, now),
+        );
+    }
+    if let Some(v) = req.get("totals") {
+        let store = ctx.stats.lock();
+        let now = crate::stats::unix_now();
+        resp.insert("totals".into(), crate::stats::query::totals(&store, v, now));
     }
     if let Some(v) = req.get("fanout_latency") {
         // Eddy extension: the fan-out latency histogram; `{"reset": true}` clears it after reading.
@@ -176,6 +197,7 @@ pub async fn execute(
     }
     if req.contains_key("clearstatlogs") || req.contains_key("clearstatlog") {
         ctx.logbook.clear();
+        ctx.stats.clear();
     }
     if req.contains_key("shutdown") {
         if caller.local {

@@ -1,9 +1,52 @@
 //! `active_streams` and `stats_streams` (manual §4.1.17-§4.1.18, facts §8.4), answered from the
-//! numbers the running StreamActors report to the supervisor.
+//! numbers the running StreamActors report to the supervisor (once a second) and the sessions of
+//! the statistics store.
+//!
+//! A stream's `viewers`, `inputs` and `outputs` are its connected sessions, as MistServer counts
+//! them, so HLS and CMAF players (which hold no connection between requests) count too; where
+//! the stream itself follows more viewers than there are sessions (two players sharing a
+//! session token), the larger figure is shown.
 
 use serde_json::{json, Map, Value};
 
 use crate::actors::stream::StreamStats;
+use crate::stats::Stats;
+
+/// What Prometheus needs from the snapshot and the API context.
+pub fn figures(
+    ctx: &super::ApiContext,
+    snap: &crate::actors::supervisor::Snapshot,
+) -> crate::stats::prometheus::Figures {
+    use crate::stats::prometheus::{Figures, StreamFigures};
+    Figures {
+        streams: snap
+            .streams
+            .iter()
+            .map(|s| StreamFigures {
+                name: s.name.clone(),
+                views: s.views,
+                viewseconds: s.viewseconds,
+                upbytes: s.upbytes,
+                downbytes: s.downbytes,
+            })
+            .collect(),
+        conf_streams: snap.config.streams.keys().cloned().collect(),
+        pushes_running: snap.pushes.len() as u64,
+        logs: ctx.logbook.total(),
+        uptime_s: ctx.started.elapsed().as_secs(),
+    }
+}
+
+/// Sets the viewer, input and output counts of `streams` from the store's connected sessions.
+pub fn count_sessions(streams: &mut [StreamStats], stats: &Stats) {
+    let current = stats.current_by_stream();
+    for s in streams {
+        let c = current.get(&s.name).copied().unwrap_or_default();
+        s.viewers = s.viewers.max(c.viewers);
+        s.inputs = s.inputs.max(c.inputs);
+        s.outputs = s.outputs.max(c.outputs);
+    }
+}
 
 /// The fields an object-form request gets when it names none.
 const DEFAULT_FIELDS: [&str; 17] = [
@@ -122,9 +165,20 @@ pub fn active_streams(req: &Value, streams: &[StreamStats]) -> Value {
     }
 }
 
-/// `stats_streams`: the names of streams with statistics, or `{stream: [values]}` for an array
-/// of `"clients"`/`"lastms"`.
-pub fn stats_streams(req: &Value, streams: &[StreamStats]) -> Value {
+/// `stats_streams`: the names of streams with statistics (active, or referenced by a cached
+/// session: `with_sessions`), or `{stream: [values]}` for an array of `"clients"`/`"lastms"`.
+pub fn stats_streams(req: &Value, active: &[StreamStats], with_sessions: &[String]) -> Value {
+    let mut streams: Vec<StreamStats> = active.to_vec();
+    for name in with_sessions {
+        if !streams.iter().any(|s| s.name == *name) {
+            streams.push(StreamStats {
+                name: name.clone(),
+                status: "Offline",
+                ..Default::default()
+            });
+        }
+    }
+    streams.sort_by(|a, b| a.name.cmp(&b.name));
     match req {
         Value::Array(fields) => {
             let map: Map<String, Value> = streams
@@ -187,11 +241,14 @@ mod tests {
         assert_eq!(v["live"]["status"], "Online");
         let v = active_streams(&json!({}), &s);
         assert_eq!(v["fields"].as_array().map(Vec::len), Some(17));
-        assert_eq!(stats_streams(&json!(1), &s), json!(["live", "live+cam"]));
+        let cached = ["gone".to_string()];
         assert_eq!(
-            stats_streams(&json!(["clients", "lastms"]), &s)["live+cam"],
-            json!([0, -1])
+            stats_streams(&json!(1), &s, &cached),
+            json!(["gone", "live", "live+cam"])
         );
+        let v = stats_streams(&json!(["clients", "lastms"]), &s, &cached);
+        assert_eq!(v["live+cam"], json!([0, -1]));
+        assert_eq!(v["gone"], json!([0, -1]));
         assert_eq!(active_streams(&json!(true), &[]), json!([]));
     }
 }

@@ -268,6 +268,9 @@ impl LiveBuffer {
         }
         inner.packets.push_back(entry);
         inner.bytes += len;
+        self.counters
+            .up_bytes
+            .fetch_add(len as u64, Ordering::Relaxed);
         if is_key {
             inner.keys.push_back(seq);
             inner

@@ -4,13 +4,12 @@
 //! one that never opens; every connection is admitted except those with a denied token.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
 use super::buffer::{BufferSettings, LiveBuffer};
-use super::session::{ConnInfo, SessionConn, SessionError};
+use super::session::{ConnCounters, ConnInfo, SessionConn, SessionError};
 use super::{
     Audience, Hub, HubFuture, OnDrop, PublishRequest, Publisher, StreamError, StreamHub,
     SubscribeRequest, Subscription,
@@ -78,8 +77,8 @@ impl StreamHub for FakeHub {
             Err(SessionError::Denied(id))
         } else {
             let (_, stop) = watch::channel(false);
-            let bytes = Arc::new(AtomicU64::new(0));
-            Ok(SessionConn::new(id, stop, bytes, OnDrop::new(|| {})))
+            let counters = Arc::new(ConnCounters::default());
+            Ok(SessionConn::new(id, stop, counters, OnDrop::new(|| {})))
         };
         Box::pin(async move { answer })
     }

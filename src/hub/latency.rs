@@ -17,6 +17,7 @@ const BUCKETS: usize = 500;
 pub struct LatencyHistogram {
     buckets: [AtomicU64; BUCKETS + 1],
     max_us: AtomicU64,
+    sum_us: AtomicU64,
 }
 
 /// The process-wide fan-out latency.
@@ -27,6 +28,7 @@ impl LatencyHistogram {
         LatencyHistogram {
             buckets: [const { AtomicU64::new(0) }; BUCKETS + 1],
             max_us: AtomicU64::new(0),
+            sum_us: AtomicU64::new(0),
         }
     }
 
@@ -37,6 +39,26 @@ impl LatencyHistogram {
             .min(BUCKETS);
         self.buckets[idx].fetch_add(1, Ordering::Relaxed);
         self.max_us.fetch_max(us, Ordering::Relaxed);
+        self.sum_us.fetch_add(us, Ordering::Relaxed);
+    }
+
+    /// `(samples at or under each bound, all samples, sum of all in seconds)`, for a Prometheus
+    /// histogram; `bounds_s` in seconds, ascending. A bound falls on a bucket edge (100 µs).
+    pub fn cumulative(&self, bounds_s: &[f64]) -> (Vec<u64>, u64, f64) {
+        let counts: Vec<u64> = self
+            .buckets
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .collect();
+        let at_or_under = bounds_s
+            .iter()
+            .map(|&b| {
+                let edge = ((b * 1e6) as u64 / BUCKET_US) as usize;
+                counts.iter().take(edge.min(BUCKETS)).sum()
+            })
+            .collect();
+        let sum_s = self.sum_us.load(Ordering::Relaxed) as f64 / 1e6;
+        (at_or_under, counts.iter().sum(), sum_s)
     }
 
     pub fn reset(&self) {
@@ -44,6 +66,7 @@ impl LatencyHistogram {
             b.store(0, Ordering::Relaxed);
         }
         self.max_us.store(0, Ordering::Relaxed);
+        self.sum_us.store(0, Ordering::Relaxed);
     }
 
     /// The upper edge of the bucket holding quantile `q` (0..=1), in milliseconds.
@@ -106,6 +129,9 @@ mod tests {
         assert_eq!(h.quantile_ms(0.99), Some(0.3));
         assert_eq!(h.quantile_ms(1.0), Some(80.0));
         assert_eq!(h.to_json()["samples"], 100);
+        let (under, all, sum) = h.cumulative(&[0.0001, 0.0003, 0.05]);
+        assert_eq!((under, all), (vec![0, 99, 99], 100));
+        assert!((sum - 0.10475).abs() < 1e-9, "{sum}");
         h.reset();
         assert_eq!(h.to_json()["samples"], 0);
     }

@@ -3,13 +3,15 @@
 //!
 //! A viewer's session id is the lowercase hex SHA-256 of the stream name, the client address in
 //! its 16-byte form (IPv4 mapped into IPv6) and a token: the URL's `tkn`/`sid`/`sessId`, else the
-//! `tkn` cookie, else one derived from the user agent for HTTP, and one per connection for RTMP.
+//! `tkn` cookie, else one derived from the user agent for HTTP (with the connection's port added
+//! for the progressive outputs, where one connection is one viewing), and one per connection for
+//! RTMP.
 //! Publishers and pushes get input and output sessions (`I`/`O` + the same hash with the
 //! protocol added). The sessions themselves are actors (`actors::session`); protocols only hold a
 //! [`SessionConn`].
 
 use std::net::IpAddr;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
@@ -73,20 +75,28 @@ pub fn session_id(c: &ConnInfo) -> String {
 /// The token an HTTP viewer is known by: `tkn`, `sid` or `sessId` in the query, else the `tkn`
 /// cookie, else a hash of the user agent.
 pub fn http_token(query: &str, cookie: Option<&str>, user_agent: Option<&str>) -> String {
+    explicit_http_token(query, cookie).unwrap_or_else(|| user_agent_token(user_agent))
+}
+
+/// The token an HTTP request names itself (`tkn`, `sid` or `sessId` in the query, else the
+/// `tkn` cookie), if any.
+pub fn explicit_http_token(query: &str, cookie: Option<&str>) -> Option<String> {
     let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
     for key in ["tkn", "sid", "sessId"] {
         if let Some((_, v)) = params.iter().find(|(k, v)| k == key && !v.is_empty()) {
-            return v.clone();
+            return Some(v.clone());
         }
     }
-    if let Some(t) = cookie.and_then(|c| c.split(';').find_map(|kv| kv.trim().strip_prefix("tkn=")))
-    {
-        if !t.is_empty() {
-            return t.to_string();
-        }
-    }
+    cookie
+        .and_then(|c| c.split(';').find_map(|kv| kv.trim().strip_prefix("tkn=")))
+        .filter(|t| !t.is_empty())
+        .map(String::from)
+}
+
+/// A token derived from the user agent, for requests that name none.
+pub fn user_agent_token(user_agent: Option<&str>) -> String {
     let mut h = Sha256::new();
     h.update(user_agent.unwrap_or("").as_bytes());
     let d = h.finalize();
@@ -96,13 +106,51 @@ pub fn http_token(query: &str, cookie: Option<&str>, user_agent: Option<&str>) -
     )
 }
 
+/// What a session's connections moved, counted by the protocols without locking; the
+/// statistics read it once a second.
+#[derive(Debug, Default)]
+pub struct ConnCounters {
+    /// Bytes sent to the peer.
+    pub down: AtomicU64,
+    /// Bytes received from the peer.
+    pub up: AtomicU64,
+    /// Media packets sent or received.
+    pub packets: AtomicU64,
+    /// Media time of the last packet sent or received, in ms (the `clients` position).
+    pub position_ms: AtomicI64,
+}
+
+impl ConnCounters {
+    /// Counts a write to the peer: `bytes` carrying `packets` media packets, the last at
+    /// `position_ms`.
+    pub fn sent(&self, bytes: u64, packets: u64, position_ms: Option<i64>) {
+        self.down.fetch_add(bytes, Ordering::Relaxed);
+        self.counted(packets, position_ms);
+    }
+
+    /// Counts bytes read from the peer (a publisher's media).
+    pub fn received(&self, bytes: u64, packets: u64, position_ms: Option<i64>) {
+        self.up.fetch_add(bytes, Ordering::Relaxed);
+        self.counted(packets, position_ms);
+    }
+
+    fn counted(&self, packets: u64, position_ms: Option<i64>) {
+        if packets > 0 {
+            self.packets.fetch_add(packets, Ordering::Relaxed);
+        }
+        if let Some(ms) = position_ms {
+            self.position_ms.store(ms, Ordering::Relaxed);
+        }
+    }
+}
+
 /// A connection's membership of its session; dropping it leaves the session. `stop` turns
 /// true when the session is stopped or denied: the connection must then close.
 pub struct SessionConn {
     pub id: String,
     pub stop: watch::Receiver<bool>,
-    /// The session's byte counter: outputs add what they send.
-    pub bytes: Arc<AtomicU64>,
+    /// The session's counters: protocols add what they send and receive.
+    pub counters: Arc<ConnCounters>,
     /// Tells the session the connection left.
     _leave: OnDrop,
     /// What else runs when the connection ends (CONN_CLOSE).
@@ -114,13 +162,13 @@ impl SessionConn {
     pub fn new(
         id: String,
         stop: watch::Receiver<bool>,
-        bytes: Arc<AtomicU64>,
+        counters: Arc<ConnCounters>,
         leave: OnDrop,
     ) -> Self {
         SessionConn {
             id,
             stop,
-            bytes,
+            counters,
             _leave: leave,
             on_close: None,
         }

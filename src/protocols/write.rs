@@ -4,7 +4,7 @@
 //! bytes is not. [`deliver`] also counts the bytes for the stream and the session and records
 //! the fan-out latency.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +12,7 @@ use bytes::Bytes;
 
 use crate::hub::buffer::{Counters, Entry};
 use crate::hub::latency::FANOUT_LATENCY;
+use crate::hub::session::ConnCounters;
 
 /// A viewer whose socket takes no data for this long is dropped.
 pub const VIEWER_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -24,14 +25,15 @@ pub async fn deliver<W: tokio::io::AsyncWrite + Unpin>(
     out: &[Bytes],
     batch: &[Arc<Entry>],
     counters: &Counters,
-    session_bytes: &AtomicU64,
+    session: &ConnCounters,
 ) -> std::io::Result<bool> {
     let written = match write_all_within(w, out, VIEWER_WRITE_TIMEOUT).await {
         Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return Ok(false),
         other => other?,
     };
     counters.down_bytes.fetch_add(written, Ordering::Relaxed);
-    session_bytes.fetch_add(written, Ordering::Relaxed);
+    let position = batch.last().map(|e| e.packet.time);
+    session.sent(written, batch.len() as u64, position);
     if let Some(oldest) = batch.first() {
         FANOUT_LATENCY.record(oldest.arrived.elapsed());
     }

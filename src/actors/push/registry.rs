@@ -79,6 +79,7 @@ impl PushRegistry {
         );
         let addr = actor.start();
         self.running.insert(id, Running { addr, shared });
+        crate::stats::metrics::count(&crate::stats::metrics::PUSHES_STARTED);
         Some(id)
     }
 

@@ -197,15 +197,36 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// How an HTTP viewer without a token of its own is told apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewing {
+    /// Playlists and segments in many requests (HLS, CMAF): one session per user agent and
+    /// address, which the `?tkn=` in generated URLs then carries.
+    Requests,
+    /// One long response (FLV, TS, MP4...): each connection is its own session, as each is
+    /// its own process in MistServer, so two players on one machine are two viewers.
+    Connection,
+}
+
 /// Admits an HTTP viewer into its session (USER_NEW runs for new sessions).
 pub async fn admit_viewer(
     ctx: &ListenerContext,
     req: &Request,
     raw_name: &str,
-    protocol: &'static str,
+    (protocol, viewing): (&'static str, Viewing),
     peer: SocketAddr,
 ) -> Result<SessionConn, SessionError> {
-    let token = session::http_token(&req.query, req.header("cookie"), req.header("user-agent"));
+    let ua = req.header("user-agent");
+    let token = match (
+        session::explicit_http_token(&req.query, req.header("cookie")),
+        viewing,
+    ) {
+        (Some(t), _) => t,
+        (None, Viewing::Requests) => session::user_agent_token(ua),
+        (None, Viewing::Connection) => {
+            format!("{}-{}", session::user_agent_token(ua), peer.port())
+        }
+    };
     let info = ConnInfo {
         stream: crate::stream_name::sanitize(raw_name),
         ip: peer.ip(),
@@ -272,7 +293,7 @@ pub async fn feed_viewer(
         if out.is_empty() {
             continue;
         }
-        if !deliver(sock, &out, &batch, &buffer.counters, &session.bytes).await? {
+        if !deliver(sock, &out, &batch, &buffer.counters, &session.counters).await? {
             tracing::info!(
                 stream = name,
                 "{label} viewer {peer} stopped reading; dropped"

@@ -88,7 +88,15 @@ pub async fn serve(
     peer: SocketAddr,
     ctx: &ListenerContext,
 ) -> std::io::Result<bool> {
-    let mut session = match super::admit_viewer(ctx, req, raw_name, kind.connector(), peer).await {
+    let mut session = match super::admit_viewer(
+        ctx,
+        req,
+        raw_name,
+        (kind.connector(), super::Viewing::Connection),
+        peer,
+    )
+    .await
+    {
         Ok(s) => s,
         Err(e) => return Response::forbidden(&e).send(sock, req).await,
     };

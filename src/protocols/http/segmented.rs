@@ -119,7 +119,15 @@ pub async fn route<F: Format>(
 ) -> std::io::Result<bool> {
     let parts: Vec<&str> = rest.split('/').collect();
     let (name, tail) = parts.split_first().unwrap_or((&"", &[]));
-    let session = match super::admit_viewer(ctx, req, name, F::PROTOCOL, peer).await {
+    let session = match super::admit_viewer(
+        ctx,
+        req,
+        name,
+        (F::PROTOCOL, super::Viewing::Requests),
+        peer,
+    )
+    .await
+    {
         Ok(s) => s,
         Err(e) => return Response::forbidden(&e).send(sock, req).await,
     };
@@ -151,9 +159,14 @@ pub async fn route<F: Format>(
         Err(resp) => return resp.send(sock, req).await,
     };
     if !req.is_head() {
-        session
-            .bytes
-            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        let len = bytes.len() as u64;
+        let packets = fragment.end_seq - fragment.first_seq;
+        session.counters.sent(len, packets, Some(fragment.end_ms));
+        stream
+            .buffer
+            .counters
+            .down_bytes
+            .fetch_add(len, Ordering::Relaxed);
     }
     Response::ok(F::SEGMENT_TYPE, bytes)
         .cacheable(max_age_s(&fragment))

@@ -239,12 +239,13 @@ impl PushIo<'_> {
             Ordering::Relaxed,
         );
         self.shared.last_ms.store(time, Ordering::Relaxed);
+        self.session.counters.sent(0, 1, Some(time));
     }
 
     /// Counts bytes written to the push, its session and the stream.
     pub fn count(&self, bytes: u64) {
         self.shared.bytes.fetch_add(bytes, Ordering::Relaxed);
-        self.session.bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.session.counters.sent(bytes, 0, None);
         self.sub
             .reader
             .buffer()

@@ -87,6 +87,8 @@ pub struct Conn {
     tc_url: String,
     /// The session of a publish in progress.
     input_session: Option<crate::hub::session::SessionConn>,
+    /// `bytes_in` already counted to the input session.
+    bytes_counted: u64,
     object_encoding: f64,
     bytes_in: u64,
     last_ack: u64,
@@ -115,6 +117,7 @@ impl Conn {
             app: String::new(),
             tc_url: String::new(),
             input_session: None,
+            bytes_counted: 0,
             object_encoding: 0.0,
             bytes_in: 0,
             last_ack: 0,
@@ -148,6 +151,17 @@ impl Conn {
             let Some(message) = message else {
                 return Ok(());
             };
+            if let Some(session) = &self.input_session {
+                // The publisher's bytes, as read off the socket, for its input session.
+                let media = matches!(message.msg_type, msg::AUDIO | msg::VIDEO);
+                let new = self.bytes_in - self.bytes_counted;
+                self.bytes_counted = self.bytes_in;
+                session.counters.received(
+                    new,
+                    u64::from(media),
+                    media.then_some(i64::from(message.timestamp)),
+                );
+            }
             match message.msg_type {
                 msg::AUDIO | msg::VIDEO | msg::DATA_AMF0 | msg::DATA_AMF3 | msg::AGGREGATE => {
                     match ingest.as_mut() {

@@ -172,7 +172,7 @@ pub async fn run(
         if out.is_empty() {
             continue;
         }
-        if !deliver(&mut wr, &out, &batch, &buffer.counters, &session.bytes).await? {
+        if !deliver(&mut wr, &out, &batch, &buffer.counters, &session.counters).await? {
             tracing::info!(
                 stream = name.as_str(),
                 "RTMP viewer {peer} stopped reading; dropped"
