@@ -15,7 +15,7 @@
 //! the server's CPU time (from /proc), its resident memory before and after the viewers joined
 //! (and its peak), what each viewer received, how many viewers stalled (a gap over 1 s without
 //! data), and the fan-out latency percentiles Eddy measured (packet into the buffer → viewer's
-//! write returned).
+//! write returned), then the time the API takes to answer `clients` with every viewer connected.
 //!
 //! The `rec-ts`, `rec-mp4` and `rec-flv` "protocols" start N recordings of the stream
 //! (`push_start` to files in a temporary folder) instead of viewers; their rate is the bytes each
@@ -173,6 +173,36 @@ fn api(port: u16, command: &str) -> serde_json::Value {
     out.ok()
         .and_then(|o| serde_json::from_slice(&o.stdout).ok())
         .unwrap_or(serde_json::Value::Null)
+}
+
+/// Median time of five `clients` requests (as curl measures the whole request), and the
+/// rows the last one had.
+fn clients_ms(port: u16) -> (f64, usize) {
+    let mut times = Vec::new();
+    let mut rows = 0;
+    for _ in 0..5 {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-w",
+                "\n%{time_total}",
+                &format!("http://127.0.0.1:{port}/api2"),
+                "--data-urlencode",
+                r#"command={"clients":{"time":-2}}"#,
+            ])
+            .output();
+        let text = out
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let (body, time) = text.trim_end().rsplit_once('\n').unwrap_or(("", "0"));
+        times.push(time.trim().parse::<f64>().unwrap_or(0.0) * 1000.0);
+        rows = serde_json::from_str::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v["clients"]["data"].as_array().map(Vec::len))
+            .unwrap_or(0);
+    }
+    times.sort_by(f64::total_cmp);
+    (times[2], rows)
 }
 
 /// What one viewer saw.
@@ -489,6 +519,7 @@ fn main() {
             let cpu = cpu_seconds(pid) - cpu0;
             let (rss1, hwm) = memory_kib(pid);
             let lat = api(server.api, r#"{"fanout_latency":true}"#)["fanout_latency"].clone();
+            let (clients_time, clients_rows) = clients_ms(server.api);
             let rates: Vec<f64> = if recording.is_some() {
                 let pushed1 = pushed();
                 let running = pushed1.len();
@@ -533,6 +564,7 @@ fn main() {
                 lat["p99_ms"],
                 lat["max_ms"],
             );
+            println!("  `clients` with {n} viewers: {clients_rows} rows in {clients_time:.1} ms (median of 5)");
             let _ = publisher.kill();
             let _ = publisher.wait();
             drop(server);

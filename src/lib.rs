@@ -17,6 +17,8 @@
 //!   (with the depacketizer RTMP ingest uses), MPEG-TS (muxer and demuxer), fragmented MP4, AMF0,
 //!   H.264/HEVC/AAC/MP3 parameters, HLS and DASH manifests, recordings. Pure code: no sockets,
 //!   files or actors.
+//! - [`stats`]: the statistics store (a record per session, sampled once a second, ten minutes
+//!   of bounded history), the `clients`/`totals` queries, the access log and Prometheus.
 //! - [`triggers`]: trigger handlers (HTTP or executable, blocking or not).
 //! - [`api`]: the JSON control API on port 4242 (`/api`, `/api2`, JSONP, UDP) and its commands.
 //! - [`web`]: the operator's web UI, compiled into the binary.

@@ -25,7 +25,7 @@ use crate::hub::session::{ConnCounters, SessionKind};
 use record::Record;
 
 /// Most records kept; the longest idle go first past it.
-pub const MAX_RECORDS: usize = 50_000;
+pub const MAX_RECORDS: usize = 25_000;
 
 /// A record's handle, given to the SessionActor that feeds it.
 pub type RecordKey = u64;

@@ -167,7 +167,7 @@ fn clients_one(store: &Store, req: &Value, now: i64) -> Value {
                 "stream" => json!(r.stream),
                 "protocol" => json!(r.protocols.join(",")),
                 "conntime" => json!((t - r.first_join.unwrap_or(t)).max(0)),
-                "position" => json!(s.position_ms.max(0) / 1000),
+                "position" => json!(s.position_s),
                 "down" => json!(s.down),
                 "up" => json!(s.up),
                 "downbps" => json!(downbps),
@@ -228,27 +228,18 @@ fn totals_one(store: &Store, req: &Value, now: i64) -> Value {
             "start": null, "end": null, "data": null, "interval": null, "fields": fields,
         });
     };
-    let mut data = Vec::new();
-    let mut times = Vec::new();
-    let mut t = start.max(earliest);
-    while t <= end {
-        let step = step_at(t, now);
-        if step == 1 || t.rem_euclid(COARSE_S) == 0 {
-            let mut sum = [0u64; 5];
-            for r in &chosen {
-                let Some(s) = r.sample_for(t, step.max(2)) else {
-                    continue;
-                };
-                match r.kind {
-                    SessionKind::Viewer => sum[0] += 1,
-                    SessionKind::Input => sum[1] += 1,
-                    SessionKind::Output => sum[2] += 1,
-                }
-                let (down, up) = r.rates(s, RATE_WINDOW_S.max(step));
-                sum[3] += down;
-                sum[4] += up;
-            }
-            let row: Vec<Value> = fields
+    // The grid: every second in the recent part, every coarse slot before it.
+    let times: Vec<i64> = (start.max(earliest)..=end)
+        .filter(|&t| step_at(t, now) == 1 || t.rem_euclid(COARSE_S) == 0)
+        .collect();
+    let mut sums = vec![[0u64; 5]; times.len()];
+    for r in &chosen {
+        add_series(r, &times, now, &mut sums);
+    }
+    let data: Vec<Value> = sums
+        .iter()
+        .map(|sum| {
+            let row = fields
                 .iter()
                 .map(|f| match *f {
                     "clients" => json!(sum[0]),
@@ -259,11 +250,9 @@ fn totals_one(store: &Store, req: &Value, now: i64) -> Value {
                     _ => json!(0),
                 })
                 .collect();
-            data.push(Value::Array(row));
-            times.push(t);
-        }
-        t += 1;
-    }
+            Value::Array(row)
+        })
+        .collect();
     let (Some(&first), Some(&last)) = (times.first(), times.last()) else {
         return json!({
             "start": null, "end": null, "data": null, "interval": null, "fields": fields,
@@ -276,6 +265,48 @@ fn totals_one(store: &Store, req: &Value, now: i64) -> Value {
         "data": data,
         "interval": intervals(&times),
     })
+}
+
+/// Adds one session to the totals at each grid time (ascending): a count by kind and its byte
+/// rates, where it was connected. One pass over the grid and the history together.
+fn add_series(r: &Record, times: &[i64], now: i64, sums: &mut [[u64; 5]]) {
+    let samples = &r.samples;
+    // `at`: the latest sample at or before t; `base`: the latest at or before t - window.
+    let (mut at, mut base) = (0usize, 0usize);
+    for (i, &t) in times.iter().enumerate() {
+        let step = step_at(t, now);
+        let window = RATE_WINDOW_S.max(step);
+        while samples.get(at + 1).is_some_and(|s| s.t <= t) {
+            at += 1;
+        }
+        let Some(s) = samples
+            .get(at)
+            .filter(|s| s.t <= t && t - s.t < step.max(2))
+        else {
+            continue;
+        };
+        while samples.get(base + 1).is_some_and(|b| b.t <= t - window) {
+            base += 1;
+        }
+        let (down, up) = match samples.get(base).filter(|b| b.t <= t - window) {
+            Some(b) => {
+                let span = (s.t - b.t).max(1) as u64;
+                (
+                    s.down.saturating_sub(b.down) / span,
+                    s.up.saturating_sub(b.up) / span,
+                )
+            }
+            None => r.rates(s, window),
+        };
+        let sum = &mut sums[i];
+        match r.kind {
+            SessionKind::Viewer => sum[0] += 1,
+            SessionKind::Input => sum[1] += 1,
+            SessionKind::Output => sum[2] += 1,
+        }
+        sum[3] += down;
+        sum[4] += up;
+    }
 }
 
 /// Run-length encoding of the gaps between consecutive times: `[[count, seconds], ...]`.

@@ -4,7 +4,7 @@
 //! History is kept at two resolutions so that its size does not depend on how long a session
 //! lasts: every second for the last [`RECENT_S`] seconds, then one sample per [`COARSE_S`]-second
 //! slot back to [`KEEP_S`] seconds. A record therefore holds at most about 90 samples (32 bytes
-//! each), whatever the session does.
+//! each), whatever the session does: about 3 KB per session.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -24,15 +24,17 @@ pub const KEEP_S: i64 = 600 + COARSE_S;
 /// seconds. MistServer's session process lingers for the same 15 s (`STATS_DELAY`).
 pub const REQUEST_LINGER_S: i64 = 15;
 
-/// The counters at one moment.
+/// The counters at one moment (32 bytes).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Sample {
     /// Unix seconds.
     pub t: i64,
     pub down: u64,
     pub up: u64,
-    pub packets: u64,
-    pub position_ms: i64,
+    /// Media packets (saturating).
+    pub packets: u32,
+    /// Media position in whole seconds.
+    pub position_s: u32,
 }
 
 /// The visit a session is on: from its first connection to the moment it has had none for its
@@ -102,8 +104,9 @@ impl Record {
             t,
             down: c.down.load(Ordering::Relaxed),
             up: c.up.load(Ordering::Relaxed),
-            packets: c.packets.load(Ordering::Relaxed),
-            position_ms: c.position_ms.load(Ordering::Relaxed),
+            packets: u32::try_from(c.packets.load(Ordering::Relaxed)).unwrap_or(u32::MAX),
+            position_s: u32::try_from(c.position_ms.load(Ordering::Relaxed).max(0) / 1000)
+                .unwrap_or(u32::MAX),
         }
     }
 
@@ -159,6 +162,11 @@ impl Record {
         if self.on(now) {
             if self.samples.back().is_none_or(|s| s.t < now) {
                 let s = self.read(now);
+                if self.samples.len() == self.samples.capacity() {
+                    // Grow by a little: the history settles at about 90 samples, and doubling
+                    // would leave most records with room for 128.
+                    self.samples.reserve_exact(8);
+                }
                 self.samples.push_back(s);
             }
         } else {
