@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs Eddy's whole test suite against real peers. Installs what the tests use when missing:
 # curl, ffmpeg (ffmpeg + ffprobe), Chromium and Node.js from Debian's packages; a newer ffmpeg that
-# writes Enhanced RTMP (HEVC in FLV) from the imageio-ffmpeg wheel on PyPI; playwright-core (to
-# drive Chromium) from npm.
+# writes Enhanced RTMP (HEVC in FLV) from the imageio-ffmpeg wheel on PyPI; prometheus_client (a
+# real Prometheus text parser) from PyPI; playwright-core (to drive Chromium) from npm.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -26,6 +26,11 @@ if ! python3 -c 'import imageio_ffmpeg' >/dev/null 2>&1; then
   echo "test.sh: installing imageio-ffmpeg (an ffmpeg with Enhanced RTMP) from PyPI"
   python3 -m pip install --quiet imageio-ffmpeg 2>/dev/null ||
     python3 -m pip install --quiet --break-system-packages imageio-ffmpeg
+fi
+if ! python3 -c 'import prometheus_client' >/dev/null 2>&1; then
+  echo "test.sh: installing prometheus_client (parses the Prometheus text) from PyPI"
+  python3 -m pip install --quiet prometheus_client 2>/dev/null ||
+    python3 -m pip install --quiet --break-system-packages prometheus_client
 fi
 if [ ! -d tests/browser/node_modules/playwright-core ]; then
   echo "test.sh: installing playwright-core (drives Debian's Chromium) from npm"

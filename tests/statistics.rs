@@ -188,6 +188,27 @@ fn viewers_of_every_output_show_in_clients_totals_prometheus_and_the_access_log(
     assert!(live["downbytes"].as_u64() > Some(10_000), "{a}");
     assert_eq!(a["stats_streams"], json!(["live"]));
 
+    // A recording is an output session.
+    let rec = dir.join("rec.ts");
+    s.api2(json!({"push_start": {"stream": "live", "target": rec.to_string_lossy()}}));
+    let mut out_rows = Vec::new();
+    let recorded = eventually(Duration::from_secs(15), || {
+        let c = s.api2(json!({"clients": {"time": -2, "protocols": ["OUTPUT"]}}));
+        out_rows = rows(&c["clients"]);
+        let t = s.api2(json!({"totals": {"start": -3, "fields": ["outputs"]}}));
+        let outputs = t["totals"]["data"]
+            .as_array()
+            .and_then(|d| d.last().cloned())
+            .unwrap_or_default();
+        out_rows.iter().any(|r| {
+            r["protocol"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("OUTPUT:"))
+                && r["down"].as_u64() > Some(0)
+        }) && outputs[0].as_u64() >= Some(1)
+    });
+    assert!(recorded, "{out_rows:?}\n{}", s.stderr());
+
     // Prometheus text, parsed by a real parser; JSON with the same figures.
     let resp = s.client.get(s.url("/scrape")).send().expect("scrape");
     assert_eq!(resp.status(), 200);

@@ -294,7 +294,16 @@ impl Handler<Admit> for SessionActor {
                 act.conns.insert(conn, tx);
                 act.idle_since = None;
                 act.active_since.get_or_insert_with(Instant::now);
-                act.stats.joined(act.record, protocol);
+                if !act.stats.joined(act.record, protocol) {
+                    act.record = act.stats.open(
+                        act.info.id.clone(),
+                        act.info.stream.clone(),
+                        act.conn.ip,
+                        act.info.kind,
+                        act.counters.clone(),
+                    );
+                    act.stats.joined(act.record, protocol);
+                }
                 let session = ctx.address();
                 let leave = OnDrop::new(move || session.do_send(Leave { conn }));
                 Ok(SessionConn::new(id, rx, act.counters.clone(), leave))

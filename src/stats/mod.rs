@@ -120,10 +120,16 @@ impl Stats {
         key
     }
 
-    pub fn joined(&self, key: RecordKey, protocol: &str) {
+    /// A connection joined; `false` when the record is gone (dropped past [`MAX_RECORDS`]): the
+    /// session then opens a new one.
+    pub fn joined(&self, key: RecordKey, protocol: &str) -> bool {
         let now = unix_now();
-        if let Some(r) = self.lock().records.get_mut(&key) {
-            r.joined(protocol, now);
+        match self.lock().records.get_mut(&key) {
+            Some(r) => {
+                r.joined(protocol, now);
+                true
+            }
+            None => false,
         }
     }
 
@@ -167,13 +173,10 @@ impl Stats {
         ended
     }
 
-    /// `clearstatlogs`: the history of every session goes, and the records of sessions with
-    /// no connection; connected sessions start a new history with the next sample.
+    /// `clearstatlogs`: the history of every session goes; connected sessions start a new one
+    /// with the next sample.
     pub fn clear(&self) {
-        let mut s = self.lock();
-        let now = s.now;
-        s.records.retain(|_, r| r.on(now));
-        for r in s.records.values_mut() {
+        for r in self.lock().records.values_mut() {
             r.clear_history();
         }
     }
@@ -299,7 +302,7 @@ mod tests {
     }
 
     #[test]
-    fn clear_keeps_connected_sessions_only() {
+    fn clear_empties_the_history() {
         let stats = Stats::new();
         let ip: IpAddr = "::1".parse().expect("ip");
         let on = stats.open(
@@ -319,8 +322,23 @@ mod tests {
         );
         stats.joined(off, "FLV");
         stats.left(off);
-        stats.sample(unix_now() + 5);
+        let now = unix_now();
+        stats.sample(now + 5);
         stats.clear();
-        assert_eq!(stats.streams(), vec!["a"]);
+        let store = stats.lock();
+        assert!(store.records().all(|r| r.samples.is_empty()));
+        drop(store);
+        stats.sample(now + 6);
+        let store = stats.lock();
+        let sampled: Vec<&str> = store
+            .records()
+            .filter(|r| !r.samples.is_empty())
+            .map(|r| r.stream.as_str())
+            .collect();
+        assert_eq!(
+            sampled,
+            vec!["a"],
+            "only the connected session samples again"
+        );
     }
 }
