@@ -329,6 +329,41 @@ fn capabilities_browse_ui_settings_update_stats() {
 }
 
 #[test]
+fn unsaved_changes_and_the_process_figures() {
+    let (s, _) = local_server();
+    // The test wrote the config in its own layout; the same content is nothing unsaved.
+    assert_eq!(
+        s.api2(json!({"unsaved_changes": true}))["unsaved_changes"],
+        false
+    );
+    let v = s.api2(json!({"addstream": {"fresh": {"source": "push://"}}, "unsaved_changes": 1}));
+    assert_eq!(v["unsaved_changes"], true, "{v}");
+    let v = s.api2(json!({"save": true, "unsaved_changes": 1}));
+    assert_eq!(v["unsaved_changes"], false, "{v}");
+    // Asked for nothing, it is not answered (MistServer's answers stay as they are).
+    assert!(s
+        .api2(json!({"config": true}))
+        .get("unsaved_changes")
+        .is_none());
+    // The added stream is logged once (a STREAM_ADD dry run logs nothing).
+    let log = s.api2(json!({"log": true}))["log"].to_string();
+    assert_eq!(log.matches("Added stream fresh").count(), 1, "{log}");
+
+    let first = s.api2(json!({"capabilities": true}))["capabilities"]["process"].clone();
+    std::thread::sleep(Duration::from_millis(1100));
+    let then = s.api2(json!({"capabilities": true}))["capabilities"]["process"].clone();
+    assert!(
+        then["uptime"].as_u64() > first["uptime"].as_u64(),
+        "{first} {then}"
+    );
+    assert!(then["rss"].as_u64().is_some_and(|r| r > 1 << 20), "{then}");
+    assert!(
+        then["cpu_seconds"].as_f64() >= first["cpu_seconds"].as_f64(),
+        "{then}"
+    );
+}
+
+#[test]
 fn log_and_clearstatlogs() {
     let (s, _) = local_server();
     s.api2(json!({"addstream": {"logged": {"source": "push://"}}}));

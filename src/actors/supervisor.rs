@@ -101,7 +101,12 @@ pub struct SupervisorSettings {
 
 impl Supervisor {
     pub fn new(s: SupervisorSettings) -> Self {
-        let on_disk = s.loaded_bytes.unwrap_or_default();
+        // What is on disk, as Eddy would write it: a file in another layout (hand-written,
+        // MistServer's) with the same content is not an unsaved change.
+        let on_disk = s
+            .loaded_bytes
+            .map(|b| Config::parse(&b).map_or(b, |c| c.to_file_bytes()))
+            .unwrap_or_default();
         let dirty = s.config.to_file_bytes() != on_disk;
         Supervisor {
             config: s.config,
@@ -249,6 +254,7 @@ impl Supervisor {
             iid: self.iid.clone(),
             streams: self.stream_stats.values().cloned().collect(),
             pushes: self.pushes.rows(),
+            unsaved: self.changed_at.is_some(),
         }
     }
 
@@ -302,6 +308,8 @@ pub struct Snapshot {
     pub streams: Vec<StreamStats>,
     /// `push_list` rows of the running pushes.
     pub pushes: Vec<Value>,
+    /// The configuration differs from what is on disk (the autosave or `save` writes it).
+    pub unsaved: bool,
 }
 
 /// Asks for a [`Snapshot`].
@@ -362,7 +370,9 @@ impl Handler<PreviewStreamEvents> for Supervisor {
     type Result = MessageResult<PreviewStreamEvents>;
     fn handle(&mut self, msg: PreviewStreamEvents, _: &mut Self::Context) -> Self::Result {
         let mut next = self.config.clone();
-        config_edit::apply(&mut next, msg.0);
+        // A dry run: its log lines ("Added stream ...") come when the change is applied.
+        let quiet = tracing::subscriber::NoSubscriber::default();
+        tracing::subscriber::with_default(quiet, || config_edit::apply(&mut next, msg.0));
         MessageResult(stream_events(&self.config, &next))
     }
 }

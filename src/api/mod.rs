@@ -107,10 +107,11 @@ pub async fn execute(
     for command in push_commands {
         let _ = ctx.supervisor.send(command).await;
     }
-    if req.contains_key("save") {
+    let saved = req.contains_key("save");
+    if saved {
         let _ = ctx.supervisor.send(SaveConfig).await;
     }
-    if changed || pushes_changed {
+    if changed || pushes_changed || saved {
         if let Ok(s) = ctx.supervisor.send(GetSnapshot).await {
             snap = s;
         }
@@ -123,7 +124,7 @@ pub async fn execute(
             if v.is_string() {
                 Value::Null
             } else {
-                system::capabilities()
+                system::capabilities(ctx.started.elapsed())
             },
         );
     }
@@ -176,6 +177,10 @@ pub async fn execute(
         }
     }
     push::answers(req, &snap, &mut resp);
+    if req.contains_key("unsaved_changes") {
+        // Eddy extension: whether the configuration differs from the file on disk.
+        resp.insert("unsaved_changes".into(), json!(snap.unsaved));
+    }
     if req.contains_key("version") {
         resp.insert("version".into(), system::version());
     }

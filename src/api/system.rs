@@ -8,8 +8,19 @@ use crate::protocols;
 
 /// The `capabilities` answer (manual §4.1.2): the connectors and inputs Eddy implements, and
 /// the machine's CPUs, memory and load.
-pub fn capabilities() -> Value {
+/// Besides MistServer's keys it has `process` (an Eddy extension): this server's `uptime` (s),
+/// `cpu_seconds` (user and system CPU time so far) and `rss` (resident memory, bytes), which the
+/// web UI's server panel charts.
+pub fn capabilities(uptime: std::time::Duration) -> Value {
     let mut caps = crate::system_info::machine_capabilities();
+    caps.insert(
+        "process".into(),
+        json!({
+            "uptime": uptime.as_secs(),
+            "cpu_seconds": crate::system_info::process_cpu_seconds(),
+            "rss": crate::system_info::process_rss_bytes(),
+        }),
+    );
     caps.insert(
         "connectors".into(),
         Value::Object(protocols::capabilities()),
@@ -17,6 +28,10 @@ pub fn capabilities() -> Value {
     caps.insert(
         "inputs".into(),
         Value::Object(protocols::input_capabilities()),
+    );
+    caps.insert(
+        "triggers".into(),
+        crate::triggers::catalogue::capabilities(),
     );
     Value::Object(caps)
 }

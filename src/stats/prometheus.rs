@@ -79,8 +79,8 @@ pub fn scrape(stats: &Stats, figures: Figures) -> Scrape {
         cpu_tenths: crate::system_info::cpu_use_tenths(),
         mem_total_kib,
         mem_used_kib,
-        process_cpu_s: process_cpu_seconds(),
-        process_rss_bytes: process_rss_bytes(),
+        process_cpu_s: crate::system_info::process_cpu_seconds(),
+        process_rss_bytes: crate::system_info::process_rss_bytes(),
         triggers: metrics::triggers(),
         ..Scrape::default()
     };
@@ -507,35 +507,6 @@ fn memory_kib() -> (u64, u64) {
     let total = field("MemTotal:");
     let available = field("MemAvailable:");
     (total, total.saturating_sub(available))
-}
-
-/// User and system CPU seconds of this process, from `/proc/self/stat` (Linux's clock ticks
-/// are 100 per second for user-visible figures).
-fn process_cpu_seconds() -> f64 {
-    let text = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = text.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime are fields 14 and 15 of the line: 11 and 12 after the name.
-    (ticks(11) + ticks(12)) as f64 / 100.0
-}
-
-/// Resident memory of this process, from `/proc/self/statm` (4 KiB pages).
-fn process_rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|t| {
-            t.split_whitespace()
-                .nth(1)
-                .and_then(|v| v.parse::<u64>().ok())
-        })
-        .map_or(0, |pages| pages * 4096)
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@
 //!
 //! - `clients` `{time}`: one row per session connected at `time` (default: now; MistServer's
 //!   default of ten minutes ago misses every session started since, and the manual says now).
+//!   Besides MistServer's fields it has `tags` (an Eddy extension: the session's tags, as
+//!   `tag_sessid` set them), given only when a request names it in `fields`, after the others.
 //! - `totals` `{start, end}`: one data point per second for the last [`RECENT_S`] seconds and one
 //!   per [`COARSE_S`] seconds before that, as far back as ten minutes; `interval` gives the gaps
 //!   between points as `[[count, seconds], ...]`. With no data at all, `start`, `end`, `data`
@@ -37,6 +39,11 @@ pub const CLIENT_FIELDS: [&str; 13] = [
     "pktlost",
     "pktretransmit",
 ];
+
+/// Eddy's extension fields of `clients`, in the order answers list them: given only when a
+/// request names them, after MistServer's, so the default field list and its order stay
+/// MistServer's.
+pub const CLIENT_EXTENSION_FIELDS: [&str; 1] = ["tags"];
 
 /// The `totals` fields, in the order answers list them.
 pub const TOTAL_FIELDS: [&str; 7] = [
@@ -151,7 +158,14 @@ pub fn clients(store: &Store, req: &Value, now: i64) -> Value {
 
 fn clients_one(store: &Store, req: &Value, now: i64) -> Value {
     let filter = Filter::from(req);
-    let fields = fields(req, &CLIENT_FIELDS);
+    let mut fields = fields(req, &CLIENT_FIELDS);
+    let asked = strings(req.get("fields"));
+    fields.extend(
+        CLIENT_EXTENSION_FIELDS
+            .iter()
+            .copied()
+            .filter(|f| asked.iter().any(|a| a == f)),
+    );
     let t = time_arg(req.get("time"), now).unwrap_or(now);
     let step = step_at(t, now).max(2);
     let mut rows: Vec<(i64, Value)> = Vec::new();
@@ -174,6 +188,7 @@ fn clients_one(store: &Store, req: &Value, now: i64) -> Value {
                 "upbps" => json!(upbps),
                 "sessid" => json!(r.id),
                 "pktcount" => json!(s.packets),
+                "tags" => json!(r.tags),
                 _ => json!(0),
             })
             .collect();
@@ -394,6 +409,41 @@ mod tests {
         );
         assert_eq!(v[0]["data"], json!([]));
         assert_eq!(v[1]["data"], json!([[100]]));
+    }
+
+    #[test]
+    fn clients_tags_only_when_asked() {
+        let stats = store();
+        let key = {
+            let s = stats.lock();
+            s.records
+                .iter()
+                .find(|(_, r)| r.id == "v1")
+                .map(|(k, _)| *k)
+                .expect("v1")
+        };
+        stats.tag(key, "paid");
+        stats.tag(key, "vip");
+        stats.tag(key, "paid");
+        let s = stats.lock();
+        // The default answer is MistServer's: no tags field.
+        let v = clients(&s, &json!({}), NOW);
+        assert_eq!(v["fields"], json!(CLIENT_FIELDS));
+        // Named, it comes after MistServer's fields whatever the request's order.
+        let v = clients(
+            &s,
+            &json!({"fields": ["tags", "sessid"], "streams": ["live"], "protocols": ["RTMP"]}),
+            NOW,
+        );
+        assert_eq!(v["fields"], json!(["sessid", "tags"]));
+        assert_eq!(v["data"], json!([["v1", ["paid", "vip"]]]));
+        let v = clients(&s, &json!({"fields": "tags", "streams": "live+cam"}), NOW);
+        assert_eq!(v["fields"], json!(["tags"]));
+        assert_eq!(
+            v["data"],
+            json!([[[]]]),
+            "an untagged session has an empty list"
+        );
     }
 
     #[test]

@@ -22,6 +22,8 @@
 //! not an actor, so it lives beside them: actors fire through it, and protocols reach it through
 //! the stream hub ([`crate::hub::Hub::triggers`]).
 
+pub mod catalogue;
+
 use std::process::Stdio;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
