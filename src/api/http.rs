@@ -215,7 +215,10 @@ fn web_ui() -> HttpResponse {
     with_cors(HttpResponse::Ok())
         .insert_header(("X-Info", "To force an API response, request the file /api"))
         .content_type("text/html; charset=utf-8")
-        .body(crate::web::INDEX_HTML)
+        .body(match crate::web::page() {
+            std::borrow::Cow::Borrowed(page) => web::Bytes::from_static(page.as_bytes()),
+            std::borrow::Cow::Owned(page) => web::Bytes::from(page),
+        })
 }
 
 /// The CORS and no-cache headers every API answer carries (facts §0).

@@ -248,6 +248,29 @@ pub fn record(bin: &Path, url: &str, seconds: u32, out: &Path, log_dir: &Path) -
     )
 }
 
+/// Starts ffmpeg playing `url` and throwing the media away (a viewer that keeps reading until
+/// the server ends the stream or the connection); its log goes to `log_dir`.
+pub fn play_to_null(url: &str, log_dir: &Path) -> Ffmpeg {
+    spawn_ffmpeg(
+        Path::new("ffmpeg"),
+        &[
+            "-v",
+            "error",
+            "-rw_timeout",
+            "30000000",
+            "-i",
+            url,
+            "-c",
+            "copy",
+            "-f",
+            "null",
+            "-",
+        ],
+        log_dir,
+        "play",
+    )
+}
+
 /// `ffprobe -show_streams` of a URL or file.
 pub fn probe_streams(url: &str) -> Vec<Value> {
     let out = ffprobe(&["-show_streams", url]);

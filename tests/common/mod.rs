@@ -2,6 +2,7 @@
 //! it with a real HTTP client (reqwest) or raw sockets.
 #![allow(dead_code)]
 
+pub mod handler;
 pub mod media;
 
 use std::io::{Read, Write};
