@@ -400,6 +400,12 @@ const fmt = {
   },
 };
 
+// The `active_streams` object of an answer, or {} (it is an empty list when nothing is active).
+UI.activeStreams = function (answer) {
+  const a = answer && answer.active_streams;
+  return a && typeof a === "object" && !Array.isArray(a) ? a : {};
+};
+
 // The status of a configured stream as a pill (facts §2.3: online 0 offline, 1 active, 2 standby).
 UI.streamStatus = function (s) {
   if (!s) return h("span.pill", "Unknown");

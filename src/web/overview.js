@@ -57,7 +57,7 @@ UI.panel("overview", {
 
     const refresh = async () => {
       const a = await UI.api({ config: true, capabilities: true, active_streams: { longform: true, fields: ["status", "viewers", "inputs", "outputs"] }, totals: { fields: ["clients", "downbps", "upbps"], start: -10 }, unsaved_changes: true });
-      const active = a.active_streams && typeof a.active_streams === "object" && !Array.isArray(a.active_streams) ? a.active_streams : {};
+      const active = UI.activeStreams(a);
       const configured = Object.keys(UI.streams || {}).length || Object.keys((UI.config && UI.config.streams) || {}).length;
       const viewers = Object.values(active).reduce((n, s) => n + (s.viewers || 0), 0);
       const inputs = Object.values(active).reduce((n, s) => n + (s.inputs || 0), 0);

@@ -32,12 +32,6 @@ UI.inputFor = function (source) {
   return Object.values(inputs).find((i) => (i.source_match || []).some((m) => UI.wildcardMatch(String(m), source))) || null;
 };
 
-// The `active_streams` object of an answer, or {} (it is an empty list when nothing is active).
-UI.activeStreams = function (answer) {
-  const a = answer && answer.active_streams;
-  return a && typeof a === "object" && !Array.isArray(a) ? a : {};
-};
-
 UI.panel("streams", {
   title: "Streams",
   menu: true,
