@@ -15,6 +15,8 @@
 //!   the samples) and recorded files.
 //! - [`m3u8`], [`mpd`]: HLS playlists and the DASH manifest, as text.
 //! - [`record`]: whole files (FLV, TS, fragmented MP4, MP3, ADTS AAC) for recording pushes.
+//! - [`vod`]: on-demand files (MP4/MOV, FLV, TS, MP3, ADTS AAC): the index of tracks and
+//!   packets built by scanning a file, stored beside it, and the packets read back from it.
 //! - [`bits`]: a bit reader with Exp-Golomb codes for the parameter-set parsers.
 //!
 //! Times are milliseconds: a packet's `time` is its decode time and `offset` the composition
@@ -33,6 +35,7 @@ pub mod mpd;
 pub mod nal;
 pub mod record;
 pub mod ts;
+pub mod vod;
 
 #[cfg(test)]
 pub(crate) mod testutil;

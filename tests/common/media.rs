@@ -18,7 +18,8 @@ fn media_dir() -> PathBuf {
     dir
 }
 
-fn run_ok(cmd: &mut Command, what: &str) {
+/// Runs `cmd` to its end with no input; panics with its stderr when it fails.
+pub fn run_ok(cmd: &mut Command, what: &str) {
     let out = cmd
         .stdin(Stdio::null())
         .output()

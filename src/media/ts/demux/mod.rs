@@ -28,12 +28,14 @@
 //! sections at most 1024, and a bounded PES that overflows its PES_packet_length is dropped.
 //! Problems come out as [`DemuxError`]s between the events; the demuxer carries on.
 
+mod es;
+
 use std::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
 
-use super::super::nal::{self, NalFlavor};
-use super::super::{aac, h264, hevc, mp3, Packet, Track};
+use super::super::nal::NalFlavor;
+use super::super::{Codec, Packet, Track};
 use super::packet::{PacketError, TsPacket};
 use super::pes::{ticks_to_ms, PesError, PesHeader};
 use super::psi::{self, Section, SectionError, MAX_SECTION_LENGTH, SECTION_HEAD};
@@ -108,11 +110,22 @@ impl EsKind {
     }
 }
 
+/// Where a PES was in the input: from the transport packet that started it to the end of the
+/// last one that carried it, as byte offsets from the start of the input (other PIDs' packets in
+/// between included). On-demand TS files index their packets by it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PesSpan {
+    pub pid: u16,
+    pub start: u64,
+    pub end: u64,
+}
+
 /// A PES being reassembled.
 #[derive(Debug)]
 struct PesInProgress {
     data: BytesMut,
     random_access: bool,
+    span: PesSpan,
 }
 
 /// One elementary stream of the program.
@@ -161,6 +174,13 @@ pub struct TsDemuxer {
     next_track_id: u32,
     /// The last decode time on the extended 90 kHz timeline.
     clock: Option<i64>,
+    /// Bytes taken off the input so far, and where the packet being handled starts.
+    consumed: u64,
+    packet_at: u64,
+    /// The span of each [`TsEvent::Packet`] queued, in the same order; and of the PES being
+    /// turned into packets.
+    spans: VecDeque<PesSpan>,
+    span: PesSpan,
 }
 
 impl TsDemuxer {
@@ -177,14 +197,51 @@ impl TsDemuxer {
     /// transport packet is taken once the sync byte of the one after it is there too (or at
     /// [`TsDemuxer::finish`]), so the last packet pushed waits for more input.
     pub fn pull(&mut self) -> Option<Result<TsEvent, DemuxError>> {
+        self.pull_with_span().map(|(event, _)| event)
+    }
+
+    /// [`TsDemuxer::pull`], with the input span of the PES each packet came from.
+    pub fn pull_with_span(&mut self) -> Option<(Result<TsEvent, DemuxError>, Option<PesSpan>)> {
         loop {
             if let Some(event) = self.events.pop_front() {
-                return Some(event);
+                let span = match event {
+                    Ok(TsEvent::Packet(_)) => self.spans.pop_front(),
+                    _ => None,
+                };
+                return Some((event, span));
             }
             if !self.next_packet(false) {
                 return None;
             }
         }
+    }
+
+    /// Follows `pid` as the elementary stream of `track` (which keeps its id) without waiting
+    /// for a PAT and PMT: for demuxing a piece cut out of a file whose tables were read before.
+    /// False for a codec MPEG-TS does not carry.
+    pub fn follow(&mut self, pid: u16, track: Track) -> bool {
+        let (kind, stream_type) = match track.codec {
+            Some(Codec::H264) => (EsKind::Video(NalFlavor::H264), psi::STREAM_TYPE_H264),
+            Some(Codec::Hevc) => (EsKind::Video(NalFlavor::Hevc), psi::STREAM_TYPE_HEVC),
+            Some(Codec::Aac) => (EsKind::Aac, psi::STREAM_TYPE_AAC_ADTS),
+            Some(Codec::Mp3) => (EsKind::MpegAudio, psi::mpeg_audio_stream_type(track.rate)),
+            _ => return false,
+        };
+        self.streams.retain(|es| es.pid != pid);
+        self.streams.push(Es {
+            pid,
+            stream_type,
+            kind,
+            track_id: track.id,
+            cc: None,
+            pes: None,
+            track: Some(track),
+            vps: None,
+            sps: None,
+            pps: None,
+            built: false,
+        });
+        true
     }
 
     /// The end of the input, or of one contiguous piece of it (an HLS segment): the packets
@@ -236,6 +293,8 @@ impl TsDemuxer {
             return false;
         }
         let raw = self.pending.split_to(TS_PACKET).freeze();
+        self.packet_at = self.consumed;
+        self.consumed += TS_PACKET as u64;
         match TsPacket::parse(&raw) {
             Ok(packet) => self.on_packet(&raw, packet),
             Err(e) => self.error(DemuxError::Packet(e)),
@@ -265,6 +324,7 @@ impl TsDemuxer {
             }
         };
         let _ = self.pending.split_to(at);
+        self.consumed += at as u64;
         (at, ready)
     }
 
@@ -504,6 +564,11 @@ impl TsDemuxer {
                 es.pes = Some(PesInProgress {
                     data: BytesMut::new(),
                     random_access,
+                    span: PesSpan {
+                        pid: es.pid,
+                        start: self.packet_at,
+                        end: self.packet_at,
+                    },
                 });
             }
         }
@@ -519,6 +584,7 @@ impl TsDemuxer {
             return self.error(DemuxError::PesTooLong { pid });
         }
         pes.data.extend_from_slice(&payload);
+        pes.span.end = self.packet_at + TS_PACKET as u64;
         let bounded = PesHeader::packet_length(&pes.data)
             .filter(|&len| len > 0)
             .map(|len| 6 + usize::from(len));
@@ -541,6 +607,7 @@ impl TsDemuxer {
             return;
         };
         let (pid, kind) = (es.pid, es.kind);
+        self.span = pes.span;
         let data = pes.data.freeze();
         if data.is_empty() {
             return;
@@ -590,6 +657,7 @@ impl TsDemuxer {
         }
         let time = ticks_to_ms(dts);
         let offset = ticks_to_ms(pts).saturating_sub(time);
+        self.spans.push_back(self.span);
         self.events.push_back(Ok(TsEvent::Packet(Packet {
             track: es.track_id,
             time,
@@ -615,140 +683,6 @@ impl TsDemuxer {
         let pid = self.streams.get(index).map_or(0, |es| es.pid);
         self.error(DemuxError::Stream { pid, reason });
     }
-
-    fn on_video(
-        &mut self,
-        index: usize,
-        flavor: NalFlavor,
-        dts: i64,
-        pts: i64,
-        random_access: bool,
-        payload: &Bytes,
-    ) {
-        let Some(es) = self.streams.get_mut(index) else {
-            return;
-        };
-        // Parameter sets first: they may change the track this access unit belongs to.
-        for unit in nal::annex_b(payload) {
-            let slot =
-                match (flavor, flavor.nal_type(unit)) {
-                    (NalFlavor::Hevc, Some(hevc::NAL_VPS)) => &mut es.vps,
-                    (NalFlavor::H264, Some(h264::NAL_SPS))
-                    | (NalFlavor::Hevc, Some(hevc::NAL_SPS)) => &mut es.sps,
-                    (NalFlavor::H264, Some(h264::NAL_PPS))
-                    | (NalFlavor::Hevc, Some(hevc::NAL_PPS)) => &mut es.pps,
-                    _ => continue,
-                };
-            if slot.as_deref() != Some(unit) {
-                *slot = Some(payload.slice_ref(unit));
-                es.built = false;
-            }
-        }
-        if !es.built {
-            if let Some(track) = video_track(flavor, es) {
-                es.built = true;
-                match track {
-                    Ok(track) => self.announce(index, track),
-                    Err(reason) => self.stream_error(index, reason),
-                }
-            }
-        }
-        let Some(es) = self.streams.get(index) else {
-            return;
-        };
-        let in_config = |unit: &[u8]| {
-            [&es.vps, &es.sps, &es.pps]
-                .iter()
-                .any(|set| set.as_deref() == Some(unit))
-        };
-        let mut data = Vec::with_capacity(payload.len().saturating_add(64));
-        let mut keyframe = random_access;
-        for unit in nal::annex_b(payload) {
-            if flavor.is_delimiter(unit) || (flavor.is_parameter_set(unit) && in_config(unit)) {
-                continue;
-            }
-            keyframe |= flavor.is_random_access(unit);
-            if let Err(e) = nal::put_length_prefixed(&mut data, unit) {
-                return self.stream_error(index, e.to_string());
-            }
-        }
-        self.packet(index, dts, pts, keyframe, Bytes::from(data));
-    }
-
-    fn on_aac(&mut self, index: usize, pts: i64, payload: &Bytes) {
-        let mut at = 0usize;
-        let mut frame_time = pts;
-        while at < payload.len() {
-            let header = match aac::parse_adts(payload.get(at..).unwrap_or_default()) {
-                Ok(h) => h,
-                Err(e) => return self.stream_error(index, format!("ADTS: {e}")),
-            };
-            let end = at.saturating_add(header.frame_len);
-            if end > payload.len() {
-                return self.stream_error(index, "ADTS frame runs past its PES".into());
-            }
-            if header.raw_blocks != 1 {
-                self.stream_error(
-                    index,
-                    "ADTS frames of several raw data blocks are not supported".into(),
-                );
-                at = end;
-                continue;
-            }
-            match aac::track_from_asc(header.audio_specific_config()) {
-                Ok(track) => self.announce(index, track),
-                Err(e) => return self.stream_error(index, format!("ADTS: {e}")),
-            }
-            let data = payload.slice(at + header.header_len..end);
-            self.packet(index, frame_time, frame_time, false, data);
-            // 1024 samples a frame, in 90 kHz ticks.
-            let rate = i64::from(header.asc.sample_rate.max(1));
-            frame_time = frame_time.saturating_add(1024 * 90_000 / rate);
-            at = end;
-        }
-    }
-
-    fn on_mpeg_audio(&mut self, index: usize, pts: i64, payload: &Bytes) {
-        let mut at = 0usize;
-        let mut frame_time = pts;
-        while at < payload.len() {
-            let rest = payload.get(at..).unwrap_or_default();
-            let header = match mp3::parse_header(rest) {
-                Ok(h) => h,
-                Err(e) => return self.stream_error(index, format!("MPEG audio: {e}")),
-            };
-            let end = at.saturating_add(header.frame_len);
-            if end > payload.len() || header.frame_len == 0 {
-                return self.stream_error(index, "MPEG audio frame runs past its PES".into());
-            }
-            match mp3::track_from_frame(rest) {
-                Ok(track) => self.announce(index, track),
-                Err(e) => return self.stream_error(index, format!("MPEG audio: {e}")),
-            }
-            self.packet(index, frame_time, frame_time, false, payload.slice(at..end));
-            let rate = i64::from(header.sample_rate.max(1));
-            frame_time =
-                frame_time.saturating_add(i64::from(header.samples_per_frame) * 90_000 / rate);
-            at = end;
-        }
-    }
-}
-
-/// The track of a video stream once its parameter sets are all there: `Some(Err)` when they do
-/// not make a configuration.
-fn video_track(flavor: NalFlavor, es: &Es) -> Option<Result<Track, String>> {
-    let (sps, pps) = (es.sps.as_ref()?, es.pps.as_ref()?);
-    Some(match flavor {
-        NalFlavor::H264 => h264::build_avcc(sps, pps)
-            .and_then(h264::track_from_avcc)
-            .map_err(|e| format!("H.264 parameter sets: {e}")),
-        NalFlavor::Hevc => {
-            let vps = es.vps.as_ref()?;
-            hevc::build_hvcc(vps, sps, pps)
-                .and_then(hevc::track_from_hvcc)
-                .map_err(|e| format!("HEVC parameter sets: {e}"))
-        }
-    })
 }
 
 /// How a packet's continuity counter follows the last one on its PID.
