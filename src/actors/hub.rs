@@ -5,17 +5,19 @@
 //! A stream that is just ending may refuse a request; the hub then resolves the name once more
 //! and gets a fresh stream. Connection triggers fire here: CONN_OPEN and CONN_CLOSE around a
 //! session connection (manual §4.4.18-19), CONN_PLAY before a viewer subscribes (§4.4.20). The
-//! STREAM_* triggers fire in the StreamActor.
+//! STREAM_* triggers fire in the StreamActor. An on-demand stream answers a subscription with
+//! its file; the viewer's own reader and its feeder are made here, on the viewer's runtime.
 
 use std::sync::Arc;
 
 use actix::Addr;
 
 use super::session::Admit;
-use super::stream::{AttachPublisher, GetBuffer, Subscribe};
+use super::stream::{AttachPublisher, GetBuffer, Subscribe, Subscribed};
 use super::supervisor::{OpenSession, ResolveStream, StreamRef, Supervisor};
 use crate::hub::buffer::LiveBuffer;
 use crate::hub::session::{ConnInfo, SessionConn, SessionError};
+use crate::hub::vod;
 use crate::hub::{
     Audience, Hub, HubFuture, OnDrop, PublishRequest, Publisher, StreamError, StreamHub,
     SubscribeRequest, Subscription,
@@ -113,14 +115,24 @@ impl ActorHub {
                 from_start: output.unwrap_or(false),
             };
             match stream.addr.send(msg).await {
-                Ok(Ok(mut sub)) => {
+                Ok(Ok(Subscribed::Live(mut sub))) => {
                     return if sub.reader.wait_ready(req.wait).await {
                         Ok((stream.name, sub))
                     } else {
                         Err(StreamError::Offline(stream.name))
                     };
                 }
-                Ok(Err(e @ StreamError::Refused(_))) => return Err(e),
+                Ok(Ok(Subscribed::OnDemand {
+                    file,
+                    counters,
+                    release,
+                })) => {
+                    let sub = vod::subscribe(file, req.range, counters, release);
+                    return Ok((stream.name, sub));
+                }
+                Ok(Err(e @ (StreamError::Refused(_) | StreamError::Failed { .. }))) => {
+                    return Err(e)
+                }
                 Ok(Err(e)) => last = e,
                 Err(_) => last = StreamError::Offline(stream.name),
             }

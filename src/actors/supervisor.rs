@@ -71,6 +71,9 @@ pub struct Supervisor {
     sessions: HashMap<String, (Addr<SessionActor>, SessionInfo)>,
     /// Their last reported numbers.
     stream_stats: BTreeMap<String, StreamStats>,
+    /// Why a stream's input last failed (an unplayable file), until it plays or its
+    /// configuration changes: the `streams` answer's `error`.
+    stream_errors: BTreeMap<String, String>,
     /// Running pushes, active streams and the auto-push schedule.
     pushes: PushRegistry,
     /// What runs the pushes' outputs.
@@ -122,6 +125,7 @@ impl Supervisor {
             sessions: HashMap::new(),
             session_cache: s.session_cache,
             stream_stats: BTreeMap::new(),
+            stream_errors: BTreeMap::new(),
             pushes: PushRegistry::default(),
             push_runner: s.push_runner,
             stats: s.stats,
@@ -253,6 +257,7 @@ impl Supervisor {
             protocols,
             iid: self.iid.clone(),
             streams: self.stream_stats.values().cloned().collect(),
+            errors: self.stream_errors.clone(),
             pushes: self.pushes.rows(),
             unsaved: self.changed_at.is_some(),
         }
@@ -306,6 +311,8 @@ pub struct Snapshot {
     pub iid: String,
     /// Active streams and their numbers.
     pub streams: Vec<StreamStats>,
+    /// Streams whose input failed, and why (`Stream offline: ...`).
+    pub errors: BTreeMap<String, String>,
     /// `push_list` rows of the running pushes.
     pub pushes: Vec<Value>,
     /// The configuration differs from what is on disk (the autosave or `save` writes it).
@@ -345,6 +352,9 @@ impl Handler<ApplyChange> for Supervisor {
         outcome.streams_touched.retain(|n| !refused.contains(n));
         let protocols_changed = next.config.protocols != self.config.config.protocols;
         let streams_changed = next.streams != self.config.streams;
+        // A stream configured anew gets a fresh chance: its last failure is forgotten.
+        self.stream_errors
+            .retain(|name, _| next.streams.get(name) == self.config.streams.get(name));
         self.config = next;
         self.apply_triggers();
         self.note_change();
@@ -477,9 +487,15 @@ impl Handler<ResolveStream> for Supervisor {
             .and_then(Value::as_object)
             .cloned()
             .ok_or_else(|| StreamError::NotConfigured(name.clone()))?;
+        // An on-demand stream has nothing to wait for: it starts for a look at it too.
+        let on_demand = config
+            .get("source")
+            .and_then(Value::as_str)
+            .and_then(crate::hub::vod::file_source)
+            .is_some();
         let addr = match self.streams.get(&name) {
             Some(a) if a.connected() => a.clone(),
-            _ if !msg.create => return Err(StreamError::Offline(name)),
+            _ if !msg.create && !on_demand => return Err(StreamError::Offline(name)),
             _ => {
                 let a = StreamActor::new(
                     name.clone(),
@@ -502,8 +518,15 @@ impl Handler<StreamReport> for Supervisor {
         match msg {
             StreamReport::Status(stats) => {
                 if self.streams.contains_key(&stats.name) {
+                    if stats.status == "Online" {
+                        self.stream_errors.remove(&stats.name);
+                    }
                     self.stream_stats.insert(stats.name.clone(), stats);
                 }
+            }
+            StreamReport::Failed { name, reason } => {
+                self.stream_errors
+                    .insert(name, format!("Stream offline: {reason}"));
             }
             StreamReport::Ready(name) => {
                 let starter = self.push_starter(ctx);

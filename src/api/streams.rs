@@ -45,7 +45,8 @@ pub fn answer(req: &Map<String, Value>, snap: &Snapshot, touched: &[String]) -> 
             .streams
             .iter()
             .any(|s| s.name == *name && s.status == "Online");
-        out.insert(name.clone(), with_status(name, cfg, running));
+        let failed = snap.errors.get(name).map(String::as_str);
+        out.insert(name.clone(), with_status(name, cfg, running, failed));
     }
     if partial {
         out.insert("incomplete list".into(), json!(1));
@@ -53,13 +54,17 @@ pub fn answer(req: &Map<String, Value>, snap: &Snapshot, touched: &[String]) -> 
     Value::Object(out)
 }
 
-/// A stream's config plus the computed `name`, `online` and `error` (facts §2.3).
-fn with_status(name: &str, cfg: &Value, running: bool) -> Value {
+/// A stream's config plus the computed `name`, `online` and `error` (facts §2.3); `failed` is
+/// why its input last failed (an unplayable file), if it did.
+fn with_status(name: &str, cfg: &Value, running: bool, failed: Option<&str>) -> Value {
     let mut v = cfg.clone();
     if let Some(obj) = v.as_object_mut() {
         obj.insert("name".into(), json!(name));
         if running {
             obj.insert("online".into(), json!(1));
+        } else if let Some(error) = failed {
+            obj.insert("online".into(), json!(0));
+            obj.insert("error".into(), json!(error));
         } else {
             let (online, error) = status(cfg);
             obj.insert("online".into(), json!(online));

@@ -16,6 +16,10 @@
 //! Trimming (facts §11.3, simplified): the front keyframe group is dropped while the second
 //! keyframe is more than `dvr_ms` older than the newest packet, and while the ring holds more
 //! than [`MAX_BUFFER_BYTES`]. Packets before `cut_ms` are not stored.
+//!
+//! On demand ([`LiveBuffer::on_demand`]): a viewer of a file gets a buffer of its own, filled
+//! by a feeder that reads the file; what its one reader took is dropped instead of trimmed by
+//! time, so the ring is only the read-ahead. A live buffer pays one untaken branch per read for this.
 
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicI64;
@@ -24,6 +28,10 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use tokio::sync::watch;
+
+mod on_demand;
+use on_demand::OnDemand;
+pub use on_demand::ReadAhead;
 
 use super::cache::FormatCache;
 use super::fragments::{Fragment, FragmentIndex};
@@ -134,7 +142,10 @@ pub struct LiveBuffer {
     settings: Mutex<BufferSettings>,
     /// `settings.max_keepaway_ms`, readable by every viewer without a lock.
     max_keepaway_ms: AtomicI64,
-    pub counters: Counters,
+    /// Shared by every on-demand viewer's buffer of one stream, so the stream counts them all.
+    pub counters: Arc<Counters>,
+    /// Set for a buffer that plays a file rather than a live stream.
+    on_demand: Option<OnDemand>,
 }
 
 /// Why a write was not taken.
@@ -153,7 +164,8 @@ impl LiveBuffer {
             notify: watch::channel(0).0,
             max_keepaway_ms: AtomicI64::new(settings.max_keepaway_ms),
             settings: Mutex::new(settings),
-            counters: Counters::default(),
+            counters: Arc::default(),
+            on_demand: None,
         })
     }
 
@@ -277,7 +289,10 @@ impl LiveBuffer {
                 .fragments
                 .on_start_point(seq, entry_time, settings.segment_ms);
         }
-        inner.trim(&settings);
+        match &self.on_demand {
+            None => inner.trim(&settings),
+            Some(od) => inner.drop_before(od.taken()),
+        }
         let end = seq + 1;
         drop(inner);
         self.notify.send_replace(end);
@@ -582,6 +597,10 @@ impl Reader {
                     let take = (end - self.cursor).min(max as u64) as usize;
                     out.extend(inner.packets.range(start..start + take).cloned());
                     self.cursor += take as u64;
+                    drop(inner);
+                    if let Some(od) = &self.buffer.on_demand {
+                        od.take_to(self.cursor);
+                    }
                     return ReadEvent::Packets;
                 }
                 if inner.closed {
@@ -596,151 +615,4 @@ impl Reader {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::media::Codec;
-    use bytes::Bytes;
-
-    fn track(id: u32, codec: Codec) -> Track {
-        Track {
-            id,
-            codec: Some(codec),
-            ..Default::default()
-        }
-    }
-
-    fn pkt(track: u32, time: i64, key: bool, len: usize) -> Packet {
-        Packet {
-            track,
-            time,
-            offset: 0,
-            keyframe: key,
-            data: Bytes::from(vec![0u8; len]),
-        }
-    }
-
-    fn av_buffer(settings: BufferSettings) -> (Arc<LiveBuffer>, u64) {
-        let b = LiveBuffer::new(settings);
-        let p = b.new_publisher(false);
-        b.set_track(p, track(1, Codec::H264)).unwrap();
-        b.set_track(p, track(2, Codec::Aac)).unwrap();
-        (b, p)
-    }
-
-    #[tokio::test]
-    async fn reader_starts_at_the_newest_keyframe() {
-        let (b, p) = av_buffer(BufferSettings::default());
-        for i in 0..10 {
-            b.push(p, pkt(1, i * 40, i % 5 == 0, 100)).unwrap();
-            b.push(p, pkt(2, i * 40, false, 10)).unwrap();
-        }
-        let mut r = b.reader();
-        let mut out = Vec::new();
-        assert!(matches!(
-            r.next_batch(&mut out, 100).await,
-            ReadEvent::Packets
-        ));
-        assert_eq!(out[0].packet.time, 200);
-        assert!(out[0].packet.keyframe);
-        assert_eq!(out.len(), 10);
-    }
-
-    #[tokio::test]
-    async fn waits_for_a_keyframe_then_follows_live() {
-        let (b, p) = av_buffer(BufferSettings::default());
-        b.push(p, pkt(1, 0, false, 10)).unwrap();
-        let mut r = b.reader();
-        assert!(!r.wait_ready(Duration::from_millis(20)).await);
-        let b2 = b.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            b2.push(p, pkt(1, 40, true, 10)).unwrap();
-            b2.push(p, pkt(1, 80, false, 10)).unwrap();
-        });
-        let mut out = Vec::new();
-        r.next_batch(&mut out, 10).await;
-        assert_eq!(out[0].packet.time, 40);
-    }
-
-    #[test]
-    fn trims_to_the_dvr_window() {
-        let (b, p) = av_buffer(BufferSettings {
-            dvr_ms: 2_000,
-            ..Default::default()
-        });
-        for i in 0..1_000 {
-            b.push(p, pkt(1, i * 40, i % 25 == 0, 1000)).unwrap();
-        }
-        let s = b.stats();
-        assert!(
-            s.lastms - s.firstms <= 3_000 && s.lastms - s.firstms >= 2_000,
-            "{s:?}"
-        );
-        assert_eq!(s.bytes, s.packets * 1000);
-    }
-
-    #[tokio::test]
-    async fn a_reader_that_fell_out_of_the_ring_skips_to_a_keyframe() {
-        let (b, p) = av_buffer(BufferSettings {
-            dvr_ms: 1_000,
-            ..Default::default()
-        });
-        b.push(p, pkt(1, 0, true, 10)).unwrap();
-        let mut r = b.reader();
-        for i in 1..500 {
-            b.push(p, pkt(1, i * 40, i % 25 == 0, 10)).unwrap();
-        }
-        let mut out = Vec::new();
-        assert!(matches!(r.next_batch(&mut out, 10).await, ReadEvent::Skipped(n) if n > 0));
-        r.next_batch(&mut out, 10).await;
-        assert!(out[0].packet.keyframe);
-        assert!(b.counters.skipped.load(Ordering::Relaxed) > 0);
-    }
-
-    #[test]
-    fn a_new_publisher_supersedes_and_resume_keeps_time_increasing() {
-        let (b, p1) = av_buffer(BufferSettings::default());
-        b.push(p1, pkt(1, 5_000, true, 10)).unwrap();
-        let p2 = b.new_publisher(true);
-        assert_eq!(
-            b.push(p1, pkt(1, 5_040, false, 10)),
-            Err(WriteError::Superseded)
-        );
-        b.push(p2, pkt(1, 0, true, 10)).unwrap();
-        assert_eq!(b.stats().lastms, 5_001);
-        assert_eq!(b.meta().tracks.len(), 2, "tracks survive a resume");
-        let p3 = b.new_publisher(false);
-        assert!(b.meta().tracks.is_empty());
-        b.set_track(p3, track(1, Codec::H264)).unwrap();
-        b.push(p3, pkt(1, 0, true, 10)).unwrap();
-        assert_eq!(b.stats().lastms, 0);
-        b.close();
-        assert_eq!(b.push(p3, pkt(1, 40, true, 10)), Err(WriteError::Closed));
-    }
-
-    #[tokio::test]
-    async fn closed_streams_end_readers() {
-        let (b, p) = av_buffer(BufferSettings::default());
-        b.push(p, pkt(1, 0, true, 10)).unwrap();
-        let mut r = b.reader();
-        let mut out = Vec::new();
-        r.next_batch(&mut out, 10).await;
-        b.close();
-        assert!(matches!(
-            r.next_batch(&mut out, 10).await,
-            ReadEvent::Closed
-        ));
-    }
-
-    #[test]
-    fn cut_drops_early_packets() {
-        let (b, p) = av_buffer(BufferSettings {
-            cut_ms: 1_000,
-            ..Default::default()
-        });
-        b.push(p, pkt(1, 500, true, 10)).unwrap();
-        assert_eq!(b.stats().packets, 0);
-        b.push(p, pkt(1, 1_000, true, 10)).unwrap();
-        assert_eq!(b.stats().packets, 1);
-    }
-}
+mod tests;

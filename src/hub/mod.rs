@@ -15,6 +15,8 @@
 //!   streams taking their base stream's settings, a configured stream started on demand with
 //!   STREAM_SOURCE and STREAM_LOAD applied) and subscribe to it: the [`Subscription`]'s reader
 //!   gives the track metadata and the packets from the newest keyframe on, from a bounded ring.
+//!   A stream whose source is a file ([`vod`]) gives each viewer a reader of its own, from the
+//!   [`PlayRange`] it asked for, fed from the file as the viewer takes the packets.
 //! - [`Hub::publish`]: attach as the stream's publisher or input (the `push://` rules and
 //!   STREAM_PUSH are checked by the stream); the [`Publisher`] writes into the live buffer.
 //! - [`Hub::open_buffer`]: the live buffer itself, for outputs that read fragments (HLS, DASH)
@@ -26,7 +28,8 @@
 //!
 //! Everything here is plain Rust and tokio: no actix. The live buffer ([`buffer`]), its
 //! fragment index ([`fragments`]) and per-format cache ([`cache`]) are the data path the
-//! publisher and the viewers share; the actors own them but never sit between the two.
+//! publisher and the viewers share; the actors own them but never sit between the two. The
+//! on-demand side ([`vod`]) opens a file's index and feeds each viewer's buffer from disk.
 
 pub mod buffer;
 pub mod cache;
@@ -37,6 +40,7 @@ pub mod latency;
 pub mod outlets;
 pub mod push;
 pub mod session;
+pub mod vod;
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -84,6 +88,9 @@ pub enum StreamError {
     AlreadyPublishing(String),
     #[error("stream {0} is offline")]
     Offline(String),
+    /// The stream's input failed (an unreadable or malformed file); `reason` says why.
+    #[error("stream {stream} is offline: {reason}")]
+    Failed { stream: String, reason: String },
     #[error("refused: {0}")]
     Refused(String),
     #[error("the server is shutting down")]
@@ -94,6 +101,8 @@ pub enum StreamError {
 /// Dropping it unsubscribes.
 pub struct Subscription {
     pub reader: Reader,
+    /// An on-demand viewer's file and feeder (what [`Subscription::seek`] restarts).
+    playing: Option<vod::Playing>,
     _release: OnDrop,
 }
 
@@ -101,8 +110,24 @@ impl Subscription {
     pub fn new(reader: Reader, release: OnDrop) -> Self {
         Subscription {
             reader,
+            playing: None,
             _release: release,
         }
+    }
+
+    /// Whether this plays a file (and can seek).
+    pub fn is_on_demand(&self) -> bool {
+        self.playing.is_some()
+    }
+
+    /// An on-demand viewer goes to `ms`: a new reader from the last keyframe at or before it
+    /// (the old one and its feeder stop). False, and nothing changes, for a live stream.
+    pub fn seek(&mut self, ms: i64) -> bool {
+        let Some(playing) = &mut self.playing else {
+            return false;
+        };
+        self.reader = playing.restart(PlayRange::from(ms.max(0)));
+        true
     }
 }
 
@@ -135,6 +160,32 @@ pub enum Audience {
     Output { from_start: bool },
 }
 
+/// Where an on-demand viewer starts and stops, in ms of the file's media time (MistServer's
+/// `?start=` and `?stop=`/`?end=`). A live stream ignores it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlayRange {
+    /// Start at the last keyframe at or before this time; `None`: at the file's first packet.
+    pub start_ms: Option<i64>,
+    /// End before the first packet at or after this time; `None`: at the end of the file.
+    pub end_ms: Option<i64>,
+}
+
+impl PlayRange {
+    /// The whole file (or live: the newest keyframe on).
+    pub const ALL: PlayRange = PlayRange {
+        start_ms: None,
+        end_ms: None,
+    };
+
+    /// From `start_ms` on.
+    pub fn from(start_ms: i64) -> PlayRange {
+        PlayRange {
+            start_ms: Some(start_ms),
+            end_ms: None,
+        }
+    }
+}
+
 /// A request to follow a stream.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SubscribeRequest {
@@ -144,6 +195,8 @@ pub struct SubscribeRequest {
     pub audience: Audience,
     /// How long to wait for a stream that has no keyframe yet (or is configured but offline).
     pub wait: Duration,
+    /// Which part of an on-demand stream to play.
+    pub range: PlayRange,
 }
 
 /// A request to publish into a stream.
@@ -205,13 +258,13 @@ impl Hub {
     }
 
     /// Opens a stream for a viewer: resolve, CONN_PLAY, subscribe, and wait up to `wait` for a
-    /// keyframe to start at.
+    /// keyframe to start at. An on-demand stream plays `range` of its file.
     pub async fn play(
         &self,
         name: &str,
         protocol: &'static str,
-        peer: IpAddr,
-        url: &str,
+        (peer, url): (IpAddr, &str),
+        range: PlayRange,
         wait: Duration,
     ) -> Result<(String, Subscription), StreamError> {
         self.streams
@@ -223,6 +276,7 @@ impl Hub {
                     url: url.to_string(),
                 },
                 wait,
+                range,
             })
             .await
     }
@@ -241,6 +295,7 @@ impl Hub {
                 protocol,
                 audience: Audience::Output { from_start },
                 wait,
+                range: PlayRange::ALL,
             })
             .await
     }

@@ -24,6 +24,8 @@ pub struct ConnectorSpec {
     pub capabilities: fn() -> Value,
     /// `None` for outputs that ride on another listener.
     pub start: Option<StartFn>,
+    /// Whether the output plays on-demand (file) streams; `json_` offers only those for one.
+    pub on_demand: bool,
 }
 
 /// Every connector Eddy implements.
@@ -94,14 +96,59 @@ pub struct InputSpec {
     pub capabilities: fn() -> Value,
 }
 
-/// Every input Eddy implements (today the live buffer that RTMP publishers push into).
+/// Every input Eddy implements: the live buffer that RTMP publishers push into, and the
+/// on-demand files (an absolute path; the container is told by the file's first bytes, the
+/// extension only picks the entry `capabilities` shows).
 pub fn inputs() -> &'static [InputSpec] {
-    static INPUTS: [InputSpec; 1] = [InputSpec {
-        name: "Buffer",
-        source_match: &["push://*"],
-        capabilities: buffer_input_capabilities,
-    }];
+    static INPUTS: [InputSpec; 6] = [
+        InputSpec {
+            name: "Buffer",
+            source_match: &["push://*"],
+            capabilities: buffer_input_capabilities,
+        },
+        InputSpec {
+            name: "MP4",
+            source_match: &["/*.mp4", "/*.m4v", "/*.m4a", "/*.mov", "/*.f4v", "/*.3gp"],
+            capabilities: || {
+                file_input(
+                    "MP4 and QuickTime files (moov first or last, or fragmented)",
+                    &[&["H264", "HEVC"], &["AAC", "MP3"]],
+                )
+            },
+        },
+        InputSpec {
+            name: "FLV",
+            source_match: &["/*.flv"],
+            capabilities: || file_input("Flash Video files", &[&["H264", "HEVC"], &["AAC", "MP3"]]),
+        },
+        InputSpec {
+            name: "TS",
+            source_match: &["/*.ts", "/*.m2ts", "/*.mts"],
+            capabilities: || file_input("MPEG-TS files", &[&["H264", "HEVC"], &["AAC", "MP3"]]),
+        },
+        InputSpec {
+            name: "MP3",
+            source_match: &["/*.mp3"],
+            capabilities: || file_input("MP3 audio files", &[&["MP3"]]),
+        },
+        InputSpec {
+            name: "AAC",
+            source_match: &["/*.aac"],
+            capabilities: || file_input("AAC audio files (ADTS)", &[&["AAC"]]),
+        },
+    ];
     &INPUTS
+}
+
+/// The `capabilities` entry of an on-demand file input.
+fn file_input(what: &str, codecs: &[&[&str]]) -> Value {
+    json!({
+        "desc": format!("{what}, played on demand from an index kept beside the file (FILE.eddyidx) or in the cache folder. Viewers may start at ?start= and stop at ?end= (ms)."),
+        "priority": 9,
+        "codecs": [codecs],
+        "required": {},
+        "optional": {}
+    })
 }
 
 fn buffer_input_capabilities() -> Value {
@@ -164,6 +211,23 @@ mod tests {
         assert!(find("http").is_some());
         assert!(find("RTSP").is_none());
         assert!(default_protocols().iter().any(|p| p["connector"] == "HTTP"));
+    }
+
+    #[test]
+    fn file_inputs_match_the_containers_eddy_reads() {
+        use crate::media::vod::Container;
+        for input in inputs().iter().filter(|i| i.name != "Buffer") {
+            for pattern in input.source_match {
+                let ext = pattern.rsplit('.').next().unwrap_or_default();
+                let container = Container::detect(&[], ext).expect("a container");
+                assert_eq!(container.input_name(), input.name, "{pattern}");
+                let path = pattern.replace('*', "films/a");
+                assert_eq!(input_for(&path).map(|i| i.name), Some(input.name));
+                assert!(crate::hub::vod::file_source(&path).is_some());
+            }
+        }
+        assert!(input_capabilities()["MP4"]["source_match"].is_array());
+        assert!(input_for("/films/a.mkv").is_none());
     }
 
     #[test]

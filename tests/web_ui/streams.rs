@@ -255,14 +255,16 @@ fn form_browse_push_options_and_a_refused_stream() {
     );
     let picked = media_path.join("a.mp4").to_string_lossy().into_owned();
     assert_eq!(report["picked"], picked.as_str());
+    assert_eq!(report["pickedNoteHidden"], true, "{report}");
     assert!(report["fileNote"]
         .as_str()
         .is_some_and(|n| n.contains("no input")));
+    // A file stream waits for its first viewer: available, not loaded.
     assert_eq!(streams["vod_files"]["source"], picked.as_str(), "{v}");
-    assert_eq!(streams["vod_files"]["online"], 0);
+    assert_eq!(streams["vod_files"]["online"], 2);
     assert!(report["vodStatus"]
         .as_str()
-        .is_some_and(|t| t.contains("No input available")));
+        .is_some_and(|t| t.contains("Available")));
     // The folder pick ends in a slash.
     assert_eq!(
         report["folderPicked"],

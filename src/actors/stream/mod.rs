@@ -15,9 +15,14 @@
 //! Publisher loss (manual §3.3.1 "resume support"): without `resume` the buffer ends at once and
 //! viewers finish; with it the tracks and packets stay for `inputtimeout` seconds (default 30)
 //! and a publisher that comes back continues the same buffer, its timestamps shifted to follow on.
+//!
+//! A stream whose source is a file is on demand ([`vod`]): it opens the file's index instead of
+//! waiting for a publisher, and each viewer plays the file from where it asked ([`viewers`]).
 
 pub mod events;
 pub mod push_rules;
+pub mod viewers;
+pub mod vod;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -29,8 +34,11 @@ use actix::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::hub::buffer::{BufferSettings, LiveBuffer};
-use crate::hub::{OnDrop, Publisher, StreamError, Subscription};
+use crate::hub::vod::VodFile;
+use crate::hub::{OnDrop, Publisher, StreamError};
 use crate::triggers::Triggers;
+
+pub use viewers::{GetBuffer, Subscribe, Subscribed};
 
 /// How often a stream reports its status and checks whether it is still needed.
 const TICK: Duration = Duration::from_secs(1);
@@ -150,8 +158,11 @@ pub struct StreamActor {
     /// The configured source, or the one a STREAM_SOURCE handler chose for this stream's life.
     source: String,
     source_overridden: bool,
-    /// Set when STREAM_LOAD refused the stream: every request gets this until it stops.
+    /// Set when STREAM_LOAD refused the stream, or its file cannot be played: every request
+    /// gets this until it stops.
     refused: Option<StreamError>,
+    /// The file an on-demand stream plays, once its index is open.
+    vod: Option<Arc<VodFile>>,
 }
 
 /// What a stream tells the supervisor.
@@ -161,6 +172,11 @@ pub enum StreamReport {
     Status(StreamStats),
     /// The stream has data from its publisher (it became active; auto-pushes start).
     Ready(String),
+    /// The stream's input failed (its file cannot be played); it stops.
+    Failed {
+        name: String,
+        reason: String,
+    },
     /// The stream stopped; `addr` tells which actor (a new one may already run under that name).
     Gone {
         name: String,
@@ -198,6 +214,7 @@ impl StreamActor {
             source: source_of(config),
             source_overridden: false,
             refused: None,
+            vod: None,
         }
     }
 
@@ -208,6 +225,7 @@ impl StreamActor {
         let want_source = triggers.configured("STREAM_SOURCE", &name);
         let want_load = triggers.configured("STREAM_LOAD", &name);
         if !want_source && !want_load {
+            self.open_input(ctx);
             return;
         }
         let handlers = async move {
@@ -246,6 +264,7 @@ impl StreamActor {
                         // Requests already waiting are answered first.
                         ctx.run_later(Duration::from_millis(100), |_, ctx| ctx.stop());
                     }
+                    act.open_input(ctx);
                 }),
         );
     }
@@ -267,7 +286,7 @@ impl StreamActor {
             *protocols.entry(v.protocol).or_default() += 1;
         }
         let outputs = self.viewers.values().filter(|v| v.output).count() as u64;
-        StreamStats {
+        let mut s = StreamStats {
             name: self.name.clone(),
             status: if self.publisher.is_some() && b.packets > 0 {
                 "Online"
@@ -285,7 +304,11 @@ impl StreamActor {
             lastms: b.lastms,
             tracks: b.tracks as u64,
             protocols,
+        };
+        if let Some(file) = &self.vod {
+            Self::vod_stats(file, &mut s);
         }
+        s
     }
 
     fn report(&self) {
@@ -299,7 +322,9 @@ impl StreamActor {
     /// STREAM_READY (manual §4.4.10) once a publisher's data arrived; a blocking negative
     /// answer ends the stream.
     fn check_ready(&mut self, ctx: &mut Context<Self>) {
-        if self.ready || self.publisher.is_none() || self.buffer.stats().packets == 0 {
+        let has_data =
+            self.vod.is_some() || (self.publisher.is_some() && self.buffer.stats().packets > 0);
+        if self.ready || !has_data {
             return;
         }
         self.ready = true;
@@ -307,12 +332,8 @@ impl StreamActor {
         if !self.triggers.configured("STREAM_READY", &self.name) {
             return;
         }
-        let (triggers, name) = (self.triggers.clone(), self.name.clone());
-        let fire = async move {
-            triggers
-                .fire("STREAM_READY", &name, &[&name, "Buffer"])
-                .await
-        };
+        let (triggers, name, input) = (self.triggers.clone(), self.name.clone(), self.input_name());
+        let fire = async move { triggers.fire("STREAM_READY", &name, &[&name, input]).await };
         ctx.spawn(fire.into_actor(self).map(|out, act, ctx| {
             if !out.allowed {
                 tracing::info!(
@@ -422,7 +443,7 @@ impl StreamActor {
         match (idle, self.idle_since) {
             (false, _) => self.idle_since = None,
             (true, None) => self.idle_since = Some(Instant::now()),
-            (true, Some(since)) if since.elapsed() >= IDLE_STOP => ctx.stop(),
+            (true, Some(since)) if since.elapsed() >= self.idle_limit() => ctx.stop(),
             _ => {}
         }
         self.report();
@@ -449,8 +470,9 @@ impl Actor for StreamActor {
                 vec![name.clone(), "EMPTY".into(), last],
             );
         }
+        let input = self.input_name().to_string();
         self.triggers
-            .fire_later("STREAM_UNLOAD", &name, vec![name.clone(), "Buffer".into()]);
+            .fire_later("STREAM_UNLOAD", &name, vec![name.clone(), input]);
         let end = vec![
             name.clone(),
             s.downbytes.to_string(),
@@ -612,77 +634,6 @@ impl Handler<DetachPublisher> for StreamActor {
     }
 }
 
-/// Subscribes a viewer or a push. The reader starts at the newest keyframe (or waits for
-/// one); with `from_start`, at the oldest one in the buffer.
-#[derive(Message)]
-#[rtype(result = "Result<Subscription, StreamError>")]
-pub struct Subscribe {
-    pub protocol: &'static str,
-    /// A push, counted among the stream's outputs rather than its viewers.
-    pub output: bool,
-    pub from_start: bool,
-}
-
-impl Handler<Subscribe> for StreamActor {
-    type Result = Result<Subscription, StreamError>;
-    fn handle(&mut self, msg: Subscribe, ctx: &mut Self::Context) -> Self::Result {
-        if let Some(e) = self.closed_error() {
-            return Err(e);
-        }
-        let id = self.next_viewer;
-        self.next_viewer += 1;
-        if !msg.output {
-            self.views += 1;
-        }
-        self.viewers.insert(
-            id,
-            ViewerState {
-                protocol: msg.protocol,
-                output: msg.output,
-            },
-        );
-        self.idle_since = None;
-        let reader = if msg.from_start {
-            self.buffer.reader_from_start()
-        } else {
-            self.buffer.reader()
-        };
-        let stream = ctx.address();
-        let release = OnDrop::new(move || stream.do_send(Unsubscribe { id }));
-        Ok(Subscription::new(reader, release))
-    }
-}
-
-#[derive(Message)]
-#[rtype(result = "()")]
-struct Unsubscribe {
-    id: u64,
-}
-
-impl Handler<Unsubscribe> for StreamActor {
-    type Result = ();
-    fn handle(&mut self, msg: Unsubscribe, _: &mut Self::Context) {
-        self.viewers.remove(&msg.id);
-    }
-}
-
-/// Hands out the stream's buffer, for outputs that read it without following it as a viewer.
-#[derive(Message)]
-#[rtype(result = "Result<Arc<LiveBuffer>, StreamError>")]
-pub struct GetBuffer;
-
-impl Handler<GetBuffer> for StreamActor {
-    type Result = Result<Arc<LiveBuffer>, StreamError>;
-    fn handle(&mut self, _: GetBuffer, _: &mut Self::Context) -> Self::Result {
-        if let Some(e) = &self.refused {
-            return Err(e.clone());
-        }
-        // Someone is interested: do not stop for idleness right now.
-        self.idle_since = Some(Instant::now());
-        Ok(self.buffer.clone())
-    }
-}
-
 /// The stream's configuration changed (buffer options apply at once).
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -690,9 +641,14 @@ pub struct UpdateConfig(pub Map<String, Value>);
 
 impl Handler<UpdateConfig> for StreamActor {
     type Result = ();
-    fn handle(&mut self, msg: UpdateConfig, _: &mut Self::Context) {
+    fn handle(&mut self, msg: UpdateConfig, ctx: &mut Self::Context) {
         if !self.source_overridden {
-            self.source = source_of(&msg.0);
+            let source = source_of(&msg.0);
+            if self.vod.is_some() && source != self.source {
+                // Another file: this one's viewers finish, the next request opens the new one.
+                ctx.stop();
+            }
+            self.source = source;
         }
         let options = StreamOptions::from_config(&msg.0);
         if options != self.options {

@@ -6,7 +6,8 @@
 //! writes the same three shared buffers (head, payload, tail) with a vectored write. Timestamps
 //! are the stream's own (not rebased per viewer), which is what makes the framing shareable.
 //! One video and one audio track are sent (the first of each); HEVC, AV1 and VP9 use the
-//! Enhanced RTMP tag form.
+//! Enhanced RTMP tag form. An on-demand viewer's answer ends with its part of the file, and its
+//! `onMetaData` has the `duration` (the media time its playback ends at).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,8 +17,10 @@ use serde_json::json;
 use tokio::net::TcpStream;
 
 use super::{Request, Response};
-use crate::hub::buffer::Entry;
+use crate::hub::buffer::{Entry, LiveBuffer};
+use crate::media::amf0::Amf0Value;
 use crate::media::flv::{self as flvfmt, on_metadata};
+use crate::media::Track;
 use crate::protocols::av_select::AvSelection;
 use crate::protocols::{ConnectorSpec, ListenerContext, OFFLINE_WAIT};
 
@@ -28,6 +31,7 @@ pub const SPEC: ConnectorSpec = ConnectorSpec {
     deps: Some("HTTP"),
     capabilities,
     start: None,
+    on_demand: true,
 };
 
 fn capabilities() -> serde_json::Value {
@@ -65,7 +69,13 @@ pub async fn serve(
     };
     let (name, mut sub) = match ctx
         .hub
-        .play(raw_name, "FLV", peer.ip(), &req.url(), OFFLINE_WAIT)
+        .play(
+            raw_name,
+            "FLV",
+            (peer.ip(), &req.url()),
+            super::play_range(req),
+            OFFLINE_WAIT,
+        )
         .await
     {
         Ok(s) => s,
@@ -92,7 +102,7 @@ pub async fn serve(
                         video.is_some(),
                     )));
                     // Time 0: ffmpeg only reads script data at time 0 as header metadata.
-                    out.push(flvfmt::script_tag(&on_metadata(video, audio), 0));
+                    out.push(flvfmt::script_tag(&metadata_for(video, audio, &buffer), 0));
                 }
                 let time = flvfmt::timestamp(entry.packet.time);
                 out.extend(
@@ -113,6 +123,26 @@ pub async fn serve(
         }
     };
     super::feed_viewer(sock, &mut sub, &mut session, ("FLV", &name, peer), frame).await
+}
+
+/// `onMetaData` for a viewer of `buffer` (HTTP-FLV and RTMP): a live stream's has no
+/// duration, an on-demand viewer's the media time its playback ends at, in seconds.
+pub fn metadata_for(
+    video: Option<&Track>,
+    audio: Option<&Track>,
+    buffer: &LiveBuffer,
+) -> Vec<Amf0Value> {
+    let mut values = on_metadata(video, audio);
+    if let Some(ms) = buffer.vod_duration() {
+        for v in &mut values {
+            if let Amf0Value::EcmaArray(props) = v {
+                for (_, value) in props.iter_mut().filter(|(k, _)| k == "duration") {
+                    *value = Amf0Value::Number(ms as f64 / 1000.0);
+                }
+            }
+        }
+    }
+    values
 }
 
 /// A packet's FLV framing, cached on its buffer entry: the tag head (tag header plus codec

@@ -4,7 +4,10 @@
 //! that plays it with no plugin).
 //!
 //! `source` lists every enabled output that can carry the stream's tracks, ordered as MistServer
-//! does: most simultaneous tracks, then priority, then URL. A plain GET does not start a stream:
+//! does: most simultaneous tracks, then priority, then URL. An on-demand stream is `type`
+//! `vod`, with `meta.vod` set and each track's `firstms`/`lastms` its span in the file (the
+//! duration is the largest `lastms`); a look at one loads it (its index), since it has nothing
+//! else to wait for. A plain GET does not start a live stream:
 //! offline streams answer `{"error":"Stream is offline"}`, unknown ones
 //! `{"error":"Could not retrieve stream. Sorry.","error_guru":...}` with status
 //! `200 Stream not found`.
@@ -21,7 +24,8 @@ use crate::protocols::{self, ListenerContext};
 pub async fn stream_info(req: &Request, raw_name: &str, ctx: &ListenerContext) -> (Status, Value) {
     match ctx.hub.open_buffer(raw_name, false).await {
         Ok((name, buffer)) => {
-            if buffer.meta().tracks.is_empty() || buffer.stats().packets == 0 {
+            let on_demand = buffer.vod_duration().is_some();
+            if buffer.meta().tracks.is_empty() || (!on_demand && buffer.stats().packets == 0) {
                 return (Status::Ok, json!({"error": "Stream is waiting for data"}));
             }
             (Status::Ok, describe(req, &name, &buffer, ctx))
@@ -163,11 +167,13 @@ fn binary_string(b: &[u8]) -> String {
 pub fn describe(req: &Request, name: &str, buffer: &LiveBuffer, ctx: &ListenerContext) -> Value {
     let meta = buffer.meta_with_times();
     let stats = buffer.stats();
+    let on_demand = buffer.vod_duration().is_some();
     let span = (stats.lastms - stats.firstms).max(1) as u64;
-    let bps = stats.bytes as u64 * 1000 / span / meta.tracks.len().max(1) as u64;
+    let live_bps = stats.bytes as u64 * 1000 / span / meta.tracks.len().max(1) as u64;
     let mut tracks = Map::new();
     let (mut width, mut height) = (0u32, 0u32);
     for (i, t) in meta.tracks.iter().enumerate() {
+        let bps = if on_demand { t.bps } else { live_bps };
         let mut v = json!({
             "codec": t.codec.map(|c| c.mist_name()).unwrap_or("unknown"),
             "codecstring": t.codec_string,
@@ -217,16 +223,26 @@ pub fn describe(req: &Request, name: &str, buffer: &LiveBuffer, ctx: &ListenerCo
         "width": width,
         "height": height,
         "meta": {"tracks": tracks, "live": 1, "version": 4, "buffer_window": stats.lastms - stats.firstms, "bframes": 0},
-        "source": sources(req, name, &meta.tracks, ctx),
+        "source": sources(req, (name, on_demand), &meta.tracks, ctx),
     });
-    if let Some(z) = buffer.zero_unix_ms() {
+    if on_demand {
+        info["type"] = json!("vod");
+        info["meta"] =
+            json!({"tracks": info["meta"]["tracks"].take(), "vod": 1, "version": 4, "bframes": 0});
+    } else if let Some(z) = buffer.zero_unix_ms() {
         info["unixoffset"] = json!(z);
     }
     info
 }
 
-/// The `source` list: one entry per method of every enabled output that carries a track.
-fn sources(req: &Request, name: &str, tracks: &[Track], ctx: &ListenerContext) -> Vec<Value> {
+/// The `source` list: one entry per method of every enabled output that carries a track (and
+/// plays files, for an on-demand stream).
+fn sources(
+    req: &Request,
+    (name, on_demand): (&str, bool),
+    tracks: &[Track],
+    ctx: &ListenerContext,
+) -> Vec<Value> {
     let host_header = req.header("host").unwrap_or("localhost");
     let hostname = if host_header.starts_with('[') {
         host_header
@@ -242,6 +258,9 @@ fn sources(req: &Request, name: &str, tracks: &[Track], ctx: &ListenerContext) -
         let Some(entry) = ctx.entry(spec.name) else {
             continue;
         };
+        if on_demand && !spec.on_demand {
+            continue;
+        }
         let caps = (spec.capabilities)();
         let simul = carried(&caps, tracks);
         if simul == 0 {

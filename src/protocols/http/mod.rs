@@ -36,7 +36,7 @@ use tokio::sync::watch;
 
 use crate::hub::buffer::{Entry, ReadEvent};
 use crate::hub::session::{self, stopped, ConnInfo, SessionConn, SessionError, SessionKind};
-use crate::hub::Subscription;
+use crate::hub::{PlayRange, Subscription};
 pub use response::{Response, Status};
 
 use super::{
@@ -51,6 +51,7 @@ pub const SPEC: ConnectorSpec = ConnectorSpec {
     deps: None,
     capabilities,
     start: Some(start),
+    on_demand: false,
 };
 
 /// Largest request head accepted.
@@ -244,6 +245,21 @@ pub fn token_suffix(req: &Request) -> String {
     let token = session::http_token(&req.query, req.header("cookie"), req.header("user-agent"));
     let encoded: String = form_urlencoded::byte_serialize(token.as_bytes()).collect();
     format!("?tkn={encoded}")
+}
+
+/// The part of an on-demand stream a progressive request asks for: `?start=` and `?end=` (or
+/// MistServer's `?stop=`), in ms. Values that are not whole numbers are ignored.
+pub fn play_range(req: &Request) -> PlayRange {
+    let mut range = PlayRange::ALL;
+    for (k, v) in form_urlencoded::parse(req.query.as_bytes()) {
+        let ms = v.trim().parse::<i64>().ok().map(|ms| ms.max(0));
+        match k.as_ref() {
+            "start" => range.start_ms = ms.or(range.start_ms),
+            "end" | "stop" => range.end_ms = ms.or(range.end_ms),
+            _ => {}
+        }
+    }
+    range
 }
 
 /// How many packets one viewer write takes at most.

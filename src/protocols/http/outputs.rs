@@ -6,9 +6,11 @@ use serde_json::{json, Value};
 
 use crate::protocols::ConnectorSpec;
 
+/// An output on the HTTP listener; `on_demand`: it plays file streams too.
 const fn http_output(
     name: &'static str,
     desc: &'static str,
+    on_demand: bool,
     capabilities: fn() -> Value,
 ) -> ConnectorSpec {
     ConnectorSpec {
@@ -18,12 +20,14 @@ const fn http_output(
         deps: Some("HTTP"),
         capabilities,
         start: None,
+        on_demand,
     }
 }
 
 pub const HLS: ConnectorSpec = http_output(
     "HLS",
     "HTTP Live Streaming over MPEG-TS at /hls/STREAM/index.m3u8.",
+    false,
     || {
         json!({
             "friendly": "HLS (TS)",
@@ -36,7 +40,7 @@ pub const HLS: ConnectorSpec = http_output(
     },
 );
 
-pub const CMAF: ConnectorSpec = http_output("CMAF", "DASH and HLS (version 7) over fragmented MP4 at /cmaf/STREAM/index.mpd and /cmaf/STREAM/index.m3u8.", || {
+pub const CMAF: ConnectorSpec = http_output("CMAF", "DASH and HLS (version 7) over fragmented MP4 at /cmaf/STREAM/index.mpd and /cmaf/STREAM/index.m3u8.", false, || {
     json!({
         "friendly": "DASH / HLS (CMAF)",
         "codecs": [[["H264", "HEVC"], ["AAC", "MP3"]]],
@@ -53,6 +57,7 @@ pub const CMAF: ConnectorSpec = http_output("CMAF", "DASH and HLS (version 7) ov
 pub const MP4: ConnectorSpec = http_output(
     "MP4",
     "Progressive fragmented MP4 at /STREAM.mp4 (plays live in a browser video element).",
+    true,
     || {
         json!({
             "friendly": "MP4 over HTTP",
@@ -69,6 +74,7 @@ pub const MP4: ConnectorSpec = http_output(
 pub const HTTPTS: ConnectorSpec = http_output(
     "HTTPTS",
     "Progressive MPEG-TS at /STREAM.ts.",
+    true,
     || {
         json!({
             "friendly": "TS over HTTP",
@@ -82,21 +88,27 @@ pub const HTTPTS: ConnectorSpec = http_output(
     },
 );
 
-pub const MP3: ConnectorSpec = http_output("MP3", "Progressive MP3 audio at /STREAM.mp3.", || {
-    json!({
-        "friendly": "MP3 over HTTP",
-        "codecs": [[["MP3"]]],
-        "methods": [{"handler": "http", "type": "html5/audio/mpeg", "priority": 8, "url_rel": "/$.mp3"}],
-        "url_rel": "/$.mp3",
-        "push_urls": ["/*.mp3"],
-        "url_match": "/$.mp3",
-        "required": {}, "optional": {}
-    })
-});
+pub const MP3: ConnectorSpec = http_output(
+    "MP3",
+    "Progressive MP3 audio at /STREAM.mp3.",
+    true,
+    || {
+        json!({
+            "friendly": "MP3 over HTTP",
+            "codecs": [[["MP3"]]],
+            "methods": [{"handler": "http", "type": "html5/audio/mpeg", "priority": 8, "url_rel": "/$.mp3"}],
+            "url_rel": "/$.mp3",
+            "push_urls": ["/*.mp3"],
+            "url_match": "/$.mp3",
+            "required": {}, "optional": {}
+        })
+    },
+);
 
 pub const AAC: ConnectorSpec = http_output(
     "AAC",
     "Progressive AAC audio (ADTS) at /STREAM.aac.",
+    true,
     || {
         json!({
             "friendly": "AAC over HTTP",

@@ -105,8 +105,8 @@ pub async fn serve(
         .play(
             raw_name,
             kind.connector(),
-            peer.ip(),
-            &req.url(),
+            (peer.ip(), &req.url()),
+            super::play_range(req),
             OFFLINE_WAIT,
         )
         .await

@@ -91,7 +91,8 @@ pub trait Format {
 
 /// The live buffer behind a playlist or segment request. A playlist (`playlist`) starts a
 /// configured stream and waits up to [`PLAYLIST_WAIT`] for its first fragment; a segment only
-/// finds running streams. `Err` is the answer to give.
+/// finds running streams. An on-demand (file) stream is not served here yet:
+/// `404 Error opening stream`. `Err` is the answer to give.
 pub async fn segment_buffer(
     ctx: &ListenerContext,
     name: &str,
@@ -102,6 +103,11 @@ pub async fn segment_buffer(
         .open_buffer(name, playlist)
         .await
         .map_err(|e| Response::stream_error(&e))?;
+    if buffer.vod_duration().is_some() {
+        return Err(Response::not_found(
+            "on-demand streams are not served as HLS or DASH yet; use the progressive outputs",
+        ));
+    }
     if playlist && !buffer.wait_fragments(1, PLAYLIST_WAIT).await {
         return Err(Response::not_found("the stream has no segments yet"));
     }

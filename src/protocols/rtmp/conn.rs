@@ -18,7 +18,7 @@ use super::chunk::{self, ChunkError, ChunkReader, RtmpMessage};
 use super::handshake::{self, HandshakeError};
 use super::ingest::Ingest;
 use super::message::{self as msg, Command, Control, MessageError};
-use crate::hub::{PublishRequest, StreamError};
+use crate::hub::{PlayRange, PublishRequest, StreamError};
 use crate::media::amf0::Amf0Value;
 use crate::protocols::write::write_all_within;
 use crate::protocols::{ListenerContext, OFFLINE_WAIT, VIEWER_WRITE_TIMEOUT};
@@ -101,7 +101,12 @@ pub struct Conn {
 enum Next {
     Continue,
     Publish(Box<Ingest>),
-    Play { name: String, stream_id: u32 },
+    /// Play `name`; an on-demand stream from `range` (the `play` command's start, when ≥ 0).
+    Play {
+        name: String,
+        stream_id: u32,
+        range: PlayRange,
+    },
     Close,
 }
 
@@ -181,9 +186,18 @@ impl Conn {
                     {
                         Next::Continue => {}
                         Next::Publish(i) => ingest = Some(i),
-                        Next::Play { name, stream_id } => {
+                        Next::Play {
+                            name,
+                            stream_id,
+                            range,
+                        } => {
                             self.flush(&mut sock).await?;
-                            return super::play::run(self, sock, &name, stream_id, stop).await;
+                            let play = super::play::Play {
+                                name: &name,
+                                stream_id,
+                                range,
+                            };
+                            return super::play::run(self, sock, play, stop).await;
                         }
                         Next::Close => {
                             self.flush(&mut sock).await?;
@@ -491,9 +505,17 @@ impl Conn {
             }
             "play" => {
                 let raw = c.args.first().and_then(Amf0Value::as_str).unwrap_or("");
+                // play(name, start, duration, reset): a start of 0 or more is a position in a
+                // recorded stream (-2 and -1 mean live), in ms.
+                let start = c.args.get(1).and_then(Amf0Value::as_f64);
+                let range = match start {
+                    Some(ms) if ms > 0.0 => PlayRange::from(ms as i64),
+                    _ => PlayRange::ALL,
+                };
                 return Ok(Next::Play {
                     name: stream_key(raw),
                     stream_id,
+                    range,
                 });
             }
             "FCUnpublish" | "deleteStream" | "closeStream" => {
@@ -507,17 +529,19 @@ impl Conn {
         Ok(Next::Continue)
     }
 
-    /// Opens `name` for playing, reporting failure to the client as `onStatus`.
+    /// Opens `name` for playing (an on-demand stream: `range` of it), reporting failure to the
+    /// client as `onStatus`.
     pub async fn open_play(
         &mut self,
         name: &str,
         stream_id: u32,
+        range: PlayRange,
     ) -> Result<(String, crate::hub::Subscription), ConnError> {
         let url = format!("{}/{name}", self.tc_url.trim_end_matches('/'));
         match self
             .ctx
             .hub
-            .play(name, "RTMP", self.peer.ip(), &url, OFFLINE_WAIT)
+            .play(name, "RTMP", (self.peer.ip(), &url), range, OFFLINE_WAIT)
             .await
         {
             Ok(s) => Ok(s),

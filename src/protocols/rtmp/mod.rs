@@ -34,6 +34,7 @@ pub const SPEC: ConnectorSpec = ConnectorSpec {
     deps: None,
     capabilities,
     start: Some(start),
+    on_demand: true,
 };
 
 fn capabilities() -> serde_json::Value {

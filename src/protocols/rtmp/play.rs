@@ -6,6 +6,11 @@
 //! same shared buffers. A client that created a different message stream id gets its own
 //! chunking. Incoming control messages are handled while playing; `deleteStream`/`closeStream`
 //! end playback.
+//!
+//! An on-demand stream plays from the `play` command's start (when it gives one) to the end of
+//! the file, then `NetStream.Play.Stop`; `seek` restarts it at the keyframe at or before the
+//! asked time (`NetStream.Seek.Notify`, then `Play.Start` and the headers again). A live
+//! stream answers a seek with `NetStream.Seek.Failed`.
 
 use std::sync::Arc;
 
@@ -18,25 +23,38 @@ use super::conn::{Conn, ConnError, CSID_AUDIO, CSID_STATUS, CSID_VIDEO, OUT_CHUN
 use super::message as msg;
 use crate::hub::buffer::{Entry, ReadEvent};
 use crate::hub::session::{ConnInfo, SessionKind};
+use crate::hub::PlayRange;
 use crate::media::amf0::Amf0Value;
-use crate::media::flv::on_metadata;
 use crate::media::flv::{self, TAG_AUDIO, TAG_VIDEO};
 use crate::media::Track;
 use crate::protocols::av_select::AvSelection;
 use crate::protocols::deliver;
+use crate::protocols::http::flv::metadata_for;
 
 const BATCH: usize = 64;
 /// The message stream id cached chunkings are made for.
 const SHARED_STREAM_ID: u32 = 1;
 
-/// Plays `name` to the client until it leaves or the stream ends.
+/// What a `play` command asked for.
+pub struct Play<'a> {
+    pub name: &'a str,
+    pub stream_id: u32,
+    /// Where an on-demand stream starts.
+    pub range: PlayRange,
+}
+
+/// Plays a stream to the client until it leaves or the stream ends.
 pub async fn run(
     conn: &mut Conn,
     mut sock: TcpStream,
-    name: &str,
-    stream_id: u32,
+    play: Play<'_>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), ConnError> {
+    let Play {
+        name,
+        stream_id,
+        range,
+    } = play;
     // RTMP viewers are a session per connection (facts §6.1); USER_NEW decides.
     let info = ConnInfo {
         stream: crate::stream_name::sanitize(name),
@@ -54,7 +72,7 @@ pub async fn run(
             return Err(ConnError::Refused(format!("play of {name:?}: {e}")));
         }
     };
-    let (name, mut sub) = match conn.open_play(name, stream_id).await {
+    let (name, mut sub) = match conn.open_play(name, stream_id, range).await {
         Ok(s) => s,
         Err(e) => {
             conn.flush(&mut sock).await?;
@@ -62,13 +80,7 @@ pub async fn run(
         }
     };
     let peer = conn.peer;
-    conn.send(
-        super::conn::CSID_CONTROL,
-        0,
-        msg::USER_CONTROL,
-        0,
-        &msg::user_control(msg::STREAM_BEGIN, stream_id),
-    );
+    stream_begin(conn, stream_id);
     conn.send_status(
         stream_id,
         "status",
@@ -94,7 +106,7 @@ pub async fn run(
     conn.flush(&mut sock).await?;
     tracing::debug!(stream = name.as_str(), "RTMP viewer {peer} started");
 
-    let buffer = sub.reader.buffer().clone();
+    let mut buffer = sub.reader.buffer().clone();
     let (mut rd, mut wr) = sock.split();
     let mut sel = AvSelection::default();
     let mut batch: Vec<Arc<Entry>> = Vec::new();
@@ -129,6 +141,16 @@ pub async fn run(
                     if matches!(c.name.as_str(), "deleteStream" | "closeStream" | "FCUnpublish") {
                         return Ok(());
                     }
+                    if c.name == "seek" {
+                        let ms = c.args.first().and_then(Amf0Value::as_f64).unwrap_or(0.0);
+                        if sub.seek(ms as i64) {
+                            buffer = sub.reader.buffer().clone();
+                            sel = AvSelection::default();
+                            seeked(conn, stream_id, &name, ms);
+                        } else {
+                            conn.send_status(stream_id, "error", "NetStream.Seek.Failed", "A live stream cannot seek.");
+                        }
+                    }
                 } else if m.msg_type != msg::AUDIO && m.msg_type != msg::VIDEO {
                     conn.on_control(m.msg_type, &m.payload)?;
                 }
@@ -141,7 +163,7 @@ pub async fn run(
             if !sel.is_current(entry.meta_version) {
                 let change = sel.update(&buffer.meta());
                 if change.first {
-                    let metadata = on_metadata(sel.video.as_ref(), sel.audio.as_ref());
+                    let metadata = metadata_for(sel.video.as_ref(), sel.audio.as_ref(), &buffer);
                     conn.send_amf(CSID_STATUS, msg::DATA_AMF0, stream_id, &metadata);
                 }
                 for (tag_type, body) in change.headers.iter().filter_map(flv::sequence_body) {
@@ -180,6 +202,35 @@ pub async fn run(
             return Ok(());
         }
     }
+}
+
+/// The user control message StreamBegin for `stream_id`.
+fn stream_begin(conn: &mut Conn, stream_id: u32) {
+    conn.send(
+        super::conn::CSID_CONTROL,
+        0,
+        msg::USER_CONTROL,
+        0,
+        &msg::user_control(msg::STREAM_BEGIN, stream_id),
+    );
+}
+
+/// What a client is told after a seek: the stream begins again at the new place.
+fn seeked(conn: &mut Conn, stream_id: u32, name: &str, ms: f64) {
+    tracing::debug!(stream = name, "RTMP viewer {} seeks to {ms} ms", conn.peer);
+    stream_begin(conn, stream_id);
+    conn.send_status(
+        stream_id,
+        "status",
+        "NetStream.Seek.Notify",
+        &format!("Seeking to {ms} ms in {name}."),
+    );
+    conn.send_status(
+        stream_id,
+        "status",
+        "NetStream.Play.Start",
+        &format!("Started playing {name}."),
+    );
 }
 
 /// A packet chunked for message stream [`SHARED_STREAM_ID`], cached on its buffer entry.

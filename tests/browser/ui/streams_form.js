@@ -45,12 +45,18 @@ run(async (t) => {
   await page.click('#stream-browse-list .browse-file[data-name="a.mp4"]');
   await page.waitForSelector("#stream-browse-dialog", { state: "hidden" });
   t.out.picked = await page.inputValue("#stream-source");
+  // An MP4 has an input: no note. A source no input reads gets one.
+  t.out.pickedNoteHidden = await page.isHidden("#stream-source-note");
+  await page.fill("#stream-source", "/srv/notes.txt");
   await page.waitForSelector("#stream-source-note", { state: "visible" });
   t.out.fileNote = await page.textContent("#stream-source-note");
+  await t.shot("form-file-note");
+  await page.fill("#stream-source", t.out.picked);
+  await page.waitForSelector("#stream-source-note", { state: "hidden" });
   await t.shot("form-file");
   await page.click("#stream-save");
   await page.waitForSelector(row("vod_files"));
-  await t.until("the server's reason in the list", async () => (await page.textContent(`${row("vod_files")} td.streams-status`)).includes("No input"));
+  await t.until("the server's status in the list", async () => (await page.textContent(`${row("vod_files")} td.streams-status`)).includes("Available"));
   t.out.vodStatus = await page.textContent(`${row("vod_files")} td.streams-status`);
 
   t.step("a stream the STREAM_ADD trigger refuses");

@@ -1,0 +1,79 @@
+//! On-demand files, the hub's side: opening a file's index and feeding each viewer from disk.
+//! Plain tokio and `std::fs`; what a file holds is [`crate::media::vod`]'s business.
+//!
+//! ```text
+//!   stream source /films/a.mp4 ──file::open──▶ VodFile { path, index }     (once per load)
+//!        a.mp4.eddyidx beside it (or in the cache folder) when its stamp matches, else scan
+//!   viewer (?start=10000) ──feed::play──▶ its own LiveBuffer ◀── feeder task: index.seek(10 s),
+//!        then one read per run of nearby entries, a few seconds / MB ahead of the viewer
+//! ```
+//!
+//! - [`mod@file`]: [`file::open`] finds or builds the index (on a blocking thread), stores a new one
+//!   beside the file or in the cache folder ([`place`]), and logs which and how long it took.
+//! - [`feed`]: [`feed::play`] gives a viewer a reader of a private on-demand
+//!   [`LiveBuffer`](crate::hub::buffer::LiveBuffer) and spawns the task that fills it, with
+//!   backpressure: it stays at most [`feed::READ_AHEAD_MS`] and [`feed::READ_AHEAD_BYTES`]
+//!   ahead of what the viewer took, and closes the buffer at the end of the file (or range).
+//!
+//! A stream is on demand when its source is an absolute file path ([`file_source`]); folder
+//! sources (ending in `/`) are not served yet.
+
+pub mod feed;
+pub mod file;
+pub mod place;
+mod seekbuf;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::buffer::{Counters, Reader};
+use super::{OnDrop, PlayRange, Subscription};
+
+pub use feed::play;
+pub use file::{open, OpenError, VodFile};
+
+/// A viewer's hold on `file`: its own reader of `range`, fed until the subscription is dropped
+/// (which stops the feeder and runs `release`). Byte counts go to `counters`, the stream's.
+pub fn subscribe(
+    file: Arc<VodFile>,
+    range: PlayRange,
+    counters: Arc<Counters>,
+    release: OnDrop,
+) -> Subscription {
+    let (reader, stop) = play(file.clone(), range, counters.clone());
+    Subscription {
+        reader,
+        playing: Some(Playing {
+            file,
+            counters,
+            feeder: stop,
+        }),
+        _release: release,
+    }
+}
+
+/// What an on-demand subscription plays: the file, the stream's counters, and what stops the
+/// current feeder when dropped.
+pub struct Playing {
+    file: Arc<VodFile>,
+    counters: Arc<Counters>,
+    feeder: OnDrop,
+}
+
+impl Playing {
+    /// A fresh reader of `range`; the previous feeder stops.
+    pub fn restart(&mut self, range: PlayRange) -> Reader {
+        let (reader, stop) = play(self.file.clone(), range, self.counters.clone());
+        self.feeder = stop;
+        reader
+    }
+}
+
+/// The file an on-demand source names: an absolute path that is not a folder (`/films/a.mp4`).
+pub fn file_source(source: &str) -> Option<PathBuf> {
+    let path = Path::new(source);
+    (path.is_absolute() && !source.ends_with('/')).then(|| path.to_path_buf())
+}

@@ -1,0 +1,223 @@
+//! Figures for a long file (ignored by default; run with
+//! `cargo test --release --test vod -- --ignored --nocapture`): a 2-hour 2.5 Mbit/s MP4 made
+//! in the temp folder with `-stream_loop -1 -t 7200 -c copy` (deleted afterwards). Prints the
+//! first open (index) time, the open time with the stored index, the first byte of a
+//! progressive MP4, and the server's memory with 50 FLV viewers each at another `?start=`,
+//! reading at about the file's rate.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use crate::common::LiveServer;
+use crate::{ffmpeg, server, streams};
+
+/// The `N` of "in N ms" in the first log line that has `what`.
+fn logged_ms(ls: &LiveServer, what: &str) -> f64 {
+    ls.server
+        .stderr()
+        .lines()
+        .find(|l| l.contains(what))
+        .and_then(|l| {
+            l.split(" in ")
+                .nth(1)?
+                .split(" ms")
+                .next()?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(f64::NAN)
+}
+
+/// GETs `path`; returns the time to the first body byte, and keeps the socket to read on.
+fn first_byte(port: u16, path: &str) -> (Duration, TcpStream) {
+    let started = Instant::now();
+    let mut sock = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(sock, "GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n").expect("request");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = sock.read(&mut buf).expect("read");
+        assert!(n > 0, "closed before the body");
+        got.extend_from_slice(&buf[..n]);
+        if let Some(at) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            if got.len() > at + 4 {
+                return (started.elapsed(), sock);
+            }
+        }
+    }
+}
+
+/// The server's user + system CPU time, in clock ticks.
+fn cpu_ticks(ls: &LiveServer) -> u64 {
+    let pid = ls.server.child.as_ref().expect("running").id();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which is in parentheses): utime and stime are 14 and 15.
+    let rest = stat.rsplit(')').next().unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| {
+        fields
+            .get(i - 3)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(14) + field(15)
+}
+
+fn ticks_per_second() -> f64 {
+    let out = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output();
+    out.ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+#[test]
+#[ignore = "a benchmark: makes a 2 GB file; run it by name with --ignored"]
+fn bench_a_two_hour_file() {
+    let dir = tempfile::Builder::new()
+        .prefix("eddy-vod-bench")
+        .tempdir_in(std::env::temp_dir())
+        .expect("tempdir");
+    let clip = dir.path().join("clip.mp4");
+    let big = dir.path().join("big.mp4");
+    let at = |p: &std::path::Path| p.to_string_lossy().into_owned();
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=1280x720:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=44100",
+        "-t",
+        "20",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-b:v",
+        "2350k",
+        "-maxrate",
+        "2350k",
+        "-bufsize",
+        "4700k",
+        "-g",
+        "50",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "128k",
+        &at(&clip),
+    ]);
+    ffmpeg(&[
+        "-stream_loop",
+        "-1",
+        "-i",
+        &at(&clip),
+        "-t",
+        "7200",
+        "-c",
+        "copy",
+        &at(&big),
+    ]);
+    let size = std::fs::metadata(&big).expect("big file").len();
+    let ls = server(streams(&[("big", &big), ("again", &big)]));
+    let rss_idle = ls.rss_kib();
+
+    let get = |path: &str| {
+        let started = Instant::now();
+        let url = format!("http://127.0.0.1:{}{path}", ls.http);
+        let text = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(600))
+            .build()
+            .expect("client")
+            .get(url)
+            .send()
+            .expect("get")
+            .text()
+            .expect("body");
+        assert!(text.contains("\"vod\""), "{text}");
+        started.elapsed()
+    };
+    let first_open = get("/json_big.js");
+    let rss_index = ls.rss_kib();
+    let stored_open = get("/json_again.js");
+    let (mp4_first, _a) = first_byte(ls.http, "/big.mp4");
+    let (mp4_middle, _b) = first_byte(ls.http, "/big.mp4?start=3600000");
+    drop((_a, _b));
+
+    // 50 FLV viewers, each at another place, reading at about 2.5 Mbit/s.
+    let rss_before = ls.rss_kib();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut viewers = Vec::new();
+    for i in 0..50u64 {
+        let (port, stop) = (ls.http, stop.clone());
+        viewers.push(std::thread::spawn(move || {
+            let path = format!("/big.flv?start={}", i * 140_000);
+            let (_, mut sock) = first_byte(port, &path);
+            let mut buf = vec![0u8; 40 * 1024];
+            let mut total = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                match sock.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => total += n as u64,
+                }
+                // 40 KB at 320 KB/s: an eighth of a second.
+                std::thread::sleep(Duration::from_millis(125));
+            }
+            total
+        }));
+    }
+    // CPU over the middle 15 s (the viewers have started).
+    std::thread::sleep(Duration::from_secs(5));
+    let cpu_from = cpu_ticks(&ls);
+    std::thread::sleep(Duration::from_secs(15));
+    let cpu = (cpu_ticks(&ls) - cpu_from) as f64 / ticks_per_second() / 15.0 * 100.0;
+    let rss_viewers = ls.rss_kib();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let bytes: u64 = viewers.into_iter().map(|v| v.join().unwrap_or(0)).sum();
+
+    println!("| figure | value |\n|---|---|");
+    println!(
+        "| file | {:.2} GB, 2 h, 2.5 Mbit/s H.264 + AAC, moov at the end |",
+        size as f64 / 1e9
+    );
+    println!(
+        "| first open (scan + store), json_ answer | {:.0} ms (log: indexed in {:.0} ms) |",
+        first_open.as_secs_f64() * 1e3,
+        logged_ms(&ls, "big.mp4 indexed in")
+    );
+    println!(
+        "| open with the stored index, json_ answer | {:.0} ms (log: {:.1} ms) |",
+        stored_open.as_secs_f64() * 1e3,
+        logged_ms(&ls, "opened with its stored index")
+    );
+    println!(
+        "| first byte of /big.mp4 (warm) | {:.1} ms |",
+        mp4_first.as_secs_f64() * 1e3
+    );
+    println!(
+        "| first byte of /big.mp4?start=3600000 | {:.1} ms |",
+        mp4_middle.as_secs_f64() * 1e3
+    );
+    println!(
+        "| server RSS: idle / with the index loaded | {} / {} MiB |",
+        rss_idle / 1024,
+        rss_index / 1024
+    );
+    println!("| server RSS: before / with 50 FLV viewers at different starts | {} / {} MiB ({:.0} KiB per viewer) |", rss_before / 1024, rss_viewers / 1024, (rss_viewers.saturating_sub(rss_before)) as f64 / 50.0);
+    println!(
+        "| server CPU with the 50 viewers | {cpu:.1} % of a core ({:.3} % per viewer) |",
+        cpu / 50.0
+    );
+    println!(
+        "| bytes the 50 viewers read in 20 s | {:.1} MB |",
+        bytes as f64 / 1e6
+    );
+}
