@@ -60,6 +60,23 @@ pub enum Codec {
     Vp9,
     Aac,
     Mp3,
+    /// Opus (RFC 6716): one Opus packet per [`Packet`]; init is the `OpusHead` identification
+    /// header of RFC 7845 section 5.1 (as Ogg and Matroska carry it).
+    Opus,
+    /// Vorbis: one Vorbis packet per [`Packet`]; init is the three header packets
+    /// (identification, comment, setup) in Xiph lacing, as Matroska's CodecPrivate has them.
+    Vorbis,
+    /// Theora: one frame per [`Packet`]; init is the three header packets in Xiph lacing.
+    Theora,
+    /// AC-3 (ATSC A/52): one syncframe per [`Packet`]; no init.
+    Ac3,
+    /// Linear PCM: signed samples of `size` bits, big-endian (MistServer's `PCM`), channels
+    /// interleaved; no init.
+    Pcm,
+    /// G.711 A-law, 8 bits a sample; no init.
+    Alaw,
+    /// G.711 mu-law, 8 bits a sample; no init.
+    Ulaw,
     /// AMF script data (onMetaData and friends) carried as a meta track.
     Amf,
 }
@@ -74,14 +91,28 @@ impl Codec {
             Codec::Vp9 => "VP9",
             Codec::Aac => "AAC",
             Codec::Mp3 => "MP3",
+            Codec::Opus => "opus",
+            Codec::Vorbis => "vorbis",
+            Codec::Theora => "theora",
+            Codec::Ac3 => "AC3",
+            Codec::Pcm => "PCM",
+            Codec::Alaw => "ALAW",
+            Codec::Ulaw => "ULAW",
             Codec::Amf => "JSON",
         }
     }
 
     pub fn kind(self) -> TrackKind {
         match self {
-            Codec::H264 | Codec::Hevc | Codec::Av1 | Codec::Vp9 => TrackKind::Video,
-            Codec::Aac | Codec::Mp3 => TrackKind::Audio,
+            Codec::H264 | Codec::Hevc | Codec::Av1 | Codec::Vp9 | Codec::Theora => TrackKind::Video,
+            Codec::Aac
+            | Codec::Mp3
+            | Codec::Opus
+            | Codec::Vorbis
+            | Codec::Ac3
+            | Codec::Pcm
+            | Codec::Alaw
+            | Codec::Ulaw => TrackKind::Audio,
             Codec::Amf => TrackKind::Meta,
         }
     }
@@ -111,6 +142,8 @@ pub struct Track {
     pub bps: u64,
     pub firstms: i64,
     pub lastms: i64,
+    /// Language, an ISO 639-2 code (`eng`); empty when unknown.
+    pub lang: String,
 }
 
 impl Track {

@@ -250,7 +250,7 @@ fn write_sample_entry(
             write_audio_entry(w, track, channels, 0x40, Some(&track.init))
         }
         Codec::Mp3 => write_audio_entry(w, track, track.channels, 0x6B, None),
-        Codec::Av1 | Codec::Vp9 | Codec::Amf => Err(Mp4Error::Unsupported(format!(
+        _ => Err(Mp4Error::Unsupported(format!(
             "codec {}",
             codec.mist_name()
         ))),

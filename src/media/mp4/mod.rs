@@ -95,7 +95,7 @@ pub fn timescale(track: &Track) -> u32 {
 fn supported_codec(track: &Track) -> Result<Codec, Mp4Error> {
     match track.codec {
         Some(c @ (Codec::H264 | Codec::Hevc | Codec::Aac | Codec::Mp3)) => Ok(c),
-        Some(c @ (Codec::Av1 | Codec::Vp9 | Codec::Amf)) => Err(Mp4Error::Unsupported(format!(
+        Some(c) => Err(Mp4Error::Unsupported(format!(
             "codec {} (track {})",
             c.mist_name(),
             track.id

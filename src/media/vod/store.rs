@@ -9,7 +9,7 @@
 //! u32 tracks            then per track:
 //!     u32 id, u8 codec (0 = none), u32 + bytes init, u32 + UTF-8 codec_string,
 //!     u32 width, height, fpks, rate, channels, size, u64 bps, i64 firstms, lastms,
-//!     u32 source id
+//!     u32 source id, u32 + UTF-8 lang
 //! u32 skipped           then per name: u32 + UTF-8
 //! u64 entries           then ENTRY_LEN bytes each:
 //!     u32 track, i64 time, i32 offset, u8 keyframe, u64 pos, u32 raw_len, u32 size
@@ -37,11 +37,11 @@ pub struct FileStamp {
 
 const MAGIC: &[u8; 8] = b"EDDYVIDX";
 /// The format's version: a change of layout or meaning gets a new one.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 /// Bytes of one stored entry.
 pub const ENTRY_LEN: usize = 33;
-/// Bytes of a track without its init and codec string.
-const TRACK_LEN: usize = 4 + 1 + 4 + 4 + 6 * 4 + 8 * 3 + 4;
+/// Bytes of a track without its init, codec string and language.
+const TRACK_LEN: usize = 4 + 1 + 4 + 4 + 6 * 4 + 8 * 3 + 4 + 4;
 
 /// Stable numbers for the codecs (0 = none).
 fn codec_code(codec: Option<Codec>) -> u8 {
@@ -54,6 +54,13 @@ fn codec_code(codec: Option<Codec>) -> u8 {
         Some(Codec::Aac) => 5,
         Some(Codec::Mp3) => 6,
         Some(Codec::Amf) => 7,
+        Some(Codec::Opus) => 8,
+        Some(Codec::Vorbis) => 9,
+        Some(Codec::Theora) => 10,
+        Some(Codec::Ac3) => 11,
+        Some(Codec::Pcm) => 12,
+        Some(Codec::Alaw) => 13,
+        Some(Codec::Ulaw) => 14,
     }
 }
 
@@ -65,8 +72,20 @@ fn codec_of(code: u8) -> Option<Option<Codec>> {
         Some(Codec::Av1),
         Some(Codec::Vp9),
     ];
-    let more = [Some(Codec::Aac), Some(Codec::Mp3), Some(Codec::Amf)];
-    all.into_iter().chain(more).find(|&c| codec_code(c) == code)
+    let audio = [
+        Some(Codec::Aac),
+        Some(Codec::Mp3),
+        Some(Codec::Amf),
+        Some(Codec::Opus),
+        Some(Codec::Vorbis),
+        Some(Codec::Theora),
+        Some(Codec::Ac3),
+    ];
+    let raw = [Some(Codec::Pcm), Some(Codec::Alaw), Some(Codec::Ulaw)];
+    all.into_iter()
+        .chain(audio)
+        .chain(raw)
+        .find(|&c| codec_code(c) == code)
 }
 
 /// A 64-bit checksum of 8-byte words (FNV-1a over words, the tail zero-padded): any change of
@@ -108,6 +127,7 @@ pub fn to_bytes(index: &Index, stamp: FileStamp) -> Vec<u8> {
         out.extend_from_slice(&t.lastms.to_le_bytes());
         let source = index.source_ids.get(i).copied().unwrap_or(0);
         out.extend_from_slice(&source.to_le_bytes());
+        put(&mut out, t.lang.as_bytes());
     }
     out.extend_from_slice(&(index.skipped.len() as u32).to_le_bytes());
     for name in &index.skipped {
@@ -254,8 +274,12 @@ pub fn from_bytes(bytes: &[u8], stamp: FileStamp) -> Result<Index, VodError> {
             bps: r.u64()?,
             firstms: r.i64()?,
             lastms: r.i64()?,
+            lang: String::new(),
         });
         source_ids.push(r.u32()?);
+        if let Some(track) = tracks.last_mut() {
+            track.lang = r.text()?;
+        }
     }
     let n = r.count(4, "skipped names")?;
     let mut skipped = Vec::with_capacity(n);
