@@ -491,8 +491,7 @@ impl Handler<ResolveStream> for Supervisor {
         let on_demand = config
             .get("source")
             .and_then(Value::as_str)
-            .and_then(crate::hub::vod::file_source)
-            .is_some();
+            .is_some_and(crate::hub::vod::on_demand);
         let addr = match self.streams.get(&name) {
             Some(a) if a.connected() => a.clone(),
             _ if !msg.create && !on_demand => return Err(StreamError::Offline(name)),
@@ -524,10 +523,14 @@ impl Handler<StreamReport> for Supervisor {
                     self.stream_stats.insert(stats.name.clone(), stats);
                 }
             }
-            StreamReport::Failed { name, reason } => {
+            // Kept for the `streams` answer, so only for configured names: a wildcard
+            // instance's failure (a folder's missing file) is in the log, and any number of
+            // made-up names cannot grow this map.
+            StreamReport::Failed { name, reason } if self.config.streams.contains_key(&name) => {
                 self.stream_errors
                     .insert(name, format!("Stream offline: {reason}"));
             }
+            StreamReport::Failed { .. } => {}
             StreamReport::Ready(name) => {
                 let starter = self.push_starter(ctx);
                 let rules = auto::rules(&self.config);

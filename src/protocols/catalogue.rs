@@ -100,7 +100,7 @@ pub struct InputSpec {
 /// on-demand files (an absolute path; the container is told by the file's first bytes, the
 /// extension only picks the entry `capabilities` shows).
 pub fn inputs() -> &'static [InputSpec] {
-    static INPUTS: [InputSpec; 6] = [
+    static INPUTS: [InputSpec; 7] = [
         InputSpec {
             name: "Buffer",
             source_match: &["push://*"],
@@ -135,6 +135,16 @@ pub fn inputs() -> &'static [InputSpec] {
             name: "AAC",
             source_match: &["/*.aac"],
             capabilities: || file_input("AAC audio files (ADTS)", &[&["AAC"]]),
+        },
+        InputSpec {
+            name: "Folder",
+            source_match: &["/*/"],
+            capabilities: || {
+                file_input(
+                    "A folder: each file in it plays as STREAM+FILENAME (subfolders are not served)",
+                    &[&["H264", "HEVC"], &["AAC", "MP3"]],
+                )
+            },
         },
     ];
     &INPUTS
@@ -216,7 +226,10 @@ mod tests {
     #[test]
     fn file_inputs_match_the_containers_eddy_reads() {
         use crate::media::vod::Container;
-        for input in inputs().iter().filter(|i| i.name != "Buffer") {
+        for input in inputs()
+            .iter()
+            .filter(|i| i.name != "Buffer" && i.name != "Folder")
+        {
             for pattern in input.source_match {
                 let ext = pattern.rsplit('.').next().unwrap_or_default();
                 let container = Container::detect(&[], ext).expect("a container");
@@ -228,6 +241,8 @@ mod tests {
         }
         assert!(input_capabilities()["MP4"]["source_match"].is_array());
         assert!(input_for("/films/a.mkv").is_none());
+        assert_eq!(input_for("/films/").map(|i| i.name), Some("Folder"));
+        assert!(crate::hub::vod::on_demand("/films/"));
     }
 
     #[test]

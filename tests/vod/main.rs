@@ -6,6 +6,7 @@
 //! - [`outputs`]: every output, whole files and `?start=`/`?end=`, the info handlers.
 //! - [`rtmp_seek`]: RTMP `seek`, with a scripted player.
 //! - [`lifecycle`]: the stored index, broken files, triggers, STREAM_SOURCE, recordings.
+//! - [`folder`]: folder sources (`stream+filename`), traversal attempts refused.
 //! - [`bench`] (ignored; `cargo test --release --test vod -- --ignored --nocapture`): a 2-hour
 //!   file's index and open times, first byte, and memory with 50 viewers.
 
@@ -13,6 +14,7 @@
 mod common;
 
 mod bench;
+mod folder;
 mod lifecycle;
 mod outputs;
 mod rtmp_seek;

@@ -25,8 +25,13 @@ impl StreamActor {
         if self.refused.is_some() {
             return;
         }
-        let Some(path) = vod::file_source(&self.source) else {
-            return;
+        let path = match vod::source_file(&self.source, &self.name) {
+            Ok(Some(path)) => path,
+            Ok(None) => return,
+            Err(reason) => {
+                tracing::warn!(kind = "STRM", stream = self.name.as_str(), "{reason}");
+                return self.failed(reason, ctx);
+            }
         };
         let name = self.name.clone();
         let open = async move { vod::open(&name, &path).await };

@@ -15,8 +15,8 @@
 //!   backpressure: it stays at most [`feed::READ_AHEAD_MS`] and [`feed::READ_AHEAD_BYTES`]
 //!   ahead of what the viewer took, and closes the buffer at the end of the file (or range).
 //!
-//! A stream is on demand when its source is an absolute file path ([`file_source`]); folder
-//! sources (ending in `/`) are not served yet.
+//! A stream is on demand when its source is an absolute file path ([`file_source`]), or a folder
+//! (ending in `/`) whose files play as `stream+filename` ([`source_file`]).
 
 pub mod feed;
 pub mod file;
@@ -76,4 +76,37 @@ impl Playing {
 pub fn file_source(source: &str) -> Option<PathBuf> {
     let path = Path::new(source);
     (path.is_absolute() && !source.ends_with('/')).then(|| path.to_path_buf())
+}
+
+/// Whether a source is a folder of files (manual §3.3.6.1: an absolute path ending in `/`).
+pub fn folder_source(source: &str) -> bool {
+    source.starts_with('/') && source.ends_with('/')
+}
+
+/// Whether a stream with this source plays files (a file or a folder): it starts when asked
+/// about, with nothing to wait for.
+pub fn on_demand(source: &str) -> bool {
+    file_source(source).is_some() || folder_source(source)
+}
+
+/// The file stream `name` plays from `source`: the file itself, or for a folder source
+/// (`/films/`) the file its wildcard part names (`vod+a.mp4` plays `/films/a.mp4`). `Ok(None)`:
+/// the source is not a file. A folder's stream without a file name, or with a name that could
+/// leave the folder (`/`, `..`, a NUL; so no subfolders either), is refused before any file
+/// system call.
+pub fn source_file(source: &str, name: &str) -> Result<Option<PathBuf>, String> {
+    if !folder_source(source) {
+        return Ok(file_source(source));
+    }
+    let Some(file) = crate::stream_name::wildcard_part(name) else {
+        return Err(format!(
+            "{source} is a folder: its files play as {name}+FILENAME"
+        ));
+    };
+    if file.is_empty() || file.contains(['/', '\0']) || file.contains("..") {
+        return Err(format!(
+            "{file:?} is not a file name of the folder {source} (no /, .. or NUL; subfolders are not served)"
+        ));
+    }
+    Ok(Some(Path::new(source).join(file)))
 }

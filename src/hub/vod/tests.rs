@@ -288,3 +288,32 @@ async fn a_subscription_seeks_within_its_file_and_releases_once() {
     let mut sub = crate::hub::Subscription::new(live.reader(), crate::hub::OnDrop::new(|| {}));
     assert!(!sub.is_on_demand() && !sub.seek(1_000));
 }
+
+#[test]
+fn folder_sources_name_only_files_directly_inside() {
+    use super::{on_demand, source_file};
+    use std::path::PathBuf;
+    let file = |s: &str, n: &str| source_file(s, n);
+    assert_eq!(
+        file("/films/", "vod+a b.mp4"),
+        Ok(Some(PathBuf::from("/films/a b.mp4")))
+    );
+    assert_eq!(
+        file("/films/a.mp4", "vod+x"),
+        Ok(Some(PathBuf::from("/films/a.mp4")))
+    );
+    assert_eq!(file("push://", "live+x"), Ok(None));
+    for bad in [
+        "vod",
+        "vod+",
+        "vod+../etc/passwd",
+        "vod+..",
+        "vod+sub/a.mp4",
+        "vod+a\0.mp4",
+        "vod+a..b",
+    ] {
+        assert!(file("/films/", bad).is_err(), "{bad:?}");
+    }
+    assert!(on_demand("/films/") && on_demand("/films/a.mp4"));
+    assert!(!on_demand("push://") && !on_demand("films/"));
+}
