@@ -213,3 +213,52 @@ fn info_handlers_describe_the_file() {
     assert_eq!(v["active_streams"]["film"]["status"], "Online", "{v}");
     assert_eq!(v["active_streams"]["film"]["tracks"], 2, "{v}");
 }
+
+#[test]
+fn a_track_eddy_cannot_carry_is_named_in_json_and_the_rest_plays() {
+    let dir = scratch();
+    let path = dir.path().join("mixed.mov");
+    crate::ffmpeg(&[
+        "-i",
+        &file("av.mp4").to_string_lossy(),
+        "-map",
+        "0:v",
+        "-map",
+        "0:a",
+        "-map",
+        "0:v",
+        "-c:v:0",
+        "copy",
+        "-c:a",
+        "copy",
+        "-c:v:1",
+        "mjpeg",
+        "-t",
+        "4",
+        &path.to_string_lossy(),
+    ]);
+    let ls = server(streams(&[("mixed", &path)]));
+    let url = format!("http://127.0.0.1:{}/json_mixed.js", ls.http);
+    let v: Value = reqwest::blocking::get(url)
+        .expect("json_")
+        .json()
+        .expect("JSON");
+    assert_eq!(
+        v["meta"]["tracks"].as_object().map(|t| t.len()),
+        Some(2),
+        "{v}"
+    );
+    let left_out = v["meta"]["unsupported_tracks"].to_string();
+    assert!(
+        left_out.contains("track 3") && left_out.contains("jpeg"),
+        "{v}"
+    );
+    let logged = eventually(Duration::from_secs(5), || {
+        ls.server.stderr().contains("cannot carry")
+    });
+    assert!(logged, "{}", ls.server.stderr());
+    let out = dir.path().join("mixed.flv");
+    assert_eq!(download(&ls, "/mixed.flv", &out), 200);
+    let codecs: Vec<String> = probe(&out).into_iter().map(|s| s.codec).collect();
+    assert_eq!(codecs.len(), 2, "{codecs:?}");
+}

@@ -20,6 +20,8 @@ pub(super) struct OnDemand {
     taken: AtomicU64,
     /// Wakes the feeder when the reader took packets.
     took: Notify,
+    /// The file's tracks Eddy cannot carry, by name (a stream's description only).
+    left_out: Mutex<Vec<String>>,
 }
 
 impl OnDemand {
@@ -64,6 +66,7 @@ impl LiveBuffer {
                 duration_ms,
                 taken: AtomicU64::new(0),
                 took: Notify::new(),
+                left_out: Mutex::new(Vec::new()),
             }),
         })
     }
@@ -71,6 +74,23 @@ impl LiveBuffer {
     /// The file's length in ms when this buffer plays a file; `None` for a live stream.
     pub fn vod_duration(&self) -> Option<i64> {
         self.on_demand.as_ref().map(|od| od.duration_ms)
+    }
+
+    /// On demand: names the file's tracks Eddy cannot carry (`json_` lists them).
+    pub fn set_left_out(&self, names: Vec<String>) {
+        if let Some(od) = &self.on_demand {
+            *od.left_out.lock().unwrap_or_else(|e| e.into_inner()) = names;
+        }
+    }
+
+    /// The file's tracks Eddy cannot carry; empty for a live stream.
+    pub fn left_out(&self) -> Vec<String> {
+        self.on_demand.as_ref().map_or_else(Vec::new, |od| {
+            od.left_out
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+        })
     }
 
     /// On demand: drops what the reader took and tells how far the rest reaches.

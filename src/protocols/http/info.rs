@@ -229,6 +229,12 @@ pub fn describe(req: &Request, name: &str, buffer: &LiveBuffer, ctx: &ListenerCo
         info["type"] = json!("vod");
         info["meta"] =
             json!({"tracks": info["meta"]["tracks"].take(), "vod": 1, "version": 4, "bframes": 0});
+        // Eddy's addition: the file's tracks it cannot carry, by name (MistServer has no key
+        // for them; players ignore it).
+        let left_out = buffer.left_out();
+        if !left_out.is_empty() {
+            info["meta"]["unsupported_tracks"] = json!(left_out);
+        }
     } else if let Some(z) = buffer.zero_unix_ms() {
         info["unixoffset"] = json!(z);
     }
