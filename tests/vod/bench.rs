@@ -2,7 +2,8 @@
 //! `cargo test --release --test vod -- --ignored --nocapture`): a 2-hour 2.5 Mbit/s MP4 made
 //! in the temp folder with `-stream_loop -1 -t 7200 -c copy` (deleted afterwards). Prints the
 //! first open (index) time, the open time with the stored index, the first byte of a
-//! progressive MP4, and the server's memory with 50 FLV viewers each at another `?start=`,
+//! progressive MP4, and the server's memory and CPU with [`VIEWERS`] FLV viewers, each at another
+//! `?start=`,
 //! reading at about the file's rate.
 
 use std::io::{Read, Write};
@@ -11,6 +12,9 @@ use std::time::{Duration, Instant};
 
 use crate::common::LiveServer;
 use crate::{ffmpeg, server, streams};
+
+/// FLV viewers at once, spread over the file.
+const VIEWERS: u64 = 200;
 
 /// The `N` of "in N ms" in the first log line that has `what`.
 fn logged_ms(ls: &LiveServer, what: &str) -> f64 {
@@ -152,14 +156,14 @@ fn bench_a_two_hour_file() {
     let (mp4_middle, _b) = first_byte(ls.http, "/big.mp4?start=3600000");
     drop((_a, _b));
 
-    // 50 FLV viewers, each at another place, reading at about 2.5 Mbit/s.
+    // FLV viewers, each at another place, reading at about 2.5 Mbit/s.
     let rss_before = ls.rss_kib();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut viewers = Vec::new();
-    for i in 0..50u64 {
+    for i in 0..VIEWERS {
         let (port, stop) = (ls.http, stop.clone());
         viewers.push(std::thread::spawn(move || {
-            let path = format!("/big.flv?start={}", i * 140_000);
+            let path = format!("/big.flv?start={}", i * (7_000_000 / VIEWERS));
             let (_, mut sock) = first_byte(port, &path);
             let mut buf = vec![0u8; 40 * 1024];
             let mut total = 0u64;
@@ -211,13 +215,13 @@ fn bench_a_two_hour_file() {
         rss_idle / 1024,
         rss_index / 1024
     );
-    println!("| server RSS: before / with 50 FLV viewers at different starts | {} / {} MiB ({:.0} KiB per viewer) |", rss_before / 1024, rss_viewers / 1024, (rss_viewers.saturating_sub(rss_before)) as f64 / 50.0);
+    println!("| server RSS: before / with {VIEWERS} FLV viewers at different starts | {} / {} MiB ({:.0} KiB per viewer) |", rss_before / 1024, rss_viewers / 1024, (rss_viewers.saturating_sub(rss_before)) as f64 / VIEWERS as f64);
     println!(
-        "| server CPU with the 50 viewers | {cpu:.1} % of a core ({:.3} % per viewer) |",
-        cpu / 50.0
+        "| server CPU with the {VIEWERS} viewers | {cpu:.1} % of a core ({:.3} % per viewer) |",
+        cpu / VIEWERS as f64
     );
     println!(
-        "| bytes the 50 viewers read in 20 s | {:.1} MB |",
+        "| bytes the {VIEWERS} viewers read in 20 s | {:.1} MB |",
         bytes as f64 / 1e6
     );
 }

@@ -8,7 +8,7 @@
 //! - [`lifecycle`]: the stored index, broken files, triggers, STREAM_SOURCE, recordings.
 //! - [`folder`]: folder sources (`stream+filename`), traversal attempts refused.
 //! - [`bench`] (ignored; `cargo test --release --test vod -- --ignored --nocapture`): a 2-hour
-//!   file's index and open times, first byte, and memory with 50 viewers.
+//!   file's index and open times, first byte, and memory and CPU with 200 viewers.
 
 #[path = "../common/mod.rs"]
 mod common;
