@@ -58,32 +58,51 @@ UI.panel("streams", {
     append(main, [
       h("div.heading", h("h1", "Streams"),
         h("button.primary#streams-new", { onclick: () => UI.go("streams/new") }, "New stream")),
-      h("p.muted", "Every configured stream with what is connected to it now. Wildcard streams (name+anything) appear under their parent while they are active."),
+      h("p.muted", "Every configured stream with what is connected to it now. Wildcard streams (name+anything) appear under their parent while they are active; a folder stream lists its files (name+filename)."),
       list,
     ]);
     const refresh = async () => {
       const a = await UI.api({ streams: true, active_streams: { longform: true, fields: ["status", "viewers", "inputs", "outputs"] } });
       const active = UI.activeStreams(a);
+      await this.listFolders(UI.streams || {});
       clear(list);
       append(list, [this.table(UI.streams || {}, active, refresh)]);
     };
     UI.every(3, refresh);
   },
 
-  // Rows: each configured stream, then its active wildcard streams.
+  // A folder source's playable files (manual §3.3.6.1), by stream name, from `browse`; each
+  // folder is listed again after 30 s.
+  folders: {},
+  async listFolders(configured) {
+    const now = Date.now();
+    for (const [name, entry] of Object.entries(configured)) {
+      const source = String((entry && entry.source) || "");
+      if (!/^\/.*\/$/.test(source)) continue;
+      const known = this.folders[name];
+      if (known && known.source === source && now - known.at < 30000) continue;
+      const a = await UI.api({ browse: source });
+      const files = ((a.browse && a.browse.files) || []).filter((f) => UI.inputFor(source + "x." + String(f).split(".").pop()) && !/\.eddyidx$/.test(f));
+      this.folders[name] = { source, at: now, files: files.sort() };
+    }
+  },
+
+  // Rows: each configured stream, then its active wildcard streams and a folder's files.
   rows(configured, active) {
     const rows = [];
     for (const name of Object.keys(configured).sort()) {
       rows.push({ name, entry: configured[name], stats: active[name], child: false });
-      const children = Object.keys(active).filter((n) => n.startsWith(name + "+")).sort();
-      for (const c of children) rows.push({ name: c, parent: name, stats: active[c], child: true });
+      const folder = this.folders[name] && this.folders[name].source === (configured[name] || {}).source ? this.folders[name].files : [];
+      const children = new Set(Object.keys(active).filter((n) => n.startsWith(name + "+")));
+      for (const f of folder) children.add(name + "+" + f);
+      for (const c of [...children].sort()) rows.push({ name: c, parent: name, stats: active[c], child: true, file: folder.includes(c.slice(name.length + 1)) });
     }
     return rows;
   },
 
   status(r) {
     if (r.child) {
-      const st = (r.stats && r.stats.status) || "Unknown";
+      const st = (r.stats && r.stats.status) || (r.file ? "Available" : "Unknown");
       return h("span.pill" + (st === "Online" ? ".ok" : ".warn"), st === "Online" ? "Active" : st);
     }
     const st = r.stats && r.stats.status;
@@ -106,7 +125,7 @@ UI.panel("streams", {
       { title: "Outputs", num: true, value: (r) => count(r, "outputs"), cls: "streams-outputs" },
       {
         title: "Source", cls: "streams-source",
-        value: (r) => (r.child ? h("span.muted", "Settings of " + r.parent) : h("code", String((r.entry && r.entry.source) || "–"))),
+        value: (r) => (r.child ? h("span.muted", (r.file ? "A file of " : "Settings of ") + r.parent) : h("code", String((r.entry && r.entry.source) || "–"))),
       },
       {
         title: "", cls: "actions", value: (r) => [

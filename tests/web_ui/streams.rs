@@ -308,3 +308,37 @@ fn form_browse_push_options_and_a_refused_stream() {
         .is_some_and(|m| m.contains("source")));
     assert!(streams.get("nosrc").is_none(), "{v}");
 }
+
+/// A folder stream lists its playable files in the Streams panel, and a file's preview plays.
+#[test]
+fn a_folder_stream_lists_its_files_and_previews_one() {
+    let folder = tempfile::tempdir().expect("folder");
+    let root = std::fs::canonicalize(folder.path()).expect("real path");
+    std::fs::copy(media::h264_clip(), root.join("clip.flv")).expect("copy");
+    std::fs::write(root.join("notes.txt"), "not media").expect("file");
+    std::fs::create_dir(root.join("sub")).expect("dir");
+    let source = format!("{}/", root.display());
+    let live = LiveServer::start_full(
+        json!({"lib": {"source": source}}),
+        &["FLV", "MP4", "HLS", "HTTPTS"],
+        &[],
+    );
+    let report = ui(
+        "streams_folder",
+        live.server.port,
+        json!({"stream": "lib", "file": "clip.flv"}),
+    );
+    assert_eq!(report["rows"], json!(["lib", "lib+clip.flv"]), "{report}");
+    assert_eq!(report["fileStatus"], "Available", "{report}");
+    assert!(report["fileSource"]
+        .as_str()
+        .is_some_and(|s| s.contains("A file of lib")));
+    assert!(report["played"].as_f64().unwrap_or(0.0) > 2.0, "{report}");
+    assert!(
+        report["previewSource"]
+            .as_str()
+            .map(|s| s.replace("%2B", "+").replace("%2E", "."))
+            .is_some_and(|s| s.contains("/lib+clip.flv.")),
+        "{report}"
+    );
+}
