@@ -78,7 +78,15 @@ fn fixture(dir: &std::path::Path, packet_size: u32) -> (Arc<VodFile>, Vec<u8>) {
         len: bytes.len() as u64,
         modified_ns: 0,
     };
-    (Arc::new(VodFile { path, stamp, index }), bytes)
+    (
+        Arc::new(VodFile {
+            path,
+            stamp,
+            index,
+            mp4: Default::default(),
+        }),
+        bytes,
+    )
 }
 
 /// Reads a viewer's reader to its end: every entry taken.
