@@ -107,9 +107,18 @@ pub async fn layout(
     let build = move || {
         ProgressiveMp4::build(&owned.index, &ids, range.start_ms, range.end_ms).map(Arc::new)
     };
+    let started = std::time::Instant::now();
     let layout = tokio::task::spawn_blocking(build)
         .await
         .map_err(|_| Mp4Error::Invalid("the layout task failed"))??;
+    tracing::info!(
+        "{}: progressive MP4 laid out in {:.1} ms ({} samples, header {} bytes, {} bytes in all)",
+        file.path.display(),
+        started.elapsed().as_secs_f64() * 1000.0,
+        layout.sample_count(),
+        layout.header.len(),
+        layout.len
+    );
     file.mp4.put(key, layout.clone());
     Ok(layout)
 }

@@ -113,9 +113,22 @@ impl ProgressiveMp4 {
             .zip(&codecs)
             .map(|(t, &c)| TrackTable::new(t, c))
             .collect();
-        let (mut entries, mut starts, mut sizes) = (Vec::new(), Vec::new(), Vec::new());
+        let most = index.entries.len().saturating_sub(first);
+        let (mut entries, mut starts, mut sizes) = (
+            Vec::with_capacity(most),
+            Vec::with_capacity(most),
+            Vec::with_capacity(most),
+        );
         let mut at = 0u64;
         let mut last_slot = usize::MAX;
+        for t in &mut tables {
+            let id = t.track.id;
+            let n = index.entries[first..]
+                .iter()
+                .filter(|e| e.track == id)
+                .count();
+            t.samples.reserve_exact(n);
+        }
         for (i, e) in index.entries.iter().enumerate().skip(first) {
             if end_ms.is_some_and(|end| e.time >= end) {
                 break;
@@ -151,21 +164,26 @@ impl ProgressiveMp4 {
             t.time()?;
         }
         let payload = at;
-        // Chunk offsets are fixed-width, so a first pass with base 0 gives the header's size
-        // (`mdat`'s header included).
+        // Chunk offsets are written relative to the first sample, then moved by the header's
+        // length once it is known (they are fixed-width, so the length does not change).
         let codecs = codecs_of(&tables);
-        let probe_len = write_header(&tables, &codecs, 0, false, payload)?.len() as u64;
-        let co64 = probe_len + payload > u64::from(u32::MAX);
-        let base = write_header(&tables, &codecs, 0, co64, payload)?.len() as u64;
-        let mut header = write_header(&tables, &codecs, base, co64, payload)?;
-        if header.len() as u64 != base {
-            return Err(Mp4Error::Invalid("header size changed between passes"));
+        let mut tables_at = Vec::new();
+        let mut header = write_header(&tables, &codecs, false, payload, &mut tables_at)?;
+        let co64 = header.len() as u64 + payload > u64::from(u32::MAX);
+        if co64 {
+            tables_at.clear();
+            header = write_header(&tables, &codecs, true, payload, &mut tables_at)?;
         }
+        let base = header.len() as u64;
+        move_offsets(&mut header, &tables_at, base, co64)?;
         let len = base + payload;
         for s in &mut starts {
             *s += base;
         }
         header.shrink_to_fit();
+        entries.shrink_to_fit();
+        starts.shrink_to_fit();
+        sizes.shrink_to_fit();
         let duration_ms = tables
             .iter()
             .map(|t| t.movie_duration_ms())
@@ -209,14 +227,45 @@ fn codecs_of(tables: &[TrackTable]) -> Vec<Codec> {
     tables.iter().map(|t| t.codec).collect()
 }
 
-/// `ftyp` + `moov` + the `mdat` header, with chunk offsets counted from `base` (the first
-/// sample's byte in the file) and `payload` bytes of samples.
+/// Adds `base` to every chunk offset of the tables at `tables_at` (where each table's entries
+/// start, and how many there are).
+fn move_offsets(
+    header: &mut [u8],
+    tables_at: &[(usize, usize)],
+    base: u64,
+    co64: bool,
+) -> Result<(), Mp4Error> {
+    let width = if co64 { 8 } else { 4 };
+    for &(at, count) in tables_at {
+        let table = header
+            .get_mut(at..at + count * width)
+            .ok_or(Mp4Error::Invalid("chunk offsets outside the header"))?;
+        for field in table.chunks_exact_mut(width) {
+            if co64 {
+                let mut v = [0u8; 8];
+                v.copy_from_slice(field);
+                let moved = u64::from_be_bytes(v).checked_add(base);
+                field.copy_from_slice(&moved.ok_or(Mp4Error::TooLarge)?.to_be_bytes());
+            } else {
+                let mut v = [0u8; 4];
+                v.copy_from_slice(field);
+                let moved = u64::from(u32::from_be_bytes(v)) + base;
+                let moved = u32::try_from(moved).map_err(|_| Mp4Error::TooLarge)?;
+                field.copy_from_slice(&moved.to_be_bytes());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `ftyp` + `moov` + the `mdat` header, with chunk offsets counted from the first sample (their
+/// tables' places are pushed to `tables_at`) and `payload` bytes of samples.
 fn write_header(
     tables: &[TrackTable],
     codecs: &[Codec],
-    base: u64,
     co64: bool,
     payload: u64,
+    tables_at: &mut Vec<(usize, usize)>,
 ) -> Result<Vec<u8>, Mp4Error> {
     let mut w = Writer::default();
     w.boxed(b"ftyp", |w| {
@@ -248,7 +297,7 @@ fn write_header(
     w.boxed(b"moov", |w| {
         tables::write_mvhd(w, duration, next_track_id)?;
         for t in tables {
-            t.write_trak(w, base, co64)?;
+            t.write_trak(w, co64, tables_at)?;
         }
         Ok(())
     })?;

@@ -140,7 +140,12 @@ impl<'a> TrackTable<'a> {
         i64::try_from(end).unwrap_or(i64::MAX)
     }
 
-    pub fn write_trak(&self, w: &mut Writer, base: u64, co64: bool) -> Result<(), Mp4Error> {
+    pub fn write_trak(
+        &self,
+        w: &mut Writer,
+        co64: bool,
+        tables_at: &mut Vec<(usize, usize)>,
+    ) -> Result<(), Mp4Error> {
         let video = self.codec.kind() == TrackKind::Video;
         let (width, height) = if video {
             dimensions(self.track)?
@@ -192,7 +197,7 @@ impl<'a> TrackTable<'a> {
                         }
                         self.write_stsz(w)?;
                         self.write_stsc(w)?;
-                        self.write_chunk_offsets(w, base, co64)
+                        self.write_chunk_offsets(w, co64, tables_at)
                     })
                 })
             })
@@ -318,14 +323,21 @@ impl<'a> TrackTable<'a> {
         })
     }
 
-    /// `stco`, or `co64` for a file passing 4 GiB.
-    fn write_chunk_offsets(&self, w: &mut Writer, base: u64, co64: bool) -> Result<(), Mp4Error> {
+    /// `stco`, or `co64` for a file passing 4 GiB, with offsets from the first sample (the
+    /// table's place is pushed to `tables_at`, to be moved by the header's length).
+    fn write_chunk_offsets(
+        &self,
+        w: &mut Writer,
+        co64: bool,
+        tables_at: &mut Vec<(usize, usize)>,
+    ) -> Result<(), Mp4Error> {
         let count = len32(self.chunks.len())?;
         let kind = if co64 { b"co64" } else { b"stco" };
         w.full_box(kind, 0, 0, |w| {
             w.u32(count);
+            tables_at.push((w.len(), self.chunks.len()));
             for c in &self.chunks {
-                let at = base.checked_add(c.offset).ok_or(Mp4Error::TooLarge)?;
+                let at = c.offset;
                 if co64 {
                     w.u64(at);
                 } else {
