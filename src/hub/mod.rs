@@ -120,6 +120,14 @@ impl Subscription {
         self.playing.is_some()
     }
 
+    /// An on-demand viewer's file, for an output that reads it itself rather than through the
+    /// reader (the progressive MP4 answers byte ranges of it): the feeder stops, so the reader
+    /// gets nothing more; the subscription still holds the viewer's place. `None` for a live
+    /// stream.
+    pub fn take_file(&mut self) -> Option<Arc<vod::VodFile>> {
+        self.playing.as_mut().map(vod::Playing::stop_feeding)
+    }
+
     /// An on-demand viewer goes to `ms`: a new reader from the last keyframe at or before it
     /// (the old one and its feeder stop). False, and nothing changes, for a live stream.
     pub fn seek(&mut self, ms: i64) -> bool {

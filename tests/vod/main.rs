@@ -5,6 +5,7 @@
 //!
 //! - [`outputs`]: every output, whole files and `?start=`/`?end=`, the info handlers.
 //! - [`rtmp_seek`]: RTMP `seek`, with a scripted player.
+//! - [`range`]: the progressive MP4 with Range requests (ffprobe, raw ranges, Chromium seeking).
 //! - [`lifecycle`]: the stored index, broken files, triggers, STREAM_SOURCE, recordings.
 //! - [`folder`]: folder sources (`stream+filename`), traversal attempts refused.
 //! - [`bench`] (ignored; `cargo test --release --test vod -- --ignored --nocapture`): a 2-hour
@@ -17,6 +18,7 @@ mod bench;
 mod folder;
 mod lifecycle;
 mod outputs;
+mod range;
 mod rtmp_seek;
 
 use std::path::{Path, PathBuf};

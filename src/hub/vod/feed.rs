@@ -96,7 +96,7 @@ pub fn next_run(
 }
 
 /// Reads `span` of `file` on a blocking thread.
-async fn read_span(file: &Arc<File>, span: Range<u64>) -> std::io::Result<Bytes> {
+pub(super) async fn read_span(file: &Arc<File>, span: Range<u64>) -> std::io::Result<Bytes> {
     let file = file.clone();
     let read = move || {
         let len = usize::try_from(span.end - span.start)

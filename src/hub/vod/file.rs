@@ -28,6 +28,8 @@ pub struct VodFile {
     pub path: PathBuf,
     pub stamp: FileStamp,
     pub index: Index,
+    /// Its progressive MP4 layouts, built on demand and kept (bounded).
+    pub mp4: super::progressive::Layouts,
 }
 
 impl VodFile {
@@ -216,6 +218,7 @@ pub fn open_blocking(path: &Path, cache: &Path) -> Result<(VodFile, IndexOrigin)
                     path: path.to_path_buf(),
                     stamp,
                     index,
+                    mp4: Default::default(),
                 };
                 return Ok((file, IndexOrigin::Stored(stored)));
             }
@@ -236,6 +239,7 @@ pub fn open_blocking(path: &Path, cache: &Path) -> Result<(VodFile, IndexOrigin)
         path: path.to_path_buf(),
         stamp,
         index,
+        mp4: Default::default(),
     };
     Ok((file, IndexOrigin::Scanned { stored, stale }))
 }

@@ -15,12 +15,16 @@
 //!   backpressure: it stays at most [`feed::READ_AHEAD_MS`] and [`feed::READ_AHEAD_BYTES`]
 //!   ahead of what the viewer took, and closes the buffer at the end of the file (or range).
 //!
+//! - [`progressive`]: the progressive MP4 of a file (its layouts, kept with the [`VodFile`]) and
+//!   the bytes of any range of it, for `/STREAM.mp4` with HTTP Range requests.
+//!
 //! A stream is on demand when its source is an absolute file path ([`file_source`]), or a folder
 //! (ending in `/`) whose files play as `stream+filename` ([`source_file`]).
 
 pub mod feed;
 pub mod file;
 pub mod place;
+pub mod progressive;
 mod seekbuf;
 
 #[cfg(test)]
@@ -64,6 +68,13 @@ pub struct Playing {
 }
 
 impl Playing {
+    /// The file, for an output that reads it itself; the feeder stops (the reader gets
+    /// nothing more).
+    pub fn stop_feeding(&mut self) -> Arc<VodFile> {
+        self.feeder = OnDrop::new(|| {});
+        self.file.clone()
+    }
+
     /// A fresh reader of `range`; the previous feeder stops.
     pub fn restart(&mut self, range: PlayRange) -> Reader {
         let (reader, stop) = play(self.file.clone(), range, self.counters.clone());

@@ -78,7 +78,15 @@ fn fixture(dir: &std::path::Path, packet_size: u32) -> (Arc<VodFile>, Vec<u8>) {
         len: bytes.len() as u64,
         modified_ns: 0,
     };
-    (Arc::new(VodFile { path, stamp, index }), bytes)
+    (
+        Arc::new(VodFile {
+            path,
+            stamp,
+            index,
+            mp4: Default::default(),
+        }),
+        bytes,
+    )
 }
 
 /// Reads a viewer's reader to its end: every entry taken.
@@ -316,4 +324,63 @@ fn folder_sources_name_only_files_directly_inside() {
     }
     assert!(on_demand("/films/") && on_demand("/films/a.mp4"));
     assert!(!on_demand("push://") && !on_demand("films/"));
+}
+
+/// The progressive MP4 of the fixture's audio track: any byte range read from the file is that
+/// slice of the whole; layouts are kept, at most six, the whole file's last to go.
+#[tokio::test]
+async fn progressive_mp4_ranges_and_kept_layouts() {
+    use super::progressive::{layout, RangeBody};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (file, bytes) = fixture(dir.path(), 800);
+    let mut index = file.index.clone();
+    // AudioSpecificConfig: AAC LC, 48 kHz, 2 channels.
+    index.tracks[1].init = Bytes::from_static(&[0x11, 0x90]);
+    let file = Arc::new(VodFile {
+        path: file.path.clone(),
+        stamp: file.stamp,
+        index,
+        mp4: Default::default(),
+    });
+    let whole = layout(&file, &[2], PlayRange::ALL).await.expect("layout");
+    let read = |range: std::ops::Range<u64>| {
+        let mut body = RangeBody::new(file.clone(), whole.clone(), range);
+        async move {
+            let mut out = Vec::new();
+            while let Some(piece) = body.next().await.expect("read") {
+                for b in piece.bufs {
+                    out.extend_from_slice(&b);
+                }
+            }
+            out
+        }
+    };
+    let all = read(0..whole.len).await;
+    let mut want = whole.header.to_vec();
+    for e in file.index.entries.iter().filter(|e| e.track == 2) {
+        want.extend_from_slice(&bytes[e.pos as usize..(e.pos + u64::from(e.raw_len)) as usize]);
+    }
+    assert!(all == want, "the whole file is the header and the samples");
+    for (a, b) in [
+        (0, 10),
+        (5, whole.len),
+        (whole.len / 2, whole.len / 2 + 333),
+        (whole.len - 1, whole.len),
+    ] {
+        assert!(read(a..b).await == all[a as usize..b as usize], "{a}..{b}");
+    }
+    assert!(read(whole.len..whole.len + 5).await.is_empty());
+    for end in 1..=10 {
+        let range = PlayRange {
+            start_ms: None,
+            end_ms: Some(end * 1000),
+        };
+        layout(&file, &[2], range).await.expect("part");
+    }
+    assert_eq!(file.mp4.len(), 6);
+    let again = layout(&file, &[2], PlayRange::ALL).await.expect("kept");
+    assert!(
+        Arc::ptr_eq(&whole, &again),
+        "the whole file's layout is kept"
+    );
 }

@@ -15,11 +15,11 @@ use super::boxes::{descriptor, Writer};
 use super::{check_ids, supported_codec, timescale, Mp4Error, MOVIE_TIMESCALE};
 
 /// `tkhd` flags: track_enabled | track_in_movie | track_in_preview.
-const TKHD_FLAGS: u32 = 0x0000_0007;
+pub(super) const TKHD_FLAGS: u32 = 0x0000_0007;
 /// Unity transformation matrix (`mvhd`, `tkhd`).
 const MATRIX: [u32; 9] = [0x0001_0000, 0, 0, 0, 0x0001_0000, 0, 0, 0, 0x4000_0000];
 /// ISO-639-2/T `und` packed as three 5-bit letters (each minus 0x60).
-const LANGUAGE_UND: u16 = (21 << 10) | (14 << 5) | 4;
+pub(super) const LANGUAGE_UND: u16 = (21 << 10) | (14 << 5) | 4;
 
 /// The init segment for `tracks`: `ftyp` + `moov` with one `trak` per track (track_ID =
 /// [`Track::id`]), empty sample tables and an `mvex` with one `trex` per track.
@@ -101,7 +101,7 @@ pub fn init_segment(tracks: &[&Track]) -> Result<Bytes, Mp4Error> {
     Ok(Bytes::from(w.buf))
 }
 
-fn write_matrix(w: &mut Writer) {
+pub(super) fn write_matrix(w: &mut Writer) {
     for v in MATRIX {
         w.u32(v);
     }
@@ -125,7 +125,7 @@ fn write_mvhd(w: &mut Writer, next_track_id: u32) -> Result<(), Mp4Error> {
 }
 
 /// Video dimensions as u16 (sample entry) and 16.16 fixed point (`tkhd`).
-fn dimensions(track: &Track) -> Result<(u16, u16), Mp4Error> {
+pub(super) fn dimensions(track: &Track) -> Result<(u16, u16), Mp4Error> {
     let width = u16::try_from(track.width);
     let height = u16::try_from(track.height);
     match (width, height) {
@@ -164,38 +164,9 @@ fn write_trak(w: &mut Writer, track: &Track, codec: Codec) -> Result<(), Mp4Erro
                 w.u16(0); // pre_defined
                 Ok(())
             })?;
-            w.full_box(b"hdlr", 0, 0, |w| {
-                w.u32(0); // pre_defined
-                w.bytes(if video { b"vide" } else { b"soun" });
-                w.zeros(3 * 4); // reserved
-                w.bytes(if video {
-                    b"VideoHandler\0"
-                } else {
-                    b"SoundHandler\0"
-                });
-                Ok(())
-            })?;
+            write_hdlr(w, video)?;
             w.boxed(b"minf", |w| {
-                if video {
-                    w.full_box(b"vmhd", 0, 1, |w| {
-                        w.u16(0); // graphicsmode: copy
-                        w.zeros(3 * 2); // opcolor
-                        Ok(())
-                    })?;
-                } else {
-                    w.full_box(b"smhd", 0, 0, |w| {
-                        w.u16(0); // balance
-                        w.u16(0); // reserved
-                        Ok(())
-                    })?;
-                }
-                w.boxed(b"dinf", |w| {
-                    w.full_box(b"dref", 0, 0, |w| {
-                        w.u32(1); // entry_count
-                                  // flags 1: the media data is in this file.
-                        w.full_box(b"url ", 0, 1, |_| Ok(()))
-                    })
-                })?;
+                write_media_header(w, video)?;
                 w.boxed(b"stbl", |w| {
                     w.full_box(b"stsd", 0, 0, |w| {
                         w.u32(1); // entry_count
@@ -224,7 +195,47 @@ fn write_trak(w: &mut Writer, track: &Track, codec: Codec) -> Result<(), Mp4Erro
     })
 }
 
-fn write_sample_entry(
+/// `hdlr` (8.4.3): `vide` or `soun`, with a name.
+pub(super) fn write_hdlr(w: &mut Writer, video: bool) -> Result<(), Mp4Error> {
+    w.full_box(b"hdlr", 0, 0, |w| {
+        w.u32(0); // pre_defined
+        w.bytes(if video { b"vide" } else { b"soun" });
+        w.zeros(3 * 4); // reserved
+        w.bytes(if video {
+            b"VideoHandler\0"
+        } else {
+            b"SoundHandler\0"
+        });
+        Ok(())
+    })
+}
+
+/// The first boxes of `minf`: `vmhd` (12.1.2) or `smhd` (12.2.2), then `dinf` > `dref` (8.7.2)
+/// with one self-contained `url ` entry.
+pub(super) fn write_media_header(w: &mut Writer, video: bool) -> Result<(), Mp4Error> {
+    if video {
+        w.full_box(b"vmhd", 0, 1, |w| {
+            w.u16(0); // graphicsmode: copy
+            w.zeros(3 * 2); // opcolor
+            Ok(())
+        })?;
+    } else {
+        w.full_box(b"smhd", 0, 0, |w| {
+            w.u16(0); // balance
+            w.u16(0); // reserved
+            Ok(())
+        })?;
+    }
+    w.boxed(b"dinf", |w| {
+        w.full_box(b"dref", 0, 0, |w| {
+            w.u32(1); // entry_count
+                      // flags 1: the media data is in this file.
+            w.full_box(b"url ", 0, 1, |_| Ok(()))
+        })
+    })
+}
+
+pub(super) fn write_sample_entry(
     w: &mut Writer,
     track: &Track,
     codec: Codec,

@@ -50,6 +50,7 @@
 pub mod boxes;
 pub mod fragment;
 pub mod init;
+pub mod progressive;
 pub(in crate::media) mod record;
 
 #[cfg(test)]
@@ -59,6 +60,7 @@ use super::{Codec, Track, TrackKind};
 
 pub use fragment::{media_segment, media_segment_parts, FragmentTrack, SegmentParts};
 pub use init::init_segment;
+pub use progressive::{PlacedSample, ProgressiveMp4};
 
 /// Errors from the MP4 writer.
 #[derive(Debug, thiserror::Error, PartialEq)]

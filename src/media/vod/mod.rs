@@ -345,4 +345,4 @@ fn finish(index: &mut Index) {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

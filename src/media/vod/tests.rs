@@ -18,7 +18,7 @@ mod mp4_tests;
 mod store_tests;
 
 /// Runs ffmpeg with `args` (input options and codecs) writing `dir/name`.
-pub(super) fn ffmpeg(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
+pub(crate) fn ffmpeg(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
     let out = dir.join(name);
     let status = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-y"])
@@ -32,7 +32,7 @@ pub(super) fn ffmpeg(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
 
 /// One stream as ffprobe sees it.
 #[derive(Debug)]
-pub(super) struct ProbeStream {
+pub(crate) struct ProbeStream {
     pub codec_type: String,
     pub codec_name: String,
     pub width: u32,
@@ -43,7 +43,7 @@ pub(super) struct ProbeStream {
 
 /// One packet as ffprobe sees it; times in ms.
 #[derive(Debug)]
-pub(super) struct ProbePacket {
+pub(crate) struct ProbePacket {
     pub stream: usize,
     pub dts: f64,
     pub pts: f64,
@@ -53,7 +53,7 @@ pub(super) struct ProbePacket {
 }
 
 /// ffprobe's streams and packets (with the MD5 of each packet's data).
-pub(super) fn probe(path: &Path) -> (Vec<ProbeStream>, Vec<ProbePacket>) {
+pub(crate) fn probe(path: &Path) -> (Vec<ProbeStream>, Vec<ProbePacket>) {
     let out = Command::new("ffprobe")
         .args(["-v", "error", "-show_streams", "-show_packets"])
         .args(["-show_data_hash", "md5", "-of", "json"])
@@ -110,7 +110,7 @@ pub(super) fn probe(path: &Path) -> (Vec<ProbeStream>, Vec<ProbePacket>) {
 }
 
 /// Detects and indexes a file as the file input does.
-pub(super) fn index_file(path: &Path) -> Result<Index, VodError> {
+pub(crate) fn index_file(path: &Path) -> Result<Index, VodError> {
     let mut file = File::open(path)?;
     let len = file.metadata()?.len();
     let mut head = [0u8; 512];
@@ -123,7 +123,7 @@ pub(super) fn index_file(path: &Path) -> Result<Index, VodError> {
 }
 
 /// Reads entry `i`'s bytes and makes its packet.
-pub(super) fn read_packet(file: &mut File, index: &Index, i: usize) -> Packet {
+pub(crate) fn read_packet(file: &mut File, index: &Index, i: usize) -> Packet {
     let e = index.entries[i];
     let mut raw = vec![0; e.raw_len as usize];
     file.seek(SeekFrom::Start(e.pos)).unwrap();

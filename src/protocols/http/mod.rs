@@ -7,7 +7,8 @@
 //!
 //! Routes (facts §9.2): `/hls/` ([`hls`]) and `/cmaf/` ([`cmaf`]), both through the segmented
 //! skeleton ([`segmented`]); `/json_`, `/info_`, `/embed_` and `/STREAM.html` ([`info`]);
-//! `/STREAM.flv` ([`flv`]); `.ts`, `.mp4`, `.fmp4`, `.mp3`, `.aac` ([`progressive`]). Any other
+//! `/STREAM.flv` ([`flv`]); `.ts`, `.mp4`, `.fmp4`, `.mp3`, `.aac` ([`progressive`]; `.mp4` of a file
+//! is a progressive MP4 with Range requests, [`mp4_range`]). Any other
 //! path gets `415 Unsupported Media Type`; a stream that cannot be opened gets
 //! `404 Error opening stream`, body `Could not retrieve stream: <reason>`.
 //!
@@ -20,6 +21,7 @@ pub mod cmaf;
 pub mod flv;
 pub mod hls;
 pub mod info;
+pub mod mp4_range;
 pub mod outputs;
 pub mod progressive;
 pub mod response;

@@ -1,6 +1,8 @@
 //! Progressive HTTP outputs that never end while the stream lives: `/STREAM.ts` (MPEG-TS),
 //! `/STREAM.mp4` and `/STREAM.fmp4` (fragmented MP4, playable live in a browser `<video>`),
 //! `/STREAM.mp3` (MP3 frames) and `/STREAM.aac` (AAC in ADTS). Each starts at a keyframe.
+//! `/STREAM.mp4` of an on-demand stream is a progressive MP4 with Range requests instead
+//! ([`super::mp4_range`]); `.fmp4` stays fragmented.
 //!
 //! Like FLV and RTMP, the payload is never copied per viewer: what is the same for every viewer
 //! is built once (a TS packet's PES, cached on its buffer entry) or is the packet itself (MP4
@@ -144,6 +146,12 @@ pub async fn serve(
         return Response::not_found("the stream has no track this format can carry")
             .send(sock, req)
             .await;
+    }
+    if kind == Kind::Mp4 && req.path.ends_with(".mp4") {
+        if let Some(file) = sub.take_file() {
+            let (file, who) = ((file, tracks.as_slice()), (name.as_str(), peer));
+            return super::mp4_range::serve(req, sock, file, &sub, &mut session, who).await;
+        }
     }
     // The stream's first bytes are made before the head, so a failure can still be a 404.
     let mut first = BytesMut::new();

@@ -56,6 +56,8 @@ pub enum Status {
     StreamNotFound,
     /// `204 No Content`: the answer to a CORS preflight (`OPTIONS`).
     NoContent,
+    /// `206 Partial Content`: the byte range a `Range` header asked for (RFC 9110 15.3.7).
+    PartialContent,
     /// `400 Bad Request`: a request head that cannot be parsed.
     BadRequest,
     /// `403 Forbidden`: the viewer's session is not allowed.
@@ -70,6 +72,8 @@ pub enum Status {
     MethodNotAllowed,
     /// `415 Unsupported Media Type`: no output handles the URL (facts §9.2).
     UnsupportedMediaType,
+    /// `416 Range Not Satisfiable`: the asked range starts past the end (RFC 9110 15.5.17).
+    RangeNotSatisfiable,
     /// `500 Internal Server Error`.
     InternalServerError,
     /// `503 Service Unavailable`.
@@ -81,11 +85,13 @@ impl Status {
         match self {
             Status::Ok | Status::StreamNotFound => 200,
             Status::NoContent => 204,
+            Status::PartialContent => 206,
             Status::BadRequest => 400,
             Status::Forbidden => 403,
             Status::NotFound | Status::ErrorOpeningStream | Status::FragmentOutOfRange => 404,
             Status::MethodNotAllowed => 405,
             Status::UnsupportedMediaType => 415,
+            Status::RangeNotSatisfiable => 416,
             Status::InternalServerError => 500,
             Status::ServiceUnavailable => 503,
         }
@@ -96,6 +102,7 @@ impl Status {
             Status::Ok => "OK",
             Status::StreamNotFound => "Stream not found",
             Status::NoContent => "No Content",
+            Status::PartialContent => "Partial Content",
             Status::BadRequest => "Bad Request",
             Status::Forbidden => "Forbidden",
             Status::NotFound => "Not Found",
@@ -103,6 +110,7 @@ impl Status {
             Status::FragmentOutOfRange => "Fragment out of range",
             Status::MethodNotAllowed => "Method Not Allowed",
             Status::UnsupportedMediaType => "Unsupported Media Type",
+            Status::RangeNotSatisfiable => "Range Not Satisfiable",
             Status::InternalServerError => "Internal Server Error",
             Status::ServiceUnavailable => "Service Unavailable",
         }
@@ -116,6 +124,9 @@ enum Body {
     Full(Bytes),
     /// The caller streams the body after the head, until the connection closes.
     Stream,
+    /// The caller writes a body of this many bytes after the head; the connection may serve
+    /// another request after it.
+    Sized(u64),
 }
 
 /// One answer, built with the constructors below and sent with [`Response::send`].
@@ -159,6 +170,16 @@ impl Response {
             content_type: Some(content_type),
             body: Body::Stream,
             ..Response::new(Status::Ok)
+        }
+    }
+
+    /// The head of an answer whose body of `len` bytes the caller writes after it (unless the
+    /// request was HEAD), with its `Content-Length`: keep-alive as for a complete body.
+    pub fn sized(status: Status, content_type: &'static str, len: u64) -> Self {
+        Response {
+            content_type: Some(content_type),
+            body: Body::Sized(len),
+            ..Response::new(status)
         }
     }
 
@@ -267,7 +288,7 @@ impl Response {
 
     /// Whether the connection stays open after this answer, when the request allows it.
     fn keeps(&self, keep_alive: bool) -> bool {
-        keep_alive && !self.close && matches!(self.body, Body::Full(_))
+        keep_alive && !self.close && matches!(self.body, Body::Full(_) | Body::Sized(_))
     }
 
     /// The head, for a request that allows keep-alive (`keep_alive`) or not.
@@ -286,6 +307,9 @@ impl Response {
             if self.status != Status::NoContent {
                 let _ = write!(head, "Content-Length: {}\r\n", body.len());
             }
+        }
+        if let Body::Sized(len) = self.body {
+            let _ = write!(head, "Content-Length: {len}\r\n");
         }
         for (k, v) in CORS {
             let _ = write!(head, "{k}: {v}\r\n");
