@@ -5,11 +5,12 @@
 //! tracks and length, no packets, for `json_`) is an on-demand buffer too.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use tokio::sync::{watch, Notify};
 
 use super::{BufferSettings, Counters, Inner, LiveBuffer, Reader};
+use crate::hub::vod::VodFile;
 
 /// What an on-demand buffer knows besides its packets.
 #[derive(Debug)]
@@ -20,6 +21,9 @@ pub(super) struct OnDemand {
     taken: AtomicU64,
     /// Wakes the feeder when the reader took packets.
     took: Notify,
+    /// A stream's description: the file it plays and the segment size of its segmented
+    /// outputs (HLS, DASH), which cut the file themselves.
+    file: OnceLock<(Arc<VodFile>, i64)>,
 }
 
 impl OnDemand {
@@ -64,6 +68,7 @@ impl LiveBuffer {
                 duration_ms,
                 taken: AtomicU64::new(0),
                 took: Notify::new(),
+                file: OnceLock::new(),
             }),
         })
     }
@@ -71,6 +76,20 @@ impl LiveBuffer {
     /// The file's length in ms when this buffer plays a file; `None` for a live stream.
     pub fn vod_duration(&self) -> Option<i64> {
         self.on_demand.as_ref().map(|od| od.duration_ms)
+    }
+
+    /// Makes an on-demand buffer the description of a stream playing `file`, whose segmented
+    /// outputs cut segments of at least `segment_ms` (the stream's `segmentsize`).
+    pub fn describe(&self, file: Arc<VodFile>, segment_ms: i64) {
+        if let Some(od) = &self.on_demand {
+            let _ = od.file.set((file, segment_ms));
+        }
+    }
+
+    /// The file a stream's description buffer plays, and its segment size (see
+    /// [`LiveBuffer::describe`]).
+    pub fn described_file(&self) -> Option<(Arc<VodFile>, i64)> {
+        self.on_demand.as_ref()?.file.get().cloned()
     }
 
     /// On demand: drops what the reader took and tells how far the rest reaches.

@@ -28,9 +28,21 @@ pub struct VodFile {
     pub path: PathBuf,
     pub stamp: FileStamp,
     pub index: Index,
+    /// Its segments for HLS and DASH, cut once per segment size (see
+    /// [`super::segments::fragments`]).
+    pub(super) cuts: super::segments::CutCache,
 }
 
 impl VodFile {
+    pub fn new(path: PathBuf, stamp: FileStamp, index: Index) -> VodFile {
+        VodFile {
+            path,
+            stamp,
+            index,
+            cuts: Default::default(),
+        }
+    }
+
     /// The file's length in media time, ms.
     pub fn duration_ms(&self) -> i64 {
         self.index.duration_ms()
@@ -212,11 +224,7 @@ pub fn open_blocking(path: &Path, cache: &Path) -> Result<(VodFile, IndexOrigin)
         };
         match store::from_bytes(&bytes, stamp) {
             Ok(index) => {
-                let file = VodFile {
-                    path: path.to_path_buf(),
-                    stamp,
-                    index,
-                };
+                let file = VodFile::new(path.to_path_buf(), stamp, index);
                 return Ok((file, IndexOrigin::Stored(stored)));
             }
             Err(e) => {
@@ -232,11 +240,7 @@ pub fn open_blocking(path: &Path, cache: &Path) -> Result<(VodFile, IndexOrigin)
     } else {
         place::store(path, cache, &bytes)
     };
-    let file = VodFile {
-        path: path.to_path_buf(),
-        stamp,
-        index,
-    };
+    let file = VodFile::new(path.to_path_buf(), stamp, index);
     Ok((file, IndexOrigin::Scanned { stored, stale }))
 }
 

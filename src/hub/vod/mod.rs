@@ -22,6 +22,7 @@ pub mod feed;
 pub mod file;
 pub mod place;
 mod seekbuf;
+pub mod segments;
 
 #[cfg(test)]
 mod tests;

@@ -78,7 +78,7 @@ fn fixture(dir: &std::path::Path, packet_size: u32) -> (Arc<VodFile>, Vec<u8>) {
         len: bytes.len() as u64,
         modified_ns: 0,
     };
-    (Arc::new(VodFile { path, stamp, index }), bytes)
+    (Arc::new(VodFile::new(path, stamp, index)), bytes)
 }
 
 /// Reads a viewer's reader to its end: every entry taken.
