@@ -97,12 +97,12 @@ pub fn manifest(m: &Manifest) -> String {
             time_shift_ms,
             update_ms,
         } => {
-            let _ = write!(
+            let _ = writeln!(
                 s,
                 "profiles=\"urn:mpeg:dash:profile:isoff-live:2011\" type=\"dynamic\" \
                  availabilityStartTime=\"{availability_start}\" publishTime=\"{publish_time}\" \
                  minimumUpdatePeriod=\"{}\" minBufferTime=\"{}\" timeShiftBufferDepth=\"{}\" \
-                 suggestedPresentationDelay=\"{}\">\n",
+                 suggestedPresentationDelay=\"{}\">",
                 secs(*update_ms),
                 secs(m.min_buffer_ms),
                 secs(*time_shift_ms),
@@ -110,10 +110,10 @@ pub fn manifest(m: &Manifest) -> String {
             );
         }
         Timing::OnDemand { duration_ms } => {
-            let _ = write!(
+            let _ = writeln!(
                 s,
                 "profiles=\"urn:mpeg:dash:profile:isoff-live:2011\" type=\"static\" \
-                 mediaPresentationDuration=\"{}\" minBufferTime=\"{}\">\n",
+                 mediaPresentationDuration=\"{}\" minBufferTime=\"{}\">",
                 secs(*duration_ms),
                 secs(m.min_buffer_ms),
             );

@@ -5,6 +5,8 @@
 //!
 //! - [`outputs`]: every output, whole files and `?start=`/`?end=`, the info handlers.
 //! - [`rtmp_seek`]: RTMP `seek`, with a scripted player.
+//! - [`segmented`]: HLS (TS and fMP4) and DASH of files, played by ffprobe.
+//! - [`tracks`]: files with several audio or video tracks: `?audio=`/`?video=`, ABR manifests.
 //! - [`lifecycle`]: the stored index, broken files, triggers, STREAM_SOURCE, recordings.
 //! - [`bench`] (ignored; `cargo test --release --test vod -- --ignored --nocapture`): a 2-hour
 //!   file's index and open times, first byte, and memory with 50 viewers.
@@ -16,6 +18,8 @@ mod bench;
 mod lifecycle;
 mod outputs;
 mod rtmp_seek;
+mod segmented;
+mod tracks;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -29,19 +29,23 @@ use crate::media::Packet;
 
 /// The segments of a file for one segment size.
 #[derive(Debug, Default)]
-pub struct CutCache(Mutex<Option<(i64, Arc<[Arc<Fragment>]>)>>);
+pub struct CutCache(Mutex<Option<(i64, Cuts)>>);
+
+/// A file's segments, in order.
+pub type Cuts = Arc<[Arc<Fragment>]>;
 
 /// The segments of `file` of at least `segment_ms` each, cut at its start points (keyframes of
 /// the first video track), in the viewers' times; `first_seq..end_seq` are the entries of
-/// each. The first starts at the file's first packet; together they cover the whole file.
-pub fn fragments(file: &VodFile, segment_ms: i64) -> Arc<[Arc<Fragment>]> {
+/// each. The first starts at the file's time 0 (and holds every packet before); together they
+/// cover the whole file.
+pub fn fragments(file: &VodFile, segment_ms: i64) -> Cuts {
     let mut cached = file.cuts.0.lock().unwrap_or_else(|p| p.into_inner());
     if let Some((ms, cuts)) = &*cached {
         if *ms == segment_ms {
             return cuts.clone();
         }
     }
-    let cuts: Arc<[Arc<Fragment>]> = cut(file, segment_ms).into();
+    let cuts: Cuts = cut(file, segment_ms).into();
     *cached = Some((segment_ms, cuts.clone()));
     cuts
 }
@@ -50,13 +54,15 @@ fn cut(file: &VodFile, segment_ms: i64) -> Vec<Arc<Fragment>> {
     let (entries, shift) = (&file.index.entries, file.shift_ms());
     let segments = file.index.segments(segment_ms.max(1));
     let last = segments.len().saturating_sub(1);
-    let first_time = entries.first().map_or(0, |e| e.time);
     segments
         .iter()
         .enumerate()
         .map(|(n, &(start, end))| {
+            // The first holds every packet before the first cut too (audio that starts
+            // earlier, say); it starts at the file's time 0 (where its presentation starts,
+            // after its edit lists), so the segments last as long as the file.
             let (first_seq, start) = if n == 0 {
-                (0, start.min(first_time))
+                (0, start.max(0).min(end - 1))
             } else {
                 (entries.partition_point(|e| e.time < start), start)
             };

@@ -117,9 +117,9 @@ fn manifest(stream: &Opened) -> String {
         .collect();
     let longest = frags.iter().map(|f| f.duration_ms()).max().unwrap_or(2_000);
     let timing = match &stream.vod {
+        // The timeline's times count from the period's start.
         Some(_) => mpd::Timing::OnDemand {
-            duration_ms: frags.last().map_or(0, |l| l.end_ms)
-                - frags.first().map_or(0, |f| f.start_ms),
+            duration_ms: frags.last().map_or(0, |l| l.end_ms),
         },
         None => mpd::Timing::Live {
             availability_start: iso_time(stream.buffer.zero_unix_ms().unwrap_or(0)),
