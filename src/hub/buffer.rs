@@ -185,6 +185,11 @@ impl LiveBuffer {
         *self.settings.lock().unwrap_or_else(|p| p.into_inner()) = s;
     }
 
+    /// The minimum fragment length of segmented outputs, ms (`segmentsize`).
+    pub fn segment_ms(&self) -> i64 {
+        self.settings().segment_ms
+    }
+
     fn settings(&self) -> BufferSettings {
         self.settings
             .lock()

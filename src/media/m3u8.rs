@@ -1,4 +1,5 @@
-//! HLS playlists (RFC 8216): the master playlist and live media playlists, as text.
+//! HLS playlists (RFC 8216): the master playlist and media playlists (live, or complete for a
+//! file: `EXT-X-PLAYLIST-TYPE:VOD` and `EXT-X-ENDLIST`, 4.3.3.5), as text.
 //!
 //! Live playlists slide over the buffer: `EXT-X-MEDIA-SEQUENCE` is the number of the first
 //! listed fragment (numbers only grow), `EXT-X-TARGETDURATION` the longest listed segment rounded
@@ -21,23 +22,38 @@ pub struct Variant {
     pub audio_group: Option<String>,
 }
 
-/// An alternative audio rendition (for fMP4 HLS, where audio has its own playlist).
+/// An alternative audio rendition (`EXT-X-MEDIA`, RFC 8216 4.3.4.1).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AudioRendition {
     pub group: String,
     pub name: String,
-    pub uri: String,
+    /// Its media playlist; `None` when the audio is muxed into the variants.
+    pub uri: Option<String>,
+    /// RFC 5646 language tag (an ISO 639 code), when known.
+    pub language: Option<String>,
+    pub default: bool,
 }
 
 /// The master playlist.
 pub fn master(variants: &[Variant], audio: &[AudioRendition], version: u8) -> String {
     let mut s = format!("#EXTM3U\n#EXT-X-VERSION:{version}\n#EXT-X-INDEPENDENT-SEGMENTS\n");
     for a in audio {
-        let _ = writeln!(
+        let _ = write!(
             s,
-            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"{}\",NAME=\"{}\",DEFAULT=YES,AUTOSELECT=YES,URI=\"{}\"",
-            a.group, a.name, a.uri
+            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"{}\",NAME=\"{}\"",
+            a.group, a.name
         );
+        if let Some(lang) = &a.language {
+            let _ = write!(s, ",LANGUAGE=\"{lang}\"");
+        }
+        let default = if a.default { "YES" } else { "NO" };
+        let _ = write!(s, ",DEFAULT={default},AUTOSELECT=YES");
+        match &a.uri {
+            Some(uri) => {
+                let _ = writeln!(s, ",URI=\"{uri}\"");
+            }
+            None => s.push('\n'),
+        }
     }
     for v in variants {
         let _ = write!(s, "#EXT-X-STREAM-INF:BANDWIDTH={}", v.bandwidth.max(1));
@@ -66,10 +82,12 @@ pub struct Segment {
     pub discontinuity: bool,
 }
 
-/// A live media playlist.
+/// A media playlist.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MediaPlaylist {
     pub version: u8,
+    /// A file's complete playlist (`EXT-X-PLAYLIST-TYPE:VOD`; set `ended` too).
+    pub vod: bool,
     pub media_sequence: u64,
     pub discontinuity_sequence: u64,
     /// `EXT-X-MAP` (the init segment) for fMP4 playlists.
@@ -93,6 +111,9 @@ pub fn media(p: &MediaPlaylist) -> String {
         target_duration(&p.segments),
         p.media_sequence
     );
+    if p.vod {
+        s.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n");
+    }
     if p.discontinuity_sequence > 0 {
         let _ = writeln!(
             s,
@@ -124,6 +145,7 @@ mod tests {
     fn media_playlist_text() {
         let p = MediaPlaylist {
             version: 3,
+            vod: false,
             media_sequence: 7,
             discontinuity_sequence: 1,
             map_uri: None,
@@ -163,5 +185,47 @@ mod tests {
         let text = master(&[v], &[], 3);
         assert!(text.contains("#EXT-X-STREAM-INF:BANDWIDTH=2500000,CODECS=\"avc1.64001F,mp4a.40.2\",RESOLUTION=1280x720,FRAME-RATE=25.000\n1_2/index.m3u8\n"));
         assert_eq!(target_duration(&[]), 1);
+        let audio = [
+            AudioRendition {
+                group: "aud".into(),
+                name: "eng".into(),
+                uri: None,
+                language: Some("eng".into()),
+                default: true,
+            },
+            AudioRendition {
+                group: "aud".into(),
+                name: "fra".into(),
+                uri: Some("3/index.m3u8".into()),
+                language: Some("fra".into()),
+                default: false,
+            },
+        ];
+        let text = master(&[], &audio, 3);
+        assert!(text.contains("#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"eng\",LANGUAGE=\"eng\",DEFAULT=YES,AUTOSELECT=YES\n"), "{text}");
+        assert!(
+            text.contains(
+                "NAME=\"fra\",LANGUAGE=\"fra\",DEFAULT=NO,AUTOSELECT=YES,URI=\"3/index.m3u8\"\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn vod_playlist_is_complete() {
+        let p = MediaPlaylist {
+            version: 3,
+            vod: true,
+            ended: true,
+            segments: vec![Segment {
+                uri: "0_4000.ts".into(),
+                duration_ms: 4000,
+                discontinuity: false,
+            }],
+            ..Default::default()
+        };
+        let text = media(&p);
+        assert!(text.contains("#EXT-X-PLAYLIST-TYPE:VOD\n") && text.ends_with("#EXT-X-ENDLIST\n"));
+        assert!(text.contains("#EXT-X-TARGETDURATION:4\n"));
     }
 }

@@ -1,6 +1,10 @@
-//! The DASH manifest (ISO/IEC 23009-1) for a live stream: `type="dynamic"`, one adaptation set
-//! per track, `SegmentTemplate` with a `SegmentTimeline` in milliseconds, CMAF segments named
-//! `$RepresentationID$/chunk_$Time$.m4s` with the init segment at `$RepresentationID$/init.m4s`.
+//! The DASH manifest (ISO/IEC 23009-1): `type="dynamic"` for a live stream (5.3.1.2: its
+//! window of segments, reloaded), `type="static"` with `mediaPresentationDuration` for a file
+//! (every segment listed once). Video tracks are the representations of one adaptation set (a
+//! player switches between them, ABR); audio tracks are grouped into adaptation sets by
+//! language (5.3.3.2 `lang`). Every set has a `SegmentTemplate` with a `SegmentTimeline` in
+//! milliseconds (5.3.9.6), CMAF segments named `$RepresentationID$/chunk_$Time$.m4s` and the
+//! init segment at `$RepresentationID$/init.m4s`.
 
 use std::fmt::Write;
 
@@ -18,18 +22,31 @@ pub struct Representation {
     pub fpks: u32,
     pub sample_rate: u32,
     pub channels: u32,
+    /// ISO 639 language of an audio track; empty when unknown.
+    pub lang: String,
 }
 
-/// The live manifest.
+/// How the presentation is timed.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LiveManifest {
-    /// Wall-clock time of media time 0, as `YYYY-MM-DDTHH:MM:SS.sssZ`.
-    pub availability_start: String,
-    pub publish_time: String,
-    /// How far back viewers may seek (the buffer window), ms.
-    pub time_shift_ms: i64,
-    /// How often players should reload the manifest, ms.
-    pub update_ms: i64,
+pub enum Timing {
+    /// A live stream's window (`type="dynamic"`).
+    Live {
+        /// Wall-clock time of media time 0, as `YYYY-MM-DDTHH:MM:SS.sssZ`.
+        availability_start: String,
+        publish_time: String,
+        /// How far back viewers may seek (the buffer window), ms.
+        time_shift_ms: i64,
+        /// How often players should reload the manifest, ms.
+        update_ms: i64,
+    },
+    /// A file (`type="static"`), this long in ms.
+    OnDemand { duration_ms: i64 },
+}
+
+/// A manifest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    pub timing: Timing,
     pub min_buffer_ms: i64,
     /// Segments as (start ms, duration ms), shared by every representation.
     pub segments: Vec<(i64, i64)>,
@@ -49,64 +66,95 @@ fn secs(ms: i64) -> String {
     format!("PT{}.{:03}S", ms / 1000, (ms % 1000).abs())
 }
 
-/// The manifest text.
-pub fn live(m: &LiveManifest) -> String {
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" \
-         profiles=\"urn:mpeg:dash:profile:isoff-live:2011\" type=\"dynamic\" \
-         availabilityStartTime=\"{}\" publishTime=\"{}\" minimumUpdatePeriod=\"{}\" \
-         minBufferTime=\"{}\" timeShiftBufferDepth=\"{}\" suggestedPresentationDelay=\"{}\">\n\
-         <Period id=\"0\" start=\"PT0S\">\n",
-        m.availability_start,
-        m.publish_time,
-        secs(m.update_ms),
-        secs(m.min_buffer_ms),
-        secs(m.time_shift_ms),
-        secs(m.min_buffer_ms * 2),
-    );
-    let mut timeline = String::new();
-    for (i, (start, dur)) in m.segments.iter().enumerate() {
-        if i == 0 {
-            let _ = write!(timeline, "<S t=\"{start}\" d=\"{dur}\"/>");
-        } else {
-            let _ = write!(timeline, "<S d=\"{dur}\"/>");
+/// The `SegmentTimeline` entries (5.3.9.6.2): runs of equal durations as one `S` with `r`.
+fn timeline(segments: &[(i64, i64)]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while let Some(&(start, dur)) = segments.get(i) {
+        let mut repeat = 0;
+        while segments.get(i + 1 + repeat).is_some_and(|&(_, d)| d == dur) {
+            repeat += 1;
         }
+        let _ = write!(out, "<S t=\"{start}\" d=\"{dur}\"");
+        if repeat > 0 {
+            let _ = write!(out, " r=\"{repeat}\"");
+        }
+        out.push_str("/>");
+        i += 1 + repeat;
     }
-    for r in &m.representations {
-        let (content, mime) = if r.video {
-            ("video", "video/mp4")
-        } else {
-            ("audio", "audio/mp4")
-        };
-        let _ = writeln!(
-            s,
-            "<AdaptationSet contentType=\"{content}\" mimeType=\"{mime}\" segmentAlignment=\"true\" startWithSAP=\"1\">\n\
-             <SegmentTemplate timescale=\"1000\" media=\"$RepresentationID$/chunk_$Time$.m4s{suffix}\" \
-             initialization=\"$RepresentationID$/init.m4s{suffix}\"><SegmentTimeline>{timeline}</SegmentTimeline></SegmentTemplate>",
-            suffix = xml_attr(&m.url_suffix)
-        );
-        let _ = write!(
-            s,
-            "<Representation id=\"{}\" codecs=\"{}\" bandwidth=\"{}\"",
-            r.id,
-            r.codecs,
-            r.bandwidth.max(1)
-        );
-        if r.video {
-            let _ = write!(s, " width=\"{}\" height=\"{}\"", r.width, r.height);
-            if r.fpks > 0 {
-                let _ = write!(s, " frameRate=\"{}/1000\"", r.fpks);
-            }
-            s.push_str("/>\n");
-        } else {
+    out
+}
+
+/// The manifest text.
+pub fn manifest(m: &Manifest) -> String {
+    let mut s = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" ",
+    );
+    match &m.timing {
+        Timing::Live {
+            availability_start,
+            publish_time,
+            time_shift_ms,
+            update_ms,
+        } => {
             let _ = writeln!(
                 s,
-                " audioSamplingRate=\"{}\"><AudioChannelConfiguration \
-                 schemeIdUri=\"urn:mpeg:dash:23003:3:audio_channel_configuration:2011\" value=\"{}\"/></Representation>",
-                r.sample_rate, r.channels
+                "profiles=\"urn:mpeg:dash:profile:isoff-live:2011\" type=\"dynamic\" \
+                 availabilityStartTime=\"{availability_start}\" publishTime=\"{publish_time}\" \
+                 minimumUpdatePeriod=\"{}\" minBufferTime=\"{}\" timeShiftBufferDepth=\"{}\" \
+                 suggestedPresentationDelay=\"{}\">",
+                secs(*update_ms),
+                secs(m.min_buffer_ms),
+                secs(*time_shift_ms),
+                secs(m.min_buffer_ms * 2),
             );
+        }
+        Timing::OnDemand { duration_ms } => {
+            let _ = writeln!(
+                s,
+                "profiles=\"urn:mpeg:dash:profile:isoff-live:2011\" type=\"static\" \
+                 mediaPresentationDuration=\"{}\" minBufferTime=\"{}\">",
+                secs(*duration_ms),
+                secs(m.min_buffer_ms),
+            );
+        }
+    }
+    s.push_str("<Period id=\"0\" start=\"PT0S\">\n");
+    let template = format!(
+        "<SegmentTemplate timescale=\"1000\" media=\"$RepresentationID$/chunk_$Time$.m4s{suffix}\" \
+         initialization=\"$RepresentationID$/init.m4s{suffix}\"><SegmentTimeline>{}</SegmentTimeline></SegmentTemplate>",
+        timeline(&m.segments),
+        suffix = xml_attr(&m.url_suffix)
+    );
+    let video: Vec<&Representation> = m.representations.iter().filter(|r| r.video).collect();
+    let mut sets: Vec<(Option<&str>, Vec<&Representation>)> = Vec::new();
+    if !video.is_empty() {
+        sets.push((None, video));
+    }
+    for r in m.representations.iter().filter(|r| !r.video) {
+        match sets
+            .iter_mut()
+            .find(|(lang, reps)| *lang == Some(r.lang.as_str()) && !reps[0].video)
+        {
+            Some((_, reps)) => reps.push(r),
+            None => sets.push((Some(r.lang.as_str()), vec![r])),
+        }
+    }
+    for (lang, reps) in sets {
+        let (content, mime) = match lang {
+            None => ("video", "video/mp4"),
+            Some(_) => ("audio", "audio/mp4"),
+        };
+        let _ = write!(
+            s,
+            "<AdaptationSet contentType=\"{content}\" mimeType=\"{mime}\" segmentAlignment=\"true\" startWithSAP=\"1\""
+        );
+        if let Some(l) = lang.filter(|l| !l.is_empty()) {
+            let _ = write!(s, " lang=\"{}\"", xml_attr(l));
+        }
+        let _ = writeln!(s, ">\n{template}");
+        for r in reps {
+            representation(&mut s, r);
         }
         s.push_str("</AdaptationSet>\n");
     }
@@ -114,52 +162,99 @@ pub fn live(m: &LiveManifest) -> String {
     s
 }
 
+fn representation(s: &mut String, r: &Representation) {
+    let _ = write!(
+        s,
+        "<Representation id=\"{}\" codecs=\"{}\" bandwidth=\"{}\"",
+        r.id,
+        xml_attr(&r.codecs),
+        r.bandwidth.max(1)
+    );
+    if r.video {
+        let _ = write!(s, " width=\"{}\" height=\"{}\"", r.width, r.height);
+        if r.fpks > 0 {
+            let _ = write!(s, " frameRate=\"{}/1000\"", r.fpks);
+        }
+        s.push_str("/>\n");
+    } else {
+        let _ = writeln!(
+            s,
+            " audioSamplingRate=\"{}\"><AudioChannelConfiguration \
+             schemeIdUri=\"urn:mpeg:dash:23003:3:audio_channel_configuration:2011\" value=\"{}\"/></Representation>",
+            r.sample_rate, r.channels
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn rep(id: u32, video: bool, lang: &str) -> Representation {
+        Representation {
+            id,
+            video,
+            codecs: if video { "avc1.64001F" } else { "mp4a.40.2" }.into(),
+            bandwidth: if video { 2_000_000 } else { 96_000 },
+            width: if video { 640 } else { 0 },
+            height: if video { 360 } else { 0 },
+            fpks: if video { 25_000 } else { 0 },
+            sample_rate: if video { 0 } else { 44_100 },
+            channels: if video { 0 } else { 2 },
+            lang: lang.into(),
+        }
+    }
+
     #[test]
-    fn manifest_shape() {
-        let m = LiveManifest {
-            availability_start: "2026-01-01T00:00:00.000Z".into(),
-            publish_time: "2026-01-01T00:01:00.000Z".into(),
-            time_shift_ms: 50_000,
-            update_ms: 2_000,
+    fn live_manifest_shape() {
+        let m = Manifest {
+            timing: Timing::Live {
+                availability_start: "2026-01-01T00:00:00.000Z".into(),
+                publish_time: "2026-01-01T00:01:00.000Z".into(),
+                time_shift_ms: 50_000,
+                update_ms: 2_000,
+            },
             min_buffer_ms: 4_000,
             segments: vec![(1000, 2000), (3000, 2040)],
-            representations: vec![
-                Representation {
-                    id: 1,
-                    video: true,
-                    codecs: "avc1.64001F".into(),
-                    bandwidth: 2_000_000,
-                    width: 640,
-                    height: 360,
-                    fpks: 25_000,
-                    sample_rate: 0,
-                    channels: 0,
-                },
-                Representation {
-                    id: 2,
-                    video: false,
-                    codecs: "mp4a.40.2".into(),
-                    bandwidth: 96_000,
-                    width: 0,
-                    height: 0,
-                    fpks: 0,
-                    sample_rate: 44_100,
-                    channels: 2,
-                },
-            ],
+            representations: vec![rep(1, true, ""), rep(2, false, "")],
             url_suffix: "?tkn=a&b".into(),
         };
-        let text = live(&m);
+        let text = manifest(&m);
         assert!(text.contains("chunk_$Time$.m4s?tkn=a&amp;b"));
         assert!(text.contains("type=\"dynamic\""));
-        assert!(text.contains("<S t=\"1000\" d=\"2000\"/><S d=\"2040\"/>"));
+        assert!(text.contains("<S t=\"1000\" d=\"2000\"/><S t=\"3000\" d=\"2040\"/>"));
         assert!(text.contains("<Representation id=\"1\" codecs=\"avc1.64001F\" bandwidth=\"2000000\" width=\"640\" height=\"360\" frameRate=\"25000/1000\"/>"));
         assert!(text.contains("audioSamplingRate=\"44100\""));
         assert!(text.contains("timeShiftBufferDepth=\"PT50.000S\""));
         assert_eq!(text.matches("<AdaptationSet").count(), 2);
+    }
+
+    #[test]
+    fn static_manifest_groups_video_and_audio_by_language() {
+        let m = Manifest {
+            timing: Timing::OnDemand {
+                duration_ms: 7_200_040,
+            },
+            min_buffer_ms: 4_000,
+            segments: vec![(0, 2000), (2000, 2000), (4000, 2000), (6000, 1500)],
+            representations: vec![
+                rep(1, true, ""),
+                rep(2, true, ""),
+                rep(3, false, "eng"),
+                rep(4, false, "fra"),
+                rep(5, false, "eng"),
+            ],
+            url_suffix: String::new(),
+        };
+        let text = manifest(&m);
+        assert!(text.contains("type=\"static\" mediaPresentationDuration=\"PT7200.040S\""));
+        assert!(!text.contains("minimumUpdatePeriod"));
+        assert!(text.contains("<S t=\"0\" d=\"2000\" r=\"2\"/><S t=\"6000\" d=\"1500\"/>"));
+        assert_eq!(text.matches("<AdaptationSet").count(), 3);
+        assert_eq!(text.matches("contentType=\"video\"").count(), 1);
+        assert!(text.contains("lang=\"eng\"") && text.contains("lang=\"fra\""));
+        let eng = text.split("lang=\"eng\"").nth(1).unwrap_or_default();
+        let eng = eng.split("</AdaptationSet>").next().unwrap_or_default();
+        assert_eq!(eng.matches("<Representation").count(), 2);
     }
 }

@@ -1,6 +1,9 @@
 //! Track selection for the outputs that carry one video and one audio track (FLV, RTMP): the
-//! first track of each kind, and which sequence headers must go out when the track list changes.
+//! first track of each kind the viewer's `?video=`/`?audio=` choose ([`TrackSelector`]; by
+//! default the first of each), and which sequence headers must go out when the track list
+//! changes.
 
+use super::track_select::TrackSelector;
 use crate::hub::buffer::Meta;
 use crate::media::{Track, TrackKind};
 
@@ -23,6 +26,7 @@ pub struct AvSelection {
     started: bool,
     pub video: Option<Track>,
     pub audio: Option<Track>,
+    selector: TrackSelector,
 }
 
 /// The result of taking a new track list.
@@ -35,6 +39,19 @@ pub struct SelectionChange {
 }
 
 impl AvSelection {
+    /// A selection following the viewer's choices.
+    pub fn new(selector: TrackSelector) -> AvSelection {
+        AvSelection {
+            selector,
+            ..AvSelection::default()
+        }
+    }
+
+    /// Forgets what was sent (after a seek), keeping the viewer's choices.
+    pub fn restart(&mut self) {
+        *self = AvSelection::new(std::mem::take(&mut self.selector));
+    }
+
     /// Whether packets of this track-list version need no update first.
     pub fn is_current(&self, meta_version: u64) -> bool {
         self.started && self.meta_version == meta_version
@@ -45,12 +62,9 @@ impl AvSelection {
         self.meta_version = meta.version;
         let first = !self.started;
         self.started = true;
-        let pick = |kind| meta.tracks.iter().find(|t| t.kind() == Some(kind)).cloned();
+        let (video, audio) = self.selector.select_one_each(&meta.tracks);
         let mut headers = Vec::new();
-        for (new, old) in [
-            (pick(TrackKind::Video), &mut self.video),
-            (pick(TrackKind::Audio), &mut self.audio),
-        ] {
+        for (new, old) in [(video, &mut self.video), (audio, &mut self.audio)] {
             let changed = match (&new, &*old) {
                 (Some(n), Some(o)) => n.init != o.init || n.codec != o.codec,
                 (Some(_), None) => true,
@@ -114,5 +128,22 @@ mod tests {
         };
         assert_eq!(sel.update(&meta).headers[0].id, 1);
         assert!(sel.track(3).is_none() && sel.track(2).is_some());
+        let mut chosen = AvSelection::new(TrackSelector::from_query("audio=3&video=none"));
+        chosen.update(&meta);
+        assert!(chosen.video.is_none());
+        assert_eq!(
+            chosen.audio.as_ref().map(|t| t.id),
+            None,
+            "track 3 left in version 3"
+        );
+        let meta = Meta {
+            version: 4,
+            tracks: vec![t(1, Codec::H264, b"a"), t(3, Codec::Aac, b"c")],
+        };
+        chosen.update(&meta);
+        assert_eq!(chosen.audio.as_ref().map(|t| t.id), Some(3));
+        chosen.restart();
+        assert!(chosen.update(&meta).first);
+        assert_eq!(chosen.audio.as_ref().map(|t| t.id), Some(3));
     }
 }

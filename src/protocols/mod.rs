@@ -10,6 +10,7 @@
 //! - [`http`]: the HTTP outputs (port 8080): FLV, HLS, DASH/CMAF, TS, MP4, MP3, AAC, info.
 //! - [`push`]: the output side of pushes and recordings (files, RTMP servers).
 //! - [`av_select`]: which audio and video track a single-track-per-kind output sends.
+//! - [`track_select`]: the `?video=`/`?audio=` choices every output honours.
 
 pub mod av_select;
 pub mod catalogue;
@@ -18,6 +19,7 @@ pub mod listen;
 pub mod listeners;
 pub mod push;
 pub mod rtmp;
+pub mod track_select;
 pub mod write;
 
 use std::sync::{Arc, RwLock};

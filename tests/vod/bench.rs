@@ -2,8 +2,9 @@
 //! `cargo test --release --test vod -- --ignored --nocapture`): a 2-hour 2.5 Mbit/s MP4 made
 //! in the temp folder with `-stream_loop -1 -t 7200 -c copy` (deleted afterwards). Prints the
 //! first open (index) time, the open time with the stored index, the progressive MP4's `moov`
-//! build time and size and its first byte (moov built, kept, a Range in the middle), and the
-//! server's memory and CPU with [`VIEWERS`] FLV viewers, each at another `?start=`,
+//! build time and size and its first byte (moov built, kept, a Range in the middle), the first
+//! byte of HLS and DASH playlists and segments, and the server's memory and CPU with
+//! [`VIEWERS`] FLV viewers, each at another `?start=`,
 //! reading at about the file's rate.
 
 use std::io::{Read, Write};
@@ -170,6 +171,28 @@ fn bench_a_two_hour_file() {
         .map(String::from)
         .unwrap_or_default();
 
+    // HLS and DASH: playlists (the first media playlist cuts the file), a segment from the
+    // middle (read from disk, then from the recent-segment cache), the MPD.
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let first = |path: &str| ms(first_byte(ls.http, path).0);
+    let hls_master = first("/hls/big/index.m3u8");
+    let hls_media_cold = first("/hls/big/1_2/index.m3u8");
+    let hls_media_warm = first("/hls/big/1_2/index.m3u8");
+    let playlist = reqwest::blocking::get(format!(
+        "http://127.0.0.1:{}/hls/big/1_2/index.m3u8",
+        ls.http
+    ))
+    .and_then(|r| r.text())
+    .expect("media playlist");
+    let uris: Vec<&str> = playlist.lines().filter(|l| l.contains(".ts")).collect();
+    let middle = uris[uris.len() / 2];
+    let segment_path = format!("/hls/big/1_2/{middle}");
+    let hls_segment_cold = first(&segment_path);
+    let hls_segment_warm = first(&segment_path);
+    let mpd = first("/cmaf/big/index.mpd");
+    let start = middle.split('_').next().unwrap_or("0");
+    let chunk = first(&format!("/cmaf/big/1/chunk_{start}.m4s"));
+
     // FLV viewers, each at another place, reading at about 2.5 Mbit/s.
     let rss_before = ls.rss_kib();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -240,6 +263,16 @@ fn bench_a_two_hour_file() {
     println!(
         "| first byte of /big.mp4?start=3600000 | {:.1} ms |",
         mp4_middle.as_secs_f64() * 1e3
+    );
+    println!(
+        "| first byte of the HLS master / media playlist ({} segments; cold, warm) | {hls_master:.1} / {hls_media_cold:.1}, {hls_media_warm:.1} ms |",
+        uris.len()
+    );
+    println!(
+        "| first byte of an HLS segment at 1 h (from disk, then cached) | {hls_segment_cold:.1}, {hls_segment_warm:.1} ms |"
+    );
+    println!(
+        "| first byte of the DASH MPD / a CMAF video chunk at 1 h | {mpd:.1} / {chunk:.1} ms |"
     );
     println!(
         "| server RSS: idle / with the index loaded | {} / {} MiB |",

@@ -6,6 +6,8 @@
 //! - [`outputs`]: every output, whole files and `?start=`/`?end=`, the info handlers.
 //! - [`rtmp_seek`]: RTMP `seek`, with a scripted player.
 //! - [`range`]: the progressive MP4 with Range requests (ffprobe, raw ranges, Chromium seeking).
+//! - [`segmented`]: HLS (TS and fMP4) and DASH of files, played by ffprobe.
+//! - [`tracks`]: files with several audio or video tracks: `?audio=`/`?video=`, ABR manifests.
 //! - [`lifecycle`]: the stored index, broken files, triggers, STREAM_SOURCE, recordings.
 //! - [`folder`]: folder sources (`stream+filename`), traversal attempts refused.
 //! - [`bench`] (ignored; `cargo test --release --test vod -- --ignored --nocapture`): a 2-hour
@@ -20,6 +22,8 @@ mod lifecycle;
 mod outputs;
 mod range;
 mod rtmp_seek;
+mod segmented;
+mod tracks;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

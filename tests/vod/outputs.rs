@@ -186,12 +186,8 @@ fn info_handlers_describe_the_file() {
         .collect();
     assert!(urls.iter().any(|u| u.ends_with("/film.mp4")), "{urls:?}");
     assert!(urls.iter().any(|u| u.starts_with("rtmp://")), "{urls:?}");
-    assert!(
-        !urls
-            .iter()
-            .any(|u| u.contains("/hls/") || u.contains("/cmaf/")),
-        "{urls:?}"
-    );
+    assert!(urls.iter().any(|u| u.contains("/hls/")), "{urls:?}");
+    assert!(urls.iter().any(|u| u.contains("/cmaf/")), "{urls:?}");
     let (status, body) = get("/info_film.js");
     assert_eq!(status, 200);
     assert!(
@@ -201,11 +197,14 @@ fn info_handlers_describe_the_file() {
     let (status, body) = get("/film.html");
     assert_eq!(status, 200);
     assert!(body.contains("/embed_film.js"), "{body}");
-    // HLS and DASH do not serve files yet, and say so.
-    for path in ["/hls/film/index.m3u8", "/cmaf/film/index.mpd"] {
+    // HLS and DASH serve the file (see `segmented`).
+    for (path, what) in [
+        ("/hls/film/index.m3u8", "#EXT-X-STREAM-INF"),
+        ("/cmaf/film/index.mpd", "type=\"static\""),
+    ] {
         let (status, body) = get(path);
-        assert_eq!(status, 404, "{path}: {body}");
-        assert!(body.contains("on-demand"), "{path}: {body}");
+        assert_eq!(status, 200, "{path}: {body}");
+        assert!(body.contains(what), "{path}: {body}");
     }
     let v = ls.server.api2(
         json!({"active_streams": {"longform": true, "fields": ["status", "lastms", "tracks"]}}),

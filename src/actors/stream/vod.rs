@@ -48,7 +48,7 @@ impl StreamActor {
         for t in &file.index.tracks {
             let _ = buffer.set_track(token, t.clone());
         }
-        buffer.set_left_out(file.index.skipped.clone());
+        buffer.describe(file.clone(), self.buffer.segment_ms());
         self.buffer = buffer;
         self.vod = Some(file);
         self.idle_since = Some(Instant::now());

@@ -5,11 +5,12 @@
 //! tracks and length, no packets, for `json_`) is an on-demand buffer too.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use tokio::sync::{watch, Notify};
 
 use super::{BufferSettings, Counters, Inner, LiveBuffer, Reader};
+use crate::hub::vod::VodFile;
 
 /// What an on-demand buffer knows besides its packets.
 #[derive(Debug)]
@@ -20,8 +21,9 @@ pub(super) struct OnDemand {
     taken: AtomicU64,
     /// Wakes the feeder when the reader took packets.
     took: Notify,
-    /// The file's tracks Eddy cannot carry, by name (a stream's description only).
-    left_out: Mutex<Vec<String>>,
+    /// A stream's description: the file it plays and the segment size of its segmented
+    /// outputs (HLS, DASH), which cut the file themselves.
+    file: OnceLock<(Arc<VodFile>, i64)>,
 }
 
 impl OnDemand {
@@ -66,7 +68,7 @@ impl LiveBuffer {
                 duration_ms,
                 taken: AtomicU64::new(0),
                 took: Notify::new(),
-                left_out: Mutex::new(Vec::new()),
+                file: OnceLock::new(),
             }),
         })
     }
@@ -76,21 +78,18 @@ impl LiveBuffer {
         self.on_demand.as_ref().map(|od| od.duration_ms)
     }
 
-    /// On demand: names the file's tracks Eddy cannot carry (`json_` lists them).
-    pub fn set_left_out(&self, names: Vec<String>) {
+    /// Makes an on-demand buffer the description of a stream playing `file`, whose segmented
+    /// outputs cut segments of at least `segment_ms` (the stream's `segmentsize`).
+    pub fn describe(&self, file: Arc<VodFile>, segment_ms: i64) {
         if let Some(od) = &self.on_demand {
-            *od.left_out.lock().unwrap_or_else(|e| e.into_inner()) = names;
+            let _ = od.file.set((file, segment_ms));
         }
     }
 
-    /// The file's tracks Eddy cannot carry; empty for a live stream.
-    pub fn left_out(&self) -> Vec<String> {
-        self.on_demand.as_ref().map_or_else(Vec::new, |od| {
-            od.left_out
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone()
-        })
+    /// The file a stream's description buffer plays, and its segment size (see
+    /// [`LiveBuffer::describe`]).
+    pub fn described_file(&self) -> Option<(Arc<VodFile>, i64)> {
+        self.on_demand.as_ref()?.file.get().cloned()
     }
 
     /// On demand: drops what the reader took and tells how far the rest reaches.

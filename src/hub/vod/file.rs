@@ -30,9 +30,22 @@ pub struct VodFile {
     pub index: Index,
     /// Its progressive MP4 layouts, built on demand and kept (bounded).
     pub mp4: super::progressive::Layouts,
+    /// Its segments for HLS and DASH, cut once per segment size (see
+    /// [`super::segments::fragments`]).
+    pub(super) cuts: super::segments::CutCache,
 }
 
 impl VodFile {
+    pub fn new(path: PathBuf, stamp: FileStamp, index: Index) -> VodFile {
+        VodFile {
+            path,
+            stamp,
+            index,
+            mp4: Default::default(),
+            cuts: Default::default(),
+        }
+    }
+
     /// The file's length in media time, ms.
     pub fn duration_ms(&self) -> i64 {
         self.index.duration_ms()
@@ -214,12 +227,7 @@ pub fn open_blocking(path: &Path, cache: &Path) -> Result<(VodFile, IndexOrigin)
         };
         match store::from_bytes(&bytes, stamp) {
             Ok(index) => {
-                let file = VodFile {
-                    path: path.to_path_buf(),
-                    stamp,
-                    index,
-                    mp4: Default::default(),
-                };
+                let file = VodFile::new(path.to_path_buf(), stamp, index);
                 return Ok((file, IndexOrigin::Stored(stored)));
             }
             Err(e) => {
@@ -235,12 +243,7 @@ pub fn open_blocking(path: &Path, cache: &Path) -> Result<(VodFile, IndexOrigin)
     } else {
         place::store(path, cache, &bytes)
     };
-    let file = VodFile {
-        path: path.to_path_buf(),
-        stamp,
-        index,
-        mp4: Default::default(),
-    };
+    let file = VodFile::new(path.to_path_buf(), stamp, index);
     Ok((file, IndexOrigin::Scanned { stored, stale }))
 }
 

@@ -26,6 +26,7 @@ pub mod file;
 pub mod place;
 pub mod progressive;
 mod seekbuf;
+pub mod segments;
 
 #[cfg(test)]
 mod tests;

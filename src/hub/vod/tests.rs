@@ -78,15 +78,7 @@ fn fixture(dir: &std::path::Path, packet_size: u32) -> (Arc<VodFile>, Vec<u8>) {
         len: bytes.len() as u64,
         modified_ns: 0,
     };
-    (
-        Arc::new(VodFile {
-            path,
-            stamp,
-            index,
-            mp4: Default::default(),
-        }),
-        bytes,
-    )
+    (Arc::new(VodFile::new(path, stamp, index)), bytes)
 }
 
 /// Reads a viewer's reader to its end: every entry taken.
@@ -336,12 +328,7 @@ async fn progressive_mp4_ranges_and_kept_layouts() {
     let mut index = file.index.clone();
     // AudioSpecificConfig: AAC LC, 48 kHz, 2 channels.
     index.tracks[1].init = Bytes::from_static(&[0x11, 0x90]);
-    let file = Arc::new(VodFile {
-        path: file.path.clone(),
-        stamp: file.stamp,
-        index,
-        mp4: Default::default(),
-    });
+    let file = Arc::new(VodFile::new(file.path.clone(), file.stamp, index));
     let whole = layout(&file, &[2], PlayRange::ALL).await.expect("layout");
     let read = |range: std::ops::Range<u64>| {
         let mut body = RangeBody::new(file.clone(), whole.clone(), range);

@@ -238,7 +238,21 @@ fn ms(ticks: i64, timescale: u32) -> i64 {
     i64::try_from(scaled).unwrap_or(if scaled < 0 { i64::MIN } else { i64::MAX })
 }
 
-/// `tkhd` (track_ID), `mdhd` (timescale), the sample entry and the edit list of a `trak`.
+/// The `mdhd` language (8.4.2.3): a pad bit and three 5-bit letters, each `char - 0x60`, an
+/// ISO 639-2/T code; `und` and anything not three lower-case letters is no language.
+fn language(packed: u16) -> String {
+    let code: String = [10u16, 5, 0]
+        .iter()
+        .map(|shift| (((packed >> shift) & 0x1F) as u8 + 0x60) as char)
+        .collect();
+    if code == "und" || !code.bytes().all(|b| b.is_ascii_lowercase()) {
+        String::new()
+    } else {
+        code
+    }
+}
+
+/// `tkhd` (track_ID), `mdhd` (timescale, language), the sample entry and the edit list of a `trak`.
 fn parse_trak(trak: &[u8], movie_timescale: u32) -> Result<Trak, VodError> {
     let mut c = Cur::new(need(trak, b"tkhd")?, "tkhd");
     let (version, _) = c.full()?;
@@ -252,9 +266,16 @@ fn parse_trak(trak: &[u8], movie_timescale: u32) -> Result<Trak, VodError> {
     if timescale == 0 {
         return Err(bad(format!("track {file_id}: timescale 0")));
     }
+    // A box that ends before its language (a truncated one) just has none.
+    let lang = c
+        .skip(if version == 1 { 8 } else { 4 })
+        .and_then(|()| c.uint(2))
+        .map(|v| language(v as u16))
+        .unwrap_or_default();
     let stbl = need(need(mdia, b"minf")?, b"stbl")?;
     let mut track = entry::sample_entry(need(stbl, b"stsd")?)?;
     if let Ok(t) = &mut track {
+        t.lang = lang;
         if t.codec
             .is_some_and(|c| matches!(c, Codec::Aac | Codec::Mp3))
             && t.rate == 0
@@ -368,4 +389,19 @@ fn finish(traks: Vec<Trak>) -> Result<Index, VodError> {
         index.entries.extend(t.entries);
     }
     Ok(index)
+}
+
+#[cfg(test)]
+mod language_tests {
+    #[test]
+    fn mdhd_language() {
+        let pack = |s: &[u8; 3]| {
+            s.iter()
+                .fold(0u16, |acc, &c| (acc << 5) | u16::from(c - 0x60))
+        };
+        assert_eq!(super::language(pack(b"fra")), "fra");
+        assert_eq!(super::language(pack(b"und")), "");
+        assert_eq!(super::language(0), "");
+        assert_eq!(super::language(0xFFFF), "");
+    }
 }

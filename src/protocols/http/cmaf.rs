@@ -2,28 +2,29 @@
 //! `/cmaf/STREAM/index.m3u8` (HLS version 7 master), `/cmaf/STREAM/<track>/index.m3u8`,
 //! `/cmaf/STREAM/<track>/init.m4s` and `/cmaf/STREAM/<track>/chunk_<time>.m4s` (time in ms).
 //!
-//! Every track has its own segments, cut at the same fragment boundaries as HLS; the segments
-//! of all tracks of a fragment are built together by the first request for any of them and
-//! cached on the fragment. The request flow is [`super::segmented`]'s; this file has the URLs,
-//! the manifests and the muxing.
+//! Every track has its own segments, cut at the same fragment boundaries as HLS, built by the
+//! first request for it (live: cached on the fragment; a file: read from it for that range).
+//! A file's manifest is static (`type="static"`, `mediaPresentationDuration`) and its HLS
+//! playlists complete. Video tracks are the variants (HLS) or the representations of one
+//! adaptation set (DASH); audio tracks are an audio group (HLS) or adaptation sets by language
+//! (DASH). `?video=`/`?audio=` on the manifest choose which tracks it lists. The request flow is
+//! [`super::segmented`]'s; this file has the URLs, the manifests and the muxing.
 
 use bytes::Bytes;
 
-use super::hls::{bandwidth, playlist, variant, PLAYLIST_TYPE};
+use super::hls::{audio_name, playlist, split, track_bps, variant, PLAYLIST_TYPE};
 use super::segmented::{Answer, Ask, Format, Opened};
 use super::Response;
-use crate::hub::buffer::LiveBuffer;
 use crate::hub::fragments::Fragment;
 use crate::media::{m3u8, mp4, mpd, Packet, Track, TrackKind};
 
-/// DASH and HLS over CMAF, as a [`Format`] of the segmented skeleton; a segment's key is its
-/// track id.
+/// DASH and HLS over CMAF, as a [`Format`] of the segmented skeleton; each segment carries one
+/// track.
 pub struct Cmaf;
 
 impl Format for Cmaf {
     const PROTOCOL: &'static str = "CMAF";
     const SEGMENT_TYPE: &'static str = "video/mp4";
-    type Built = CmafSegments;
 
     fn ask(tail: &[&str]) -> Ask {
         match tail {
@@ -33,28 +34,20 @@ impl Format for Cmaf {
     }
 
     fn answer(tail: &[&str], stream: &Opened) -> Answer {
-        let track_of = |folder: &str| {
-            let id = folder.parse::<u32>().ok()?;
-            stream.tracks.iter().find(|t| t.id == id)
-        };
+        let track_of = |folder: &str| stream.track(folder.parse::<u32>().ok()?);
         let suffix = &stream.suffix;
         let done = match tail {
-            ["index.mpd"] => Response::ok(
-                "application/dash+xml",
-                manifest(&stream.buffer, &stream.tracks, suffix),
-            ),
-            ["index.m3u8"] => Response::ok(
-                PLAYLIST_TYPE,
-                hls_master(&stream.buffer, &stream.tracks, suffix),
-            ),
+            ["index.mpd"] => Response::ok("application/dash+xml", manifest(stream)),
+            ["index.m3u8"] => Response::ok(PLAYLIST_TYPE, hls_master(stream)),
             [folder, "index.m3u8"] if track_of(folder).is_some() => {
-                let pl = playlist(
-                    &stream.buffer.fragments(),
+                let mut pl = playlist(
+                    &stream.fragments(),
                     |f| format!("chunk_{}.m4s{suffix}", f.start_ms),
                     Some(format!("init.m4s{suffix}")),
                     7,
-                    stream.buffer.is_closed(),
+                    stream.ended(),
                 );
+                pl.vod = stream.vod.is_some();
                 Response::ok(PLAYLIST_TYPE, m3u8::media(&pl))
             }
             [folder, "init.m4s"] => match track_of(folder).map(|t| mp4::init_segment(&[t])) {
@@ -71,7 +64,7 @@ impl Format for Cmaf {
                     (Some(track), Some(start_ms)) => {
                         return Answer::Segment {
                             start_ms,
-                            key: track.id,
+                            tracks: vec![track.clone()],
                         }
                     }
                     _ => Response::missing("No such chunk"),
@@ -82,53 +75,15 @@ impl Format for Cmaf {
         Answer::Done(done)
     }
 
-    fn build(stream: &Opened, fragment: &Fragment) -> CmafSegments {
-        CmafSegments(build_segments(&stream.buffer, fragment, &stream.tracks))
-    }
-
-    fn pick(built: &CmafSegments, track: u32) -> Result<Bytes, Response> {
-        let found = built.0.iter().find(|(id, _)| *id == track);
-        found
-            .map(|(_, bytes)| bytes.clone())
-            .ok_or_else(|| Response::missing("No data for this track in this fragment"))
-    }
-}
-
-/// A fragment's CMAF segments, one per track id, cached on the fragment.
-pub struct CmafSegments(Vec<(u32, Bytes)>);
-
-/// One CMAF segment per track for a fragment.
-fn build_segments(
-    buffer: &LiveBuffer,
-    fragment: &Fragment,
-    tracks: &[Track],
-) -> Vec<(u32, bytes::Bytes)> {
-    let entries = buffer.packets(fragment.first_seq, fragment.end_seq);
-    let mut out = Vec::new();
-    for track in tracks {
-        let packets: Vec<&Packet> = entries
-            .iter()
-            .map(|e| &e.packet)
-            .filter(|p| p.track == track.id)
-            .collect();
-        if packets.is_empty() {
-            continue;
-        }
+    fn build(tracks: &[Track], fragment: &Fragment, packets: &[&Packet]) -> Result<Bytes, String> {
+        let track = tracks.first().ok_or("no track")?;
         let part = mp4::FragmentTrack {
             track,
-            packets: &packets,
+            packets,
             end_ms: fragment.end_ms,
         };
-        match mp4::media_segment(fragment.number as u32 + 1, &[part], true) {
-            Ok(bytes) => out.push((track.id, bytes)),
-            Err(e) => tracing::warn!(
-                "CMAF segment of track {} at {}: {e}",
-                track.id,
-                fragment.start_ms
-            ),
-        }
+        mp4::media_segment(fragment.number as u32 + 1, &[part], true).map_err(|e| e.to_string())
     }
-    out
 }
 
 fn iso_time(unix_ms: i64) -> String {
@@ -137,71 +92,96 @@ fn iso_time(unix_ms: i64) -> String {
         .unwrap_or_else(|| "1970-01-01T00:00:00.000Z".into())
 }
 
-fn manifest(buffer: &LiveBuffer, tracks: &[Track], suffix: &str) -> String {
-    let frags = buffer.fragments();
-    let zero = buffer.zero_unix_ms().unwrap_or(0);
-    let total_bw = bandwidth(buffer);
-    let reps = tracks
+fn manifest(stream: &Opened) -> String {
+    let frags = stream.fragments();
+    let bps = track_bps(stream);
+    let reps = stream
+        .tracks
         .iter()
         .map(|t| {
             let video = t.kind() == Some(TrackKind::Video);
+            let rate = bps.iter().find(|(id, _)| *id == t.id).map_or(0, |b| b.1);
             mpd::Representation {
                 id: t.id,
                 video,
                 codecs: t.codec_string.clone(),
-                bandwidth: if video {
-                    total_bw * 9 / 10
-                } else {
-                    (total_bw / 10).max(64_000)
-                },
+                bandwidth: (rate * 8 * 11 / 10).max(if video { 1 } else { 64_000 }),
                 width: t.width,
                 height: t.height,
                 fpks: t.fpks,
                 sample_rate: t.rate,
                 channels: t.channels,
+                lang: t.lang.clone(),
             }
         })
         .collect();
     let longest = frags.iter().map(|f| f.duration_ms()).max().unwrap_or(2_000);
-    mpd::live(&mpd::LiveManifest {
-        availability_start: iso_time(zero),
-        publish_time: iso_time(chrono::Utc::now().timestamp_millis()),
-        time_shift_ms: frags.last().map(|l| l.end_ms).unwrap_or(0)
-            - frags.first().map(|f| f.start_ms).unwrap_or(0),
-        update_ms: longest,
+    let timing = match &stream.vod {
+        // The timeline's times count from the period's start.
+        Some(_) => mpd::Timing::OnDemand {
+            duration_ms: frags.last().map_or(0, |l| l.end_ms),
+        },
+        None => mpd::Timing::Live {
+            availability_start: iso_time(stream.buffer.zero_unix_ms().unwrap_or(0)),
+            publish_time: iso_time(chrono::Utc::now().timestamp_millis()),
+            time_shift_ms: frags.last().map(|l| l.end_ms).unwrap_or(0)
+                - frags.first().map(|f| f.start_ms).unwrap_or(0),
+            update_ms: longest,
+        },
+    };
+    mpd::manifest(&mpd::Manifest {
+        timing,
         min_buffer_ms: longest,
         segments: frags
             .iter()
             .map(|f| (f.start_ms, f.duration_ms()))
             .collect(),
         representations: reps,
-        url_suffix: suffix.to_string(),
+        url_suffix: stream.suffix.clone(),
     })
 }
 
-fn hls_master(buffer: &LiveBuffer, tracks: &[Track], suffix: &str) -> String {
-    let video = tracks.iter().find(|t| t.kind() == Some(TrackKind::Video));
-    let audio = tracks.iter().find(|t| t.kind() == Some(TrackKind::Audio));
-    let renditions: Vec<m3u8::AudioRendition> = match (video, audio) {
-        (Some(_), Some(a)) => vec![m3u8::AudioRendition {
-            group: "aud".into(),
-            name: "audio".into(),
-            uri: format!("{}/index.m3u8{suffix}", a.id),
-        }],
-        _ => Vec::new(),
+/// The HLS v7 master: a variant per video track (or the first audio track alone), audio
+/// tracks as one audio group.
+fn hls_master(stream: &Opened) -> String {
+    let suffix = &stream.suffix;
+    let bps = track_bps(stream);
+    let (videos, audios) = split(&stream.tracks);
+    let group = (!videos.is_empty() && !audios.is_empty()).then(|| "aud".to_string());
+    let renditions: Vec<m3u8::AudioRendition> = match &group {
+        Some(g) => audios
+            .iter()
+            .enumerate()
+            .map(|(i, a)| m3u8::AudioRendition {
+                group: g.clone(),
+                name: audio_name(a),
+                uri: Some(format!("{}/index.m3u8{suffix}", a.id)),
+                language: (!a.lang.is_empty()).then(|| a.lang.clone()),
+                default: i == 0,
+            })
+            .collect(),
+        None => Vec::new(),
     };
-    let group = (!renditions.is_empty()).then(|| "aud".to_string());
-    let variants: Vec<m3u8::Variant> = video
-        .or(audio)
-        .map(|m| {
-            variant(
-                buffer,
-                tracks,
-                format!("{}/index.m3u8{suffix}", m.id),
-                group,
-            )
-        })
-        .into_iter()
-        .collect();
+    let variants: Vec<m3u8::Variant> = if videos.is_empty() {
+        audios
+            .first()
+            .map(|a| variant(&bps, &[a], format!("{}/index.m3u8{suffix}", a.id), None))
+            .into_iter()
+            .collect()
+    } else {
+        videos
+            .iter()
+            .map(|&v| {
+                let tracks: Vec<&Track> =
+                    std::iter::once(v).chain(audios.first().copied()).collect();
+                variant(
+                    &bps,
+                    &tracks,
+                    format!("{}/index.m3u8{suffix}", v.id),
+                    group.clone(),
+                )
+            })
+            .collect()
+    };
     m3u8::master(&variants, &renditions, 7)
 }

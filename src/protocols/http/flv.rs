@@ -22,6 +22,7 @@ use crate::media::amf0::Amf0Value;
 use crate::media::flv::{self as flvfmt, on_metadata};
 use crate::media::Track;
 use crate::protocols::av_select::AvSelection;
+use crate::protocols::track_select::TrackSelector;
 use crate::protocols::{ConnectorSpec, ListenerContext, OFFLINE_WAIT};
 
 pub const SPEC: ConnectorSpec = ConnectorSpec {
@@ -90,7 +91,7 @@ pub async fn serve(
     }
     tracing::debug!(stream = name.as_str(), "FLV viewer {peer} started");
     let buffer = sub.reader.buffer().clone();
-    let mut sel = AvSelection::default();
+    let mut sel = AvSelection::new(TrackSelector::from_query(&req.query));
     let frame = |batch: &[Arc<Entry>], out: &mut Vec<Bytes>| {
         for entry in batch {
             if !sel.is_current(entry.meta_version) {

@@ -1,18 +1,24 @@
 //! HLS over MPEG-TS (facts §9.2, §9.4): `/hls/STREAM/index.m3u8` (master),
-//! `/hls/STREAM/<video>_<audio>/index.m3u8` (live media playlist) and
+//! `/hls/STREAM/<video>_<audio>/index.m3u8` (media playlist) and
 //! `/hls/STREAM/<video>_<audio>/<from>_<until>.ts` (segments, times in ms).
 //!
-//! Segments are the buffer's fragments (cut at keyframes, at least `segmentsize` long), muxed to
-//! MPEG-TS by the first viewer that asks and cached on the fragment, so every viewer gets the
-//! same bytes. A segment that fell out of the buffer answers `404 Fragment out of range`.
-//! Playlists are answered once the stream has a fragment (waiting up to 20 s for one). The
-//! request flow is [`super::segmented`]'s; this file has the URLs, the playlists and the muxing.
+//! Live, segments are the buffer's fragments (cut at keyframes, at least `segmentsize` long),
+//! muxed to MPEG-TS by the first viewer that asks and cached on the fragment, so every viewer
+//! gets the same bytes; a segment that fell out of the buffer answers `404 Fragment out of
+//! range`, and playlists are answered once the stream has a fragment (waiting up to 20 s). A
+//! file's playlist is complete (`EXT-X-PLAYLIST-TYPE:VOD`, `EXT-X-ENDLIST`), its segments cut
+//! from the file's index the same way and built from the file on request.
+//!
+//! The master lists one variant per video track (ABR), each with the first audio track muxed
+//! in. When there are several audio tracks they are an `EXT-X-MEDIA` audio group: the first one
+//! is the muxed audio (no URI), each other has its own audio-only playlist (`<audio>/...`).
+//! `?video=` and `?audio=` on the master choose which tracks it lists. The request flow is
+//! [`super::segmented`]'s; this file has the URLs, the playlists and the muxing.
 
 use bytes::Bytes;
 
-use super::segmented::{Answer, Ask, Format, Opened};
+use super::segmented::{tracks_key, Answer, Ask, Format, Opened};
 use super::Response;
-use crate::hub::buffer::LiveBuffer;
 use crate::hub::fragments::Fragment;
 use crate::media::{m3u8, ts, Packet, Track, TrackKind};
 
@@ -25,7 +31,6 @@ pub struct Hls;
 impl Format for Hls {
     const PROTOCOL: &'static str = "HLS";
     const SEGMENT_TYPE: &'static str = "video/mp2t";
-    type Built = TsSegment;
 
     fn ask(tail: &[&str]) -> Ask {
         match tail {
@@ -36,91 +41,165 @@ impl Format for Hls {
     }
 
     fn answer(tail: &[&str], stream: &Opened) -> Answer {
+        let missing = || Answer::Done(Response::missing("No such HLS resource"));
         match tail {
             ["index.m3u8"] => Answer::Done(master(stream)),
-            [_, "index.m3u8"] => Answer::Done(media(stream)),
-            // `<from>_<until>.ts`: the fragment starting at `from`.
-            [_, file] => match file
-                .trim_end_matches(".ts")
-                .split('_')
-                .next()
-                .and_then(|v| v.parse().ok())
-            {
-                Some(start_ms) => Answer::Segment { start_ms, key: 0 },
-                None => Answer::Done(Response::out_of_range()),
+            [folder, "index.m3u8"] => match stream.folder_tracks(folder) {
+                Some(_) => Answer::Done(media(stream)),
+                None => missing(),
             },
-            _ => Answer::Done(Response::missing("No such HLS resource")),
+            // `<from>_<until>.ts`: the fragment starting at `from` (tracks that left the stream
+            // took their segments with them).
+            [folder, file] => {
+                let Some(tracks) = stream.folder_tracks(folder) else {
+                    return Answer::Done(Response::out_of_range());
+                };
+                match file
+                    .trim_end_matches(".ts")
+                    .split('_')
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                {
+                    Some(start_ms) => Answer::Segment { start_ms, tracks },
+                    None => Answer::Done(Response::out_of_range()),
+                }
+            }
+            _ => missing(),
         }
     }
 
-    fn build(stream: &Opened, fragment: &Fragment) -> TsSegment {
-        let entries = stream.buffer.packets(fragment.first_seq, fragment.end_seq);
-        let packets: Vec<&Packet> = entries.iter().map(|e| &e.packet).collect();
-        TsSegment(match ts::segment(&stream.tracks, &packets) {
-            Ok(b) => Some(b),
-            Err(e) => {
-                tracing::warn!(
-                    "HLS segment at {} of {}: {e}",
-                    fragment.start_ms,
-                    stream.name
-                );
-                None
-            }
-        })
-    }
-
-    fn pick(built: &TsSegment, _key: u32) -> Result<Bytes, Response> {
-        built
-            .0
-            .clone()
-            .ok_or_else(|| Response::internal("Segment could not be built"))
+    fn build(tracks: &[Track], _: &Fragment, packets: &[&Packet]) -> Result<Bytes, String> {
+        ts::segment(tracks, packets).map_err(|e| e.to_string())
     }
 }
 
-/// A fragment's MPEG-TS segment, cached on the fragment (`None`: it could not be built).
-pub struct TsSegment(Option<Bytes>);
-
-/// The track-folder name of a selection: `<video>_<audio>` track ids.
-pub fn tracks_folder(tracks: &[Track]) -> String {
-    tracks
-        .iter()
-        .map(|t| t.id.to_string())
-        .collect::<Vec<_>>()
-        .join("_")
-}
-
-/// Average bits per second over what the buffer holds (at least 1).
-pub fn bandwidth(buffer: &LiveBuffer) -> u64 {
-    let s = buffer.stats();
+/// Bytes per second of each of the stream's tracks: a file's averages, or for a live stream
+/// what its buffer holds over the buffer's span.
+pub fn track_bps(stream: &Opened) -> Vec<(u32, u64)> {
+    if stream.vod.is_some() {
+        return stream.all.iter().map(|t| (t.id, t.bps)).collect();
+    }
+    let s = stream.buffer.stats();
     let span = (s.lastms - s.firstms).max(1) as u64;
-    (s.bytes as u64 * 8 * 1000 / span).max(1)
+    let mut bytes: Vec<(u32, u64)> = stream.all.iter().map(|t| (t.id, 0)).collect();
+    for e in stream.buffer.packets(0, u64::MAX) {
+        if let Some(b) = bytes.iter_mut().find(|(id, _)| *id == e.packet.track) {
+            b.1 += e.packet.data.len() as u64;
+        }
+    }
+    bytes.iter().map(|&(id, b)| (id, b * 1000 / span)).collect()
 }
 
-/// The master playlist: one variant with the output's tracks.
+/// Peak bits per second of a variant carrying `tracks`: their average rates, with a tenth on
+/// top (at least 1).
+pub fn bandwidth(bps: &[(u32, u64)], tracks: &[&Track]) -> u64 {
+    let bytes: u64 = tracks
+        .iter()
+        .filter_map(|t| bps.iter().find(|(id, _)| *id == t.id))
+        .map(|(_, b)| b)
+        .sum();
+    (bytes * 8 * 11 / 10).max(1)
+}
+
+/// The variant of a master playlist carrying `tracks`.
+pub fn variant(
+    bps: &[(u32, u64)],
+    tracks: &[&Track],
+    uri: String,
+    audio_group: Option<String>,
+) -> m3u8::Variant {
+    let video = tracks.iter().find(|t| t.kind() == Some(TrackKind::Video));
+    m3u8::Variant {
+        uri,
+        bandwidth: bandwidth(bps, tracks),
+        codecs: tracks
+            .iter()
+            .map(|t| t.codec_string.as_str())
+            .filter(|c| !c.is_empty())
+            .collect::<Vec<_>>()
+            .join(","),
+        resolution: video.filter(|v| v.width > 0).map(|v| (v.width, v.height)),
+        frame_rate: video
+            .filter(|v| v.fpks > 0)
+            .map(|v| f64::from(v.fpks) / 1000.0),
+        audio_group,
+    }
+}
+
+/// The chosen video and audio tracks.
+pub fn split(tracks: &[Track]) -> (Vec<&Track>, Vec<&Track>) {
+    let of = |kind| tracks.iter().filter(|t| t.kind() == Some(kind)).collect();
+    (of(TrackKind::Video), of(TrackKind::Audio))
+}
+
+/// An audio rendition's name: its language, else its track id.
+pub fn audio_name(t: &Track) -> String {
+    if t.lang.is_empty() {
+        format!("audio {}", t.id)
+    } else {
+        t.lang.clone()
+    }
+}
+
+/// The master playlist: a variant per video track (or one for the first audio track).
 fn master(stream: &Opened) -> Response {
-    let uri = format!(
-        "{}/index.m3u8{}",
-        tracks_folder(&stream.tracks),
-        stream.suffix
-    );
-    let variant = variant(&stream.buffer, &stream.tracks, uri, None);
-    Response::ok(PLAYLIST_TYPE, m3u8::master(&[variant], &[], 3))
+    let suffix = &stream.suffix;
+    let bps = track_bps(stream);
+    let (videos, audios) = split(&stream.tracks);
+    let group = (!videos.is_empty() && audios.len() > 1).then(|| "aud".to_string());
+    let renditions: Vec<m3u8::AudioRendition> = match &group {
+        Some(g) => audios
+            .iter()
+            .enumerate()
+            .map(|(i, a)| m3u8::AudioRendition {
+                group: g.clone(),
+                name: audio_name(a),
+                uri: (i > 0).then(|| format!("{}/index.m3u8{suffix}", a.id)),
+                language: (!a.lang.is_empty()).then(|| a.lang.clone()),
+                default: i == 0,
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let first_audio = audios.first().copied();
+    let variants: Vec<m3u8::Variant> = if videos.is_empty() {
+        first_audio
+            .map(|a| variant(&bps, &[a], format!("{}/index.m3u8{suffix}", a.id), None))
+            .into_iter()
+            .collect()
+    } else {
+        videos
+            .iter()
+            .map(|&v| {
+                let tracks: Vec<&Track> = std::iter::once(v).chain(first_audio).collect();
+                let owned: Vec<Track> = tracks.iter().map(|t| (*t).clone()).collect();
+                let uri = format!("{}/index.m3u8{suffix}", tracks_key(&owned));
+                variant(&bps, &tracks, uri, group.clone())
+            })
+            .collect()
+    };
+    if variants.is_empty() {
+        return Response::missing("the stream has no track HLS can carry");
+    }
+    Response::ok(PLAYLIST_TYPE, m3u8::master(&variants, &renditions, 3))
 }
 
-/// The live media playlist of the `<from>_<until>.ts` segments.
+/// The media playlist of the `<from>_<until>.ts` segments: live, the buffer's window; for a
+/// file, all of them.
 fn media(stream: &Opened) -> Response {
     let suffix = &stream.suffix;
-    let body = m3u8::media(&playlist(
-        &stream.buffer.fragments(),
+    let mut pl = playlist(
+        &stream.fragments(),
         |f| format!("{}_{}.ts{suffix}", f.start_ms, f.end_ms),
         None,
         3,
-        stream.buffer.is_closed(),
-    ));
-    Response::ok(PLAYLIST_TYPE, body)
+        stream.ended(),
+    );
+    pl.vod = stream.vod.is_some();
+    Response::ok(PLAYLIST_TYPE, m3u8::media(&pl))
 }
 
-/// A live media playlist over `fragments`, naming each segment with `uri`.
+/// A media playlist over `fragments`, naming each segment with `uri`.
 pub fn playlist(
     fragments: &[std::sync::Arc<Fragment>],
     uri: impl Fn(&Fragment) -> String,
@@ -130,6 +209,7 @@ pub fn playlist(
 ) -> m3u8::MediaPlaylist {
     m3u8::MediaPlaylist {
         version,
+        vod: false,
         media_sequence: fragments.first().map(|f| f.number).unwrap_or(0),
         discontinuity_sequence: fragments.first().map(|f| f.discontinuity_seq).unwrap_or(0),
         map_uri,
@@ -142,30 +222,5 @@ pub fn playlist(
             })
             .collect(),
         ended,
-    }
-}
-
-/// The variant of a master playlist carrying `tracks`.
-pub fn variant(
-    buffer: &LiveBuffer,
-    tracks: &[Track],
-    uri: String,
-    audio_group: Option<String>,
-) -> m3u8::Variant {
-    let video = tracks.iter().find(|t| t.kind() == Some(TrackKind::Video));
-    m3u8::Variant {
-        uri,
-        bandwidth: bandwidth(buffer) * 11 / 10,
-        codecs: tracks
-            .iter()
-            .map(|t| t.codec_string.as_str())
-            .filter(|c| !c.is_empty())
-            .collect::<Vec<_>>()
-            .join(","),
-        resolution: video.filter(|v| v.width > 0).map(|v| (v.width, v.height)),
-        frame_rate: video
-            .filter(|v| v.fpks > 0)
-            .map(|v| f64::from(v.fpks) / 1000.0),
-        audio_group,
     }
 }

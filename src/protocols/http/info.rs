@@ -231,7 +231,10 @@ pub fn describe(req: &Request, name: &str, buffer: &LiveBuffer, ctx: &ListenerCo
             json!({"tracks": info["meta"]["tracks"].take(), "vod": 1, "version": 4, "bframes": 0});
         // Eddy's addition: the file's tracks it cannot carry, by name (MistServer has no key
         // for them; players ignore it).
-        let left_out = buffer.left_out();
+        let left_out = buffer
+            .described_file()
+            .map(|(file, _)| file.index.skipped.clone())
+            .unwrap_or_default();
         if !left_out.is_empty() {
             info["meta"]["unsupported_tracks"] = json!(left_out);
         }

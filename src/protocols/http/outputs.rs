@@ -27,7 +27,7 @@ const fn http_output(
 pub const HLS: ConnectorSpec = http_output(
     "HLS",
     "HTTP Live Streaming over MPEG-TS at /hls/STREAM/index.m3u8.",
-    false,
+    true,
     || {
         json!({
             "friendly": "HLS (TS)",
@@ -40,7 +40,7 @@ pub const HLS: ConnectorSpec = http_output(
     },
 );
 
-pub const CMAF: ConnectorSpec = http_output("CMAF", "DASH and HLS (version 7) over fragmented MP4 at /cmaf/STREAM/index.mpd and /cmaf/STREAM/index.m3u8.", false, || {
+pub const CMAF: ConnectorSpec = http_output("CMAF", "DASH and HLS (version 7) over fragmented MP4 at /cmaf/STREAM/index.mpd and /cmaf/STREAM/index.m3u8.", true, || {
     json!({
         "friendly": "DASH / HLS (CMAF)",
         "codecs": [[["H264", "HEVC"], ["AAC", "MP3"]]],

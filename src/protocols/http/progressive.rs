@@ -19,7 +19,7 @@ use tokio::net::TcpStream;
 use super::{Request, Response};
 use crate::hub::buffer::Entry;
 use crate::media::{aac, mp4, ts, Codec, Packet, Track};
-use crate::protocols::av_select::picked;
+use crate::protocols::track_select::{Fill, TrackSelector};
 use crate::protocols::{write_all_within, ListenerContext, OFFLINE_WAIT, VIEWER_WRITE_TIMEOUT};
 
 /// Which progressive format.
@@ -117,16 +117,18 @@ pub async fn serve(
         Err(e) => return Response::stream_error(&e).send(sock, req).await,
     };
     let buffer = sub.reader.buffer().clone();
-    let all = picked(&buffer.meta());
+    let all = TrackSelector::from_query(&req.query).select(&buffer.meta().tracks, Fill::First);
     let tracks: Vec<Track> = match kind {
         Kind::Ts | Kind::Mp4 => all,
         Kind::Mp3 => all
             .into_iter()
             .filter(|t| t.codec == Some(Codec::Mp3))
+            .take(1)
             .collect(),
         Kind::Aac => all
             .into_iter()
             .filter(|t| t.codec == Some(Codec::Aac))
+            .take(1)
             .collect(),
     };
     let mut muxer = match kind {

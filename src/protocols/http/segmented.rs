@@ -6,12 +6,15 @@
 //!   admit the viewer's session            403 Access denied: ...
 //!   Format::ask(tail)                     playlist? file? 404 Not Found (Ask::Nothing)
 //!   open the stream's buffer              404 Error opening stream
-//!     playlists start the stream and wait for its first fragment; files need it running
+//!     playlists start the stream and wait for its first fragment; files need it running;
+//!     an on-demand stream's buffer describes its file, cut into segments once
+//!   ?video= / ?audio= (track_select)      the tracks playlists and manifests list (default all)
 //!   Format::answer(tail, stream)          a playlist, manifest, init segment or 404: sent as is
-//!     or Answer::Segment { start_ms, key }
+//!     or Answer::Segment { start_ms, tracks }
 //!   the fragment starting at start_ms     404 Fragment out of range (it left the buffer)
-//!   Format::build, once per fragment      cached on the fragment (`fragment.cache`)
-//!   Format::pick(key)                     the segment, or the format's error answer
+//!   Format::build(tracks, packets)        live: cached on the fragment (`fragment.cache`);
+//!                                         on demand: packets read from the file for that
+//!                                         range, kept in a small cache (hub::vod::segments)
 //!   send it cacheable, counted for the session
 //! ```
 //!
@@ -19,10 +22,9 @@
 //! once), and segments are built by the first viewer that asks, so every viewer gets the same
 //! bytes.
 
-use std::any::Any;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -31,8 +33,9 @@ use tokio::net::TcpStream;
 use super::{Request, Response};
 use crate::hub::buffer::LiveBuffer;
 use crate::hub::fragments::Fragment;
-use crate::media::Track;
-use crate::protocols::av_select::picked;
+use crate::hub::vod::{segments, VodFile};
+use crate::media::{Packet, Track};
+use crate::protocols::track_select::{Fill, TrackSelector};
 use crate::protocols::ListenerContext;
 
 /// How long a playlist request waits for the stream's first fragments.
@@ -54,20 +57,59 @@ pub enum Ask {
 pub enum Answer {
     /// A complete answer (a playlist, a manifest, an init segment, an error).
     Done(Response),
-    /// The segment `key` (a format's own choice: a track id, or 0) of the fragment that starts
-    /// at `start_ms`.
-    Segment { start_ms: i64, key: u32 },
+    /// The segment of `tracks` of the fragment that starts at `start_ms`.
+    Segment { start_ms: i64, tracks: Vec<Track> },
+}
+
+/// The file behind an on-demand stream, and its segments.
+pub struct OnDemand {
+    pub file: Arc<VodFile>,
+    pub cuts: Arc<[Arc<Fragment>]>,
 }
 
 /// The open stream a format answers from.
 pub struct Opened {
     /// The name as asked for.
     pub name: String,
+    /// The live buffer, or an on-demand stream's description (tracks and length).
     pub buffer: Arc<LiveBuffer>,
-    /// The tracks the output carries (one video, one audio).
+    /// Every track of the stream.
+    pub all: Vec<Track>,
+    /// The tracks playlists and manifests list: `?video=`/`?audio=`, by default all of them.
     pub tracks: Vec<Track>,
     /// `?tkn=...` for the URLs in playlists and manifests (see [`super::token_suffix`]).
     pub suffix: String,
+    /// Set for an on-demand stream.
+    pub vod: Option<OnDemand>,
+}
+
+impl Opened {
+    /// The segments to list: the live buffer's finished fragments, or all of a file's.
+    pub fn fragments(&self) -> Vec<Arc<Fragment>> {
+        match &self.vod {
+            Some(v) => v.cuts.to_vec(),
+            None => self.buffer.fragments(),
+        }
+    }
+
+    /// Whether no segment will be added (a file, or a live stream that ended).
+    pub fn ended(&self) -> bool {
+        self.vod.is_some() || self.buffer.is_closed()
+    }
+
+    /// The stream's track with this id.
+    pub fn track(&self, id: u32) -> Option<&Track> {
+        self.all.iter().find(|t| t.id == id)
+    }
+
+    /// The tracks named by a folder of `_`-separated ids (`1_2`), all of the stream's.
+    pub fn folder_tracks(&self, folder: &str) -> Option<Vec<Track>> {
+        let mut out = Vec::new();
+        for id in folder.split('_') {
+            out.push(self.track(id.parse().ok()?)?.clone());
+        }
+        (!out.is_empty()).then_some(out)
+    }
 }
 
 /// What a segmented output supplies: its URLs, its playlist or manifest text and its muxing.
@@ -76,23 +118,20 @@ pub trait Format {
     const PROTOCOL: &'static str;
     /// The `Content-Type` of its segments.
     const SEGMENT_TYPE: &'static str;
-    /// What [`Format::build`] makes of one fragment, cached on it.
-    type Built: Any + Send + Sync;
 
     /// What `tail` (the path after the stream name, split at `/`) asks for.
     fn ask(tail: &[&str]) -> Ask;
     /// The answer to `tail` from the open stream, or which segment it wants.
     fn answer(tail: &[&str], stream: &Opened) -> Answer;
-    /// Builds the segments of a fragment (called once per fragment and format).
-    fn build(stream: &Opened, fragment: &Fragment) -> Self::Built;
-    /// The segment `key` out of what [`Format::build`] made, or the answer when there is none.
-    fn pick(built: &Self::Built, key: u32) -> Result<Bytes, Response>;
+    /// Muxes the segment of `tracks` of `fragment` from its `packets` (those tracks' only, in
+    /// decode order).
+    fn build(tracks: &[Track], fragment: &Fragment, packets: &[&Packet]) -> Result<Bytes, String>;
 }
 
-/// The live buffer behind a playlist or segment request. A playlist (`playlist`) starts a
+/// The buffer behind a playlist or segment request. A playlist (`playlist`) starts a
 /// configured stream and waits up to [`PLAYLIST_WAIT`] for its first fragment; a segment only
-/// finds running streams. An on-demand (file) stream is not served here yet:
-/// `404 Error opening stream`. `Err` is the answer to give.
+/// finds running streams. An on-demand stream's buffer is its description. `Err` is the answer
+/// to give.
 pub async fn segment_buffer(
     ctx: &ListenerContext,
     name: &str,
@@ -104,14 +143,37 @@ pub async fn segment_buffer(
         .await
         .map_err(|e| Response::stream_error(&e))?;
     if buffer.vod_duration().is_some() {
-        return Err(Response::not_found(
-            "on-demand streams are not served as HLS or DASH yet; use the progressive outputs",
-        ));
+        return Ok(buffer);
     }
     if playlist && !buffer.wait_fragments(1, PLAYLIST_WAIT).await {
         return Err(Response::not_found("the stream has no segments yet"));
     }
     Ok(buffer)
+}
+
+/// The open stream for a request: its tracks, the viewer's choice of them, and an on-demand
+/// stream's segments.
+pub fn opened(name: &str, buffer: Arc<LiveBuffer>, req: &Request) -> Result<Opened, Response> {
+    let vod = match buffer.vod_duration() {
+        None => None,
+        Some(_) => {
+            let (file, segment_ms) = buffer
+                .described_file()
+                .ok_or_else(|| Response::not_found("the stream's file is not open"))?;
+            let cuts = segments::fragments(&file, segment_ms);
+            Some(OnDemand { file, cuts })
+        }
+    };
+    let all = buffer.meta().tracks.clone();
+    let tracks = TrackSelector::from_query(&req.query).select(&all, Fill::Every);
+    Ok(Opened {
+        name: name.to_string(),
+        buffer,
+        all,
+        tracks,
+        suffix: super::token_suffix(req),
+        vod,
+    })
 }
 
 /// Answers a request below a format's prefix (`rest` is the path after `/hls/` or `/cmaf/`);
@@ -142,26 +204,23 @@ pub async fn route<F: Format>(
         Ask::File => false,
         Ask::Nothing(what) => return Response::missing(what).send(sock, req).await,
     };
-    let buffer = match segment_buffer(ctx, name, playlist).await {
-        Ok(b) => b,
+    let stream = match segment_buffer(ctx, name, playlist)
+        .await
+        .and_then(|buffer| opened(name, buffer, req))
+    {
+        Ok(s) => s,
         Err(answer) => return answer.send(sock, req).await,
     };
-    let stream = Opened {
-        name: name.to_string(),
-        tracks: picked(&buffer.meta()),
-        buffer,
-        suffix: super::token_suffix(req),
-    };
-    let (start_ms, key) = match F::answer(tail, &stream) {
+    let (start_ms, tracks) = match F::answer(tail, &stream) {
         Answer::Done(resp) => return resp.send(sock, req).await,
-        Answer::Segment { start_ms, key } => (start_ms, key),
+        Answer::Segment { start_ms, tracks } => (start_ms, tracks),
     };
-    let Some(fragment) = stream.buffer.fragment_at(start_ms) else {
-        return Response::out_of_range().send(sock, req).await;
+    let found = match &stream.vod {
+        Some(vod) => vod_segment::<F>(vod, start_ms, &tracks).await,
+        None => live_segment::<F>(&stream.buffer, start_ms, &tracks),
     };
-    let build = || F::build(&stream, &fragment);
-    let bytes = match fragment.cache.with(build, |built| F::pick(built, key)) {
-        Ok(bytes) => bytes,
+    let (bytes, fragment) = match found {
+        Ok(found) => found,
         Err(resp) => return resp.send(sock, req).await,
     };
     if !req.is_head() {
@@ -178,6 +237,106 @@ pub async fn route<F: Format>(
         .cacheable(max_age_s(&fragment))
         .send(sock, req)
         .await
+}
+
+/// The name of a set of tracks in URLs and caches: their ids joined by `_`.
+pub fn tracks_key(tracks: &[Track]) -> String {
+    tracks
+        .iter()
+        .map(|t| t.id.to_string())
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
+/// Most segments (formats and track sets together) one live fragment caches.
+const LIVE_SEGMENTS_PER_FRAGMENT: usize = 8;
+
+/// The segments built from a live fragment, by format and track set.
+#[derive(Default)]
+struct LiveSegments(Mutex<Vec<(&'static str, String, Bytes)>>);
+
+/// A live fragment's segment of `tracks`, built by the first viewer asking.
+fn live_segment<F: Format>(
+    buffer: &LiveBuffer,
+    start_ms: i64,
+    tracks: &[Track],
+) -> Result<(Bytes, Arc<Fragment>), Response> {
+    let Some(fragment) = buffer.fragment_at(start_ms) else {
+        return Err(Response::out_of_range());
+    };
+    let key = tracks_key(tracks);
+    let cached = |set: &LiveSegments| {
+        let list = set.0.lock().unwrap_or_else(|p| p.into_inner());
+        list.iter()
+            .find(|(f, k, _)| *f == F::PROTOCOL && *k == key)
+            .map(|(_, _, b)| b.clone())
+    };
+    if let Some(bytes) = fragment.cache.with(LiveSegments::default, cached) {
+        return Ok((bytes, fragment));
+    }
+    let entries = buffer.packets(fragment.first_seq, fragment.end_seq);
+    let packets: Vec<&Packet> = entries
+        .iter()
+        .map(|e| &e.packet)
+        .filter(|p| tracks.iter().any(|t| t.id == p.track))
+        .collect();
+    let bytes = build::<F>(tracks, &fragment, &packets)?;
+    fragment.cache.with(LiveSegments::default, |set| {
+        let mut list = set.0.lock().unwrap_or_else(|p| p.into_inner());
+        if list.len() < LIVE_SEGMENTS_PER_FRAGMENT {
+            list.push((F::PROTOCOL, key.clone(), bytes.clone()));
+        }
+    });
+    Ok((bytes, fragment))
+}
+
+/// An on-demand segment of `tracks`: from the recent-segment cache, else read from the file
+/// and built.
+async fn vod_segment<F: Format>(
+    vod: &OnDemand,
+    start_ms: i64,
+    tracks: &[Track],
+) -> Result<(Bytes, Arc<Fragment>), Response> {
+    let Some(fragment) = segments::find(&vod.cuts, start_ms) else {
+        return Err(Response::out_of_range());
+    };
+    let key = segments::BuiltKey {
+        path: vod.file.path.clone(),
+        stamp: vod.file.stamp,
+        format: F::PROTOCOL,
+        tracks: tracks_key(tracks),
+        start_ms,
+    };
+    if let Some(bytes) = segments::built(&key) {
+        return Ok((bytes, fragment));
+    }
+    let ids = tracks.iter().map(|t| t.id).collect();
+    let packets = segments::read(vod.file.clone(), fragment.clone(), ids)
+        .await
+        .map_err(|e| {
+            tracing::warn!("{}: segment at {start_ms}: {e}", vod.file.path.display());
+            Response::internal("Segment could not be read")
+        })?;
+    let refs: Vec<&Packet> = packets.iter().collect();
+    let bytes = build::<F>(tracks, &fragment, &refs)?;
+    segments::keep(key, bytes.clone());
+    Ok((bytes, fragment))
+}
+
+fn build<F: Format>(
+    tracks: &[Track],
+    fragment: &Fragment,
+    packets: &[&Packet],
+) -> Result<Bytes, Response> {
+    if packets.is_empty() {
+        return Err(Response::missing(
+            "No data for these tracks in this fragment",
+        ));
+    }
+    F::build(tracks, fragment, packets).map_err(|e| {
+        tracing::warn!("{} segment at {}: {e}", F::PROTOCOL, fragment.start_ms);
+        Response::internal("Segment could not be built")
+    })
 }
 
 /// How long a segment may be cached: ten times its length, in whole seconds (at least 10).

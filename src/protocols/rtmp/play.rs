@@ -30,6 +30,7 @@ use crate::media::Track;
 use crate::protocols::av_select::AvSelection;
 use crate::protocols::deliver;
 use crate::protocols::http::flv::metadata_for;
+use crate::protocols::track_select::TrackSelector;
 
 const BATCH: usize = 64;
 /// The message stream id cached chunkings are made for.
@@ -55,6 +56,8 @@ pub async fn run(
         stream_id,
         range,
     } = play;
+    // `play("name?audio=fra")`: the viewer's track choices ride on the name, as on HTTP.
+    let selector = TrackSelector::from_query(name.split_once('?').map_or("", |(_, q)| q));
     // RTMP viewers are a session per connection (facts §6.1); USER_NEW decides.
     let info = ConnInfo {
         stream: crate::stream_name::sanitize(name),
@@ -108,7 +111,7 @@ pub async fn run(
 
     let mut buffer = sub.reader.buffer().clone();
     let (mut rd, mut wr) = sock.split();
-    let mut sel = AvSelection::default();
+    let mut sel = AvSelection::new(selector);
     let mut batch: Vec<Arc<Entry>> = Vec::new();
     let mut out: Vec<Bytes> = Vec::new();
     let stopped = stop.changed();
@@ -145,7 +148,7 @@ pub async fn run(
                         let ms = c.args.first().and_then(Amf0Value::as_f64).unwrap_or(0.0);
                         if sub.seek(ms as i64) {
                             buffer = sub.reader.buffer().clone();
-                            sel = AvSelection::default();
+                            sel.restart();
                             seeked(conn, stream_id, &name, ms);
                         } else {
                             conn.send_status(stream_id, "error", "NetStream.Seek.Failed", "A live stream cannot seek.");
