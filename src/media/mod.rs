@@ -33,6 +33,7 @@ pub mod mp3;
 pub mod mp4;
 pub mod mpd;
 pub mod nal;
+pub mod ogg;
 pub mod record;
 pub mod ts;
 pub mod vod;

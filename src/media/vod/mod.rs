@@ -19,6 +19,7 @@
 pub mod flv;
 pub mod mp3;
 pub mod mp4;
+pub mod ogg;
 pub mod store;
 pub mod ts;
 
@@ -40,6 +41,8 @@ pub enum Container {
     Mp3,
     /// AAC in ADTS frames (`.aac`).
     Adts,
+    /// Ogg (RFC 3533) with Opus, Vorbis and Theora streams.
+    Ogg,
 }
 
 impl Container {
@@ -47,6 +50,9 @@ impl Container {
     /// and, where those say nothing, its extension.
     pub fn detect(head: &[u8], extension: &str) -> Option<Container> {
         let ext = extension.to_ascii_lowercase();
+        if head.starts_with(b"OggS") {
+            return Some(Container::Ogg);
+        }
         if head.starts_with(b"FLV\x01") {
             return Some(Container::Flv);
         }
@@ -84,6 +90,7 @@ impl Container {
             "ts" | "m2ts" | "mts" => Some(Container::Ts),
             "mp3" => Some(Container::Mp3),
             "aac" => Some(Container::Adts),
+            "ogg" | "oga" | "ogv" | "opus" => Some(Container::Ogg),
             _ => None,
         }
     }
@@ -96,6 +103,7 @@ impl Container {
             Container::Ts => "TS",
             Container::Mp3 => "MP3",
             Container::Adts => "AAC",
+            Container::Ogg => "OGG",
         }
     }
 
@@ -107,6 +115,7 @@ impl Container {
             Container::Ts => 3,
             Container::Mp3 => 4,
             Container::Adts => 5,
+            Container::Ogg => 6,
         }
     }
 
@@ -117,6 +126,7 @@ impl Container {
             Container::Ts,
             Container::Mp3,
             Container::Adts,
+            Container::Ogg,
         ]
         .into_iter()
         .find(|c| c.code() == code)
@@ -277,6 +287,7 @@ pub fn scan<R: Read + Seek>(
         Container::Flv => flv::scan(reader, len)?,
         Container::Ts => ts::scan(reader, len)?,
         Container::Mp3 | Container::Adts => mp3::scan(container, reader, len)?,
+        Container::Ogg => ogg::scan(reader, len)?,
     };
     finish(&mut index);
     if index.tracks.is_empty() {
@@ -298,6 +309,7 @@ pub fn packet(index: &Index, i: usize, raw: Bytes) -> Result<Packet, VodError> {
         .ok_or_else(|| VodError::BadIndex(format!("no entry {i}")))?;
     let data = match index.container {
         Container::Ts => ts::payload(index, e, &raw)?,
+        Container::Ogg if raw.len() != e.size as usize => ogg::payload(index, e, &raw)?,
         _ if raw.len() == e.size as usize => raw,
         _ => {
             return Err(VodError::malformed(
