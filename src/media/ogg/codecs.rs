@@ -197,6 +197,7 @@ pub fn vorbis_modes(setup: &[u8]) -> Result<Vec<bool>, String> {
 /// Per-packet timing of a Vorbis stream.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VorbisTiming {
+    pub rate: u32,
     pub blocksizes: [u32; 2],
     pub modes: Vec<bool>,
     previous: Option<u32>,
@@ -205,6 +206,7 @@ pub struct VorbisTiming {
 impl VorbisTiming {
     pub fn new(id: &VorbisId, modes: Vec<bool>) -> VorbisTiming {
         VorbisTiming {
+            rate: id.rate,
             blocksizes: id.blocksizes,
             modes,
             previous: None,

@@ -9,7 +9,8 @@
 //!   payload is never copied: [`OggMuxer::packet`] returns the page header and slices of the
 //!   packet's own bytes.
 //! - Granule positions: Opus and Vorbis count samples from the stream's start (Opus from the
-//!   TOC byte, Vorbis from its block sizes); Theora's is the last keyframe's number shifted
+//!   TOC byte, Vorbis from its block sizes, the first packet adding none, Vorbis I section
+//!   1.3.2); Theora's is the last keyframe's number shifted
 //!   left by the granule shift, or'ed with the frames since it.
 //! - [`OggMuxer::finish`] writes an empty EOS page for every stream.
 
@@ -34,8 +35,13 @@ pub enum OggMuxError {
 
 enum Timing {
     Opus,
-    Vorbis(VorbisTiming),
-    Theora { id: TheoraId, key: i64, frame: i64 },
+    /// The timing, and whether a packet came yet (the first one adds no samples).
+    Vorbis(VorbisTiming, bool),
+    Theora {
+        id: TheoraId,
+        key: i64,
+        frame: i64,
+    },
 }
 
 struct Stream {
@@ -45,11 +51,15 @@ struct Stream {
     headers: Vec<Bytes>,
     timing: Timing,
     granule: i64,
+    started: bool,
 }
 
 /// Muxes the carriable tracks of a stream into Ogg pages.
 pub struct OggMuxer {
     streams: Vec<Stream>,
+    /// The time (ms) of the first packet muxed: granule positions count from it, so the
+    /// streams start near 0 and keep their offsets to each other.
+    origin: Option<i64>,
 }
 
 impl OggMuxer {
@@ -66,7 +76,10 @@ impl OggMuxer {
             return Err(OggMuxError::NoTracks);
         }
         streams.sort_by_key(|s| !matches!(s.timing, Timing::Theora { .. }));
-        Ok(OggMuxer { streams })
+        Ok(OggMuxer {
+            streams,
+            origin: None,
+        })
     }
 
     /// Whether this muxer carries `track`.
@@ -105,9 +118,29 @@ impl OggMuxer {
         if packet.data.is_empty() {
             return;
         }
+        let origin = *self.origin.get_or_insert(packet.time);
+        if !s.started {
+            // The stream's first packet: its granule counts from the origin.
+            s.started = true;
+            let since = packet.time.saturating_sub(origin).max(0);
+            match &mut s.timing {
+                Timing::Opus => s.granule = since.saturating_mul(48),
+                Timing::Vorbis(v, _) => s.granule = since.saturating_mul(i64::from(v.rate)) / 1000,
+                Timing::Theora { id, key, frame } => {
+                    *frame = since.saturating_mul(i64::from(id.fps_num))
+                        / (1000 * i64::from(id.fps_den));
+                    *key = *frame;
+                }
+            }
+        }
         let granule = match &mut s.timing {
             Timing::Opus => s.granule + i64::from(codecs::opus_samples(&packet.data).unwrap_or(0)),
-            Timing::Vorbis(v) => s.granule + i64::from(v.samples(&packet.data).unwrap_or(0)),
+            Timing::Vorbis(v, started) => {
+                let n = i64::from(v.samples(&packet.data).unwrap_or(0));
+                let add = if *started { n } else { 0 };
+                *started = true;
+                s.granule + add
+            }
             Timing::Theora { id, key, frame } => {
                 if codecs::theora_keyframe(&packet.data) {
                     *key = *frame;
@@ -145,7 +178,10 @@ fn stream_for(t: &Track) -> Option<Stream> {
             let headers = xiph_unlace(&t.init).ok()?;
             let id = codecs::VorbisId::parse(headers.first()?).ok()?;
             let modes = codecs::vorbis_modes(headers.get(2)?).ok()?;
-            (headers, Timing::Vorbis(VorbisTiming::new(&id, modes)))
+            (
+                headers,
+                Timing::Vorbis(VorbisTiming::new(&id, modes), false),
+            )
         }
         Codec::Theora => {
             let headers = xiph_unlace(&t.init).ok()?;
@@ -169,6 +205,7 @@ fn stream_for(t: &Track) -> Option<Stream> {
         headers,
         timing,
         granule: 0,
+        started: false,
     })
 }
 

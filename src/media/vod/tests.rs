@@ -287,6 +287,8 @@ fn detect_by_head_and_extension() {
         (b"nothing known here", "M2TS", Some(Container::Ts)),
         (b"OggS\0\x02\0\0\0\0\0\0\0\0", "mp3", Some(Container::Ogg)),
         (b"nothing known here", "opus", Some(Container::Ogg)),
+        (b"RIFF\x24\0\0\0WAVEfmt ", "mp3", Some(Container::Wav)),
+        (b"RIFF\x24\0\0\0AVI LIST", "", None),
         (b"nothing known here", "txt", None),
         (b"", "", None),
     ];
@@ -304,6 +306,7 @@ fn container_codes_round_trip() {
         Container::Mp3,
         Container::Adts,
         Container::Ogg,
+        Container::Wav,
     ] {
         assert_eq!(Container::from_code(c.code()), Some(c));
         assert!(!c.input_name().is_empty());
