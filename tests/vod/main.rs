@@ -5,6 +5,7 @@
 //!
 //! - [`outputs`]: every output, whole files and `?start=`/`?end=`, the info handlers.
 //! - [`rtmp_seek`]: RTMP `seek`, with a scripted player.
+//! - [`ogg_wav`]: Ogg files as `.ogg`, MP3 and WAV files as `.wav`, a live stream with neither.
 //! - [`lifecycle`]: the stored index, broken files, triggers, STREAM_SOURCE, recordings.
 //! - [`bench`] (ignored; `cargo test --release --test vod -- --ignored --nocapture`): a 2-hour
 //!   file's index and open times, first byte, and memory with 50 viewers.
@@ -14,6 +15,7 @@ mod common;
 
 mod bench;
 mod lifecycle;
+mod ogg_wav;
 mod outputs;
 mod rtmp_seek;
 
