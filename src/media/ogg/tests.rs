@@ -238,3 +238,32 @@ fn nothing_to_carry_is_an_error() {
     };
     assert!(mux::OggMuxer::new(&[broken]).is_err());
 }
+
+#[test]
+fn codec_headers_of_random_bytes_never_panic() {
+    let mut rng = XorShift(11);
+    let magics: [&[u8]; 4] = [b"OpusHead", b"\x01vorbis", b"\x80theora", b"\x05vorbis"];
+    for n in 0..2000usize {
+        let len = n % 97;
+        let mut p = magics[n % 4].to_vec();
+        p.extend((0..len).map(|_| rng.next_u64() as u8));
+        p.truncate(len.max(1));
+        let _ = codecs::identify(&p);
+        let _ = codecs::vorbis_modes(&p);
+        let _ = codecs::opus_samples(&p);
+        if let Ok(id) = codecs::TheoraId::parse(&p) {
+            let _ = id.frame_of(rng.next_u64() as i64);
+        }
+        let id = codecs::VorbisId {
+            channels: 1,
+            rate: 8000,
+            blocksizes: [256, 2048],
+        };
+        let mut t = codecs::VorbisTiming::new(&id, vec![false, true, true]);
+        let _ = t.samples(&p);
+    }
+    // Opus TOC: code 0 one 20 ms CELT frame; code 3 with 3 frames of 2.5 ms.
+    assert_eq!(codecs::opus_samples(&[0xF8]), Some(960));
+    assert_eq!(codecs::opus_samples(&[0x83, 3]), Some(360));
+    assert_eq!(codecs::opus_samples(&[0x83]), None);
+}

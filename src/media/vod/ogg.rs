@@ -355,22 +355,28 @@ fn time_pending(stream: &mut Stream, page: &Page<'_>) -> Vec<IndexEntry> {
         return Vec::new();
     }
     let granule_end = match &stream.kind {
-        Kind::Theora(id) => id.frame_of(page.granule) + 1,
+        Kind::Theora(id) => id.frame_of(page.granule).saturating_add(1),
         _ => page.granule,
     };
-    let total: i64 = stream.pending.iter().map(|d| d.duration).sum();
-    let mut at = stream.end.unwrap_or(granule_end - total);
+    let total = stream
+        .pending
+        .iter()
+        .fold(0i64, |n, d| n.saturating_add(d.duration));
+    let mut at = stream.end.unwrap_or(granule_end.saturating_sub(total));
     let mut out = Vec::with_capacity(stream.pending.len());
     for d in stream.pending.drain(..) {
         let ms = match &stream.kind {
-            Kind::Opus { pre_skip } => (at - pre_skip).saturating_mul(1000).div_euclid(48_000),
+            Kind::Opus { pre_skip } => at
+                .saturating_sub(*pre_skip)
+                .saturating_mul(1000)
+                .div_euclid(48_000),
             Kind::Vorbis(_, id) => at.saturating_mul(1000).div_euclid(i64::from(id.rate)),
             Kind::Theora(id) => at
                 .saturating_mul(1000 * i64::from(id.fps_den))
                 .div_euclid(i64::from(id.fps_num)),
             Kind::Skipped => 0,
         };
-        at += d.duration;
+        at = at.saturating_add(d.duration);
         if d.entry.size > 0 {
             out.push(IndexEntry {
                 time: ms,
