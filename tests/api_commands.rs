@@ -251,7 +251,7 @@ fn capabilities_browse_ui_settings_update_stats() {
         .collect();
     assert_eq!(
         names,
-        vec!["AAC", "CMAF", "FLV", "HLS", "HTTP", "HTTPTS", "MP3", "MP4", "RTMP"],
+        vec!["AAC", "CMAF", "FLV", "HLS", "HTTP", "HTTPTS", "MP3", "MP4", "OGG", "RTMP", "WAV"],
         "only what Eddy implements"
     );
     assert!(caps["inputs"].is_object());

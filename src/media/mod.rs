@@ -15,7 +15,9 @@
 //!   the samples) and recorded files.
 //! - [`m3u8`], [`mpd`]: HLS playlists and the DASH manifest, as text.
 //! - [`record`]: whole files (FLV, TS, fragmented MP4, MP3, ADTS AAC) for recording pushes.
-//! - [`vod`]: on-demand files (MP4/MOV, FLV, TS, MP3, ADTS AAC): the index of tracks and
+//! - [`ogg`]: Ogg pages, the Opus/Vorbis/Theora headers and the Ogg muxer; [`wav`]: WAV
+//!   headers.
+//! - [`vod`]: on-demand files (MP4/MOV, FLV, TS, MP3, ADTS AAC, Ogg, WAV): the index of tracks and
 //!   packets built by scanning a file, stored beside it, and the packets read back from it.
 //! - [`bits`]: a bit reader with Exp-Golomb codes for the parameter-set parsers.
 //!
@@ -33,9 +35,11 @@ pub mod mp3;
 pub mod mp4;
 pub mod mpd;
 pub mod nal;
+pub mod ogg;
 pub mod record;
 pub mod ts;
 pub mod vod;
+pub mod wav;
 
 #[cfg(test)]
 pub(crate) mod testutil;

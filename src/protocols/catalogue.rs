@@ -31,7 +31,7 @@ pub struct ConnectorSpec {
 /// Every connector Eddy implements.
 pub fn catalogue() -> &'static [ConnectorSpec] {
     use http::outputs as out;
-    static CATALOGUE: [ConnectorSpec; 9] = [
+    static CATALOGUE: [ConnectorSpec; 11] = [
         http::SPEC,
         rtmp::SPEC,
         http::flv::SPEC,
@@ -41,6 +41,8 @@ pub fn catalogue() -> &'static [ConnectorSpec] {
         out::HTTPTS,
         out::MP3,
         out::AAC,
+        out::OGG,
+        out::WAV,
     ];
     &CATALOGUE
 }
@@ -100,7 +102,7 @@ pub struct InputSpec {
 /// on-demand files (an absolute path; the container is told by the file's first bytes, the
 /// extension only picks the entry `capabilities` shows).
 pub fn inputs() -> &'static [InputSpec] {
-    static INPUTS: [InputSpec; 7] = [
+    static INPUTS: [InputSpec; 9] = [
         InputSpec {
             name: "Buffer",
             source_match: &["push://*"],
@@ -135,6 +137,21 @@ pub fn inputs() -> &'static [InputSpec] {
             name: "AAC",
             source_match: &["/*.aac"],
             capabilities: || file_input("AAC audio files (ADTS)", &[&["AAC"]]),
+        },
+        InputSpec {
+            name: "OGG",
+            source_match: &["/*.ogg", "/*.oga", "/*.ogv", "/*.opus"],
+            capabilities: || {
+                file_input(
+                    "Ogg files (Theora, Opus, Vorbis)",
+                    &[&["theora"], &["opus", "vorbis"]],
+                )
+            },
+        },
+        InputSpec {
+            name: "WAV",
+            source_match: &["/*.wav"],
+            capabilities: || file_input("WAV audio files", &[&["PCM", "ALAW", "ULAW", "MP3"]]),
         },
         InputSpec {
             name: "Folder",

@@ -8,6 +8,7 @@
 //! - [`range`]: the progressive MP4 with Range requests (ffprobe, raw ranges, Chromium seeking).
 //! - [`segmented`]: HLS (TS and fMP4) and DASH of files, played by ffprobe.
 //! - [`tracks`]: files with several audio or video tracks: `?audio=`/`?video=`, ABR manifests.
+//! - [`ogg_wav`]: Ogg files as `.ogg`, MP3 and WAV files as `.wav`, a live stream with neither.
 //! - [`lifecycle`]: the stored index, broken files, triggers, STREAM_SOURCE, recordings.
 //! - [`folder`]: folder sources (`stream+filename`), traversal attempts refused.
 //! - [`bench`] (ignored; `cargo test --release --test vod -- --ignored --nocapture`): a 2-hour
@@ -19,6 +20,7 @@ mod common;
 mod bench;
 mod folder;
 mod lifecycle;
+mod ogg_wav;
 mod outputs;
 mod range;
 mod rtmp_seek;

@@ -10,7 +10,8 @@
 //! Every container gives each packet a byte range: `raw_len` bytes at `pos` hold it. For MP4,
 //! FLV, MP3 and ADTS that range is the payload itself (`packet` slices it, zero-copy); for
 //! MPEG-TS it is the TS packets from the first to the last one carrying the PES, which `packet`
-//! demuxes. `size` is the payload's length as [`Packet::data`] holds it (after any Annex B to
+//! demuxes; for an Ogg packet continued across pages it is its pages, which `packet`
+//! re-assembles (see [`ogg`]); WAV's PCM is swapped to big-endian (see [`wav`]). `size` is the payload's length as [`Packet::data`] holds it (after any Annex B to
 //! length-prefixed conversion), so an MP4 header can be built from the index alone.
 //!
 //! Tracks are numbered from 1 in the order the file lists them; a track whose codec Eddy cannot
@@ -19,8 +20,10 @@
 pub mod flv;
 pub mod mp3;
 pub mod mp4;
+pub mod ogg;
 pub mod store;
 pub mod ts;
+pub mod wav;
 
 use std::io::{Read, Seek};
 
@@ -40,6 +43,10 @@ pub enum Container {
     Mp3,
     /// AAC in ADTS frames (`.aac`).
     Adts,
+    /// Ogg (RFC 3533) with Opus, Vorbis and Theora streams.
+    Ogg,
+    /// WAV (RIFF/WAVE): PCM, A-law, mu-law or MP3.
+    Wav,
 }
 
 impl Container {
@@ -47,6 +54,12 @@ impl Container {
     /// and, where those say nothing, its extension.
     pub fn detect(head: &[u8], extension: &str) -> Option<Container> {
         let ext = extension.to_ascii_lowercase();
+        if head.starts_with(b"OggS") {
+            return Some(Container::Ogg);
+        }
+        if head.len() >= 12 && head.starts_with(b"RIFF") && &head[8..12] == b"WAVE" {
+            return Some(Container::Wav);
+        }
         if head.starts_with(b"FLV\x01") {
             return Some(Container::Flv);
         }
@@ -84,6 +97,8 @@ impl Container {
             "ts" | "m2ts" | "mts" => Some(Container::Ts),
             "mp3" => Some(Container::Mp3),
             "aac" => Some(Container::Adts),
+            "ogg" | "oga" | "ogv" | "opus" => Some(Container::Ogg),
+            "wav" => Some(Container::Wav),
             _ => None,
         }
     }
@@ -96,6 +111,8 @@ impl Container {
             Container::Ts => "TS",
             Container::Mp3 => "MP3",
             Container::Adts => "AAC",
+            Container::Ogg => "OGG",
+            Container::Wav => "WAV",
         }
     }
 
@@ -107,6 +124,8 @@ impl Container {
             Container::Ts => 3,
             Container::Mp3 => 4,
             Container::Adts => 5,
+            Container::Ogg => 6,
+            Container::Wav => 7,
         }
     }
 
@@ -117,6 +136,8 @@ impl Container {
             Container::Ts,
             Container::Mp3,
             Container::Adts,
+            Container::Ogg,
+            Container::Wav,
         ]
         .into_iter()
         .find(|c| c.code() == code)
@@ -277,6 +298,8 @@ pub fn scan<R: Read + Seek>(
         Container::Flv => flv::scan(reader, len)?,
         Container::Ts => ts::scan(reader, len)?,
         Container::Mp3 | Container::Adts => mp3::scan(container, reader, len)?,
+        Container::Ogg => ogg::scan(reader, len)?,
+        Container::Wav => wav::scan(reader, len)?,
     };
     finish(&mut index);
     if index.tracks.is_empty() {
@@ -298,6 +321,8 @@ pub fn packet(index: &Index, i: usize, raw: Bytes) -> Result<Packet, VodError> {
         .ok_or_else(|| VodError::BadIndex(format!("no entry {i}")))?;
     let data = match index.container {
         Container::Ts => ts::payload(index, e, &raw)?,
+        Container::Ogg if raw.len() != e.size as usize => ogg::payload(index, e, &raw)?,
+        Container::Wav => wav::payload(index, e, raw)?,
         _ if raw.len() == e.size as usize => raw,
         _ => {
             return Err(VodError::malformed(

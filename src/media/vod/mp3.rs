@@ -294,7 +294,7 @@ fn read_exact_or_short<R: Read>(reader: &mut R, buf: &mut [u8]) -> std::io::Resu
 
 /// A sliding window over the file up to `end`: peek a few bytes at the current position,
 /// advance, skip far ahead by seeking.
-struct Window<'a, R> {
+pub(super) struct Window<'a, R> {
     reader: &'a mut R,
     buf: Vec<u8>,
     /// File offset of `buf[0]`.
@@ -307,7 +307,7 @@ struct Window<'a, R> {
 }
 
 impl<'a, R: Read + Seek> Window<'a, R> {
-    fn new(reader: &'a mut R, end: u64) -> Window<'a, R> {
+    pub(super) fn new(reader: &'a mut R, end: u64) -> Window<'a, R> {
         Window {
             reader,
             buf: Vec::with_capacity(CHUNK),
@@ -318,15 +318,15 @@ impl<'a, R: Read + Seek> Window<'a, R> {
         }
     }
 
-    fn pos(&self) -> u64 {
+    pub(super) fn pos(&self) -> u64 {
         self.start + self.at as u64
     }
 
-    fn advance(&mut self, n: usize) {
+    pub(super) fn advance(&mut self, n: usize) {
         self.at = self.at.saturating_add(n);
     }
 
-    fn skip(&mut self, n: u64) {
+    pub(super) fn skip(&mut self, n: u64) {
         let to = self.pos().saturating_add(n);
         self.buf.clear();
         self.start = to;
@@ -334,7 +334,7 @@ impl<'a, R: Read + Seek> Window<'a, R> {
     }
 
     /// At least `want` bytes from the current position (fewer only at the end).
-    fn peek(&mut self, want: usize) -> Result<&[u8], VodError> {
+    pub(super) fn peek(&mut self, want: usize) -> Result<&[u8], VodError> {
         let left = usize::try_from(self.end.saturating_sub(self.pos())).unwrap_or(usize::MAX);
         let want = want.min(left);
         if self.buf.len().saturating_sub(self.at) < want {

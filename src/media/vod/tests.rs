@@ -285,6 +285,10 @@ fn detect_by_head_and_extension() {
         (b"\x47\xFF\xFB\x90", "mp3", Some(Container::Mp3)),
         (b"nothing known here", "mov", Some(Container::Mp4)),
         (b"nothing known here", "M2TS", Some(Container::Ts)),
+        (b"OggS\0\x02\0\0\0\0\0\0\0\0", "mp3", Some(Container::Ogg)),
+        (b"nothing known here", "opus", Some(Container::Ogg)),
+        (b"RIFF\x24\0\0\0WAVEfmt ", "mp3", Some(Container::Wav)),
+        (b"RIFF\x24\0\0\0AVI LIST", "", None),
         (b"nothing known here", "txt", None),
         (b"", "", None),
     ];
@@ -301,12 +305,14 @@ fn container_codes_round_trip() {
         Container::Ts,
         Container::Mp3,
         Container::Adts,
+        Container::Ogg,
+        Container::Wav,
     ] {
         assert_eq!(Container::from_code(c.code()), Some(c));
         assert!(!c.input_name().is_empty());
     }
     assert_eq!(Container::from_code(0), None);
-    assert_eq!(Container::from_code(6), None);
+    assert_eq!(Container::from_code(99), None);
 }
 
 #[test]

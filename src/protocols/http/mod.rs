@@ -42,8 +42,8 @@ use crate::hub::{PlayRange, Subscription};
 pub use response::{Response, Status};
 
 use super::{
-    deliver, spawn_tcp_listener, ConnectorSpec, ListenerContext, ListenerError, ListenerHandle,
-    ListenerSettings,
+    deliver, spawn_tcp_listener, write_all_within, ConnectorSpec, ListenerContext, ListenerError,
+    ListenerHandle, ListenerSettings, VIEWER_WRITE_TIMEOUT,
 };
 
 pub const SPEC: ConnectorSpec = ConnectorSpec {
@@ -276,8 +276,21 @@ pub async fn feed_viewer(
     sock: &mut TcpStream,
     sub: &mut Subscription,
     session: &mut SessionConn,
+    who: (&str, &str, SocketAddr),
+    frame: impl FnMut(&[std::sync::Arc<Entry>], &mut Vec<bytes::Bytes>),
+) -> std::io::Result<bool> {
+    feed_viewer_to_end(sock, sub, session, who, frame, |_| {}).await
+}
+
+/// [`feed_viewer`], writing what `tail` gives when the stream ends (an on-demand answer that
+/// reached its end): Ogg's end-of-stream pages.
+pub async fn feed_viewer_to_end(
+    sock: &mut TcpStream,
+    sub: &mut Subscription,
+    session: &mut SessionConn,
     (label, name, peer): (&str, &str, SocketAddr),
     mut frame: impl FnMut(&[std::sync::Arc<Entry>], &mut Vec<bytes::Bytes>),
+    tail: impl FnOnce(&mut Vec<bytes::Bytes>),
 ) -> std::io::Result<bool> {
     let buffer = sub.reader.buffer().clone();
     let mut batch = Vec::new();
@@ -296,7 +309,14 @@ pub async fn feed_viewer(
             }
         };
         match event {
-            ReadEvent::Closed => return Ok(false),
+            ReadEvent::Closed => {
+                super::write::recycle(&mut out);
+                tail(&mut out);
+                if !out.is_empty() {
+                    write_all_within(sock, &out, VIEWER_WRITE_TIMEOUT).await?;
+                }
+                return Ok(false);
+            }
             ReadEvent::Skipped(n) => {
                 tracing::debug!(
                     stream = name,

@@ -121,3 +121,35 @@ pub const AAC: ConnectorSpec = http_output(
         })
     },
 );
+
+pub const OGG: ConnectorSpec = http_output(
+    "OGG",
+    "Progressive Ogg (Theora video, Opus or Vorbis audio) at /STREAM.ogg.",
+    true,
+    || {
+        json!({
+            "friendly": "OGG over HTTP",
+            "codecs": [[["theora"], ["opus", "vorbis"]]],
+            "methods": [{"handler": "http", "type": "html5/video/ogg", "priority": 8, "url_rel": "/$.ogg"}],
+            "url_rel": "/$.ogg",
+            "url_match": "/$.ogg",
+            "required": {}, "optional": {}
+        })
+    },
+);
+
+pub const WAV: ConnectorSpec = http_output(
+    "WAV",
+    "Progressive WAV audio (MP3, PCM, A-law or mu-law) at /STREAM.wav.",
+    true,
+    || {
+        json!({
+            "friendly": "WAV over HTTP",
+            "codecs": [[["MP3", "PCM", "ALAW", "ULAW"]]],
+            "methods": [{"handler": "http", "type": "html5/audio/wav", "priority": 1, "url_rel": "/$.wav"}],
+            "url_rel": "/$.wav",
+            "url_match": "/$.wav",
+            "required": {}, "optional": {}
+        })
+    },
+);

@@ -1,14 +1,16 @@
 //! Progressive HTTP outputs that never end while the stream lives: `/STREAM.ts` (MPEG-TS),
 //! `/STREAM.mp4` and `/STREAM.fmp4` (fragmented MP4, playable live in a browser `<video>`),
-//! `/STREAM.mp3` (MP3 frames) and `/STREAM.aac` (AAC in ADTS). Each starts at a keyframe.
-//! `/STREAM.mp4` of an on-demand stream is a progressive MP4 with Range requests instead
-//! ([`super::mp4_range`]); `.fmp4` stays fragmented.
+//! `/STREAM.mp3` (MP3 frames), `/STREAM.aac` (AAC in ADTS), `/STREAM.ogg` (Ogg with the Opus,
+//! Vorbis and Theora tracks; an on-demand answer ends with EOS pages) and `/STREAM.wav` (WAV
+//! with the first MP3, PCM, A-law or mu-law track; its sizes say 0xFFFFFFFF, as a streaming
+//! WAV writer's do). Each starts at a keyframe. `/STREAM.mp4` of an on-demand stream is a
+//! progressive MP4 with Range requests instead ([`super::mp4_range`]); `.fmp4` stays fragmented.
 //!
 //! Like FLV and RTMP, the payload is never copied per viewer: what is the same for every viewer
 //! is built once (a TS packet's PES, cached on its buffer entry) or is the packet itself (MP4
-//! samples, MP3 and AAC frames), and each viewer writes only its own bytes around it (TS
+//! samples, MP3, AAC and Ogg packets), and each viewer writes only its own bytes around it (TS
 //! headers with its continuity counters, its MP4 `moof` with its sequence numbers, ADTS
-//! headers), with vectored writes.
+//! headers, Ogg page headers), with vectored writes. WAV's PCM is swapped to little-endian.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,7 +20,8 @@ use tokio::net::TcpStream;
 
 use super::{Request, Response};
 use crate::hub::buffer::Entry;
-use crate::media::{aac, mp4, ts, Codec, Packet, Track};
+use crate::media::ogg::mux::OggMuxer;
+use crate::media::{aac, mp4, ts, wav, Codec, Packet, Track};
 use crate::protocols::track_select::{Fill, TrackSelector};
 use crate::protocols::{write_all_within, ListenerContext, OFFLINE_WAIT, VIEWER_WRITE_TIMEOUT};
 
@@ -29,6 +32,8 @@ pub enum Kind {
     Mp4,
     Mp3,
     Aac,
+    Ogg,
+    Wav,
 }
 
 impl Kind {
@@ -39,15 +44,21 @@ impl Kind {
             Kind::Mp4 => "MP4",
             Kind::Mp3 => "MP3",
             Kind::Aac => "AAC",
+            Kind::Ogg => "OGG",
+            Kind::Wav => "WAV",
         }
     }
 
-    fn content_type(self) -> &'static str {
+    /// The answer's Content-Type (Ogg: video when it carries a Theora track).
+    fn content_type(self, tracks: &[Track]) -> &'static str {
         match self {
             Kind::Ts => "video/mpeg",
             Kind::Mp4 => "video/mp4",
             Kind::Mp3 => "audio/mpeg",
             Kind::Aac => "audio/aac",
+            Kind::Ogg if tracks.iter().any(|t| t.codec == Some(Codec::Theora)) => "video/ogg",
+            Kind::Ogg => "audio/ogg",
+            Kind::Wav => "audio/wav",
         }
     }
 }
@@ -60,6 +71,8 @@ pub fn match_path(path: &str) -> Option<(&str, Kind)> {
         (".fmp4", Kind::Mp4),
         (".mp3", Kind::Mp3),
         (".aac", Kind::Aac),
+        (".ogg", Kind::Ogg),
+        (".wav", Kind::Wav),
     ] {
         if let Some(name) = super::stream_in(path, "/", ext) {
             return Some((name, kind));
@@ -72,9 +85,16 @@ pub fn match_path(path: &str) -> Option<(&str, Kind)> {
 /// table timing, MP4 fragment sequence numbers); the payloads are the packets' shared bytes.
 enum Muxer {
     Ts(Box<ts::TsMuxer>),
-    Mp4 { sequence: u32 },
+    Mp4 {
+        sequence: u32,
+    },
     Mp3,
     Aac(Box<aac::AudioSpecificConfig>),
+    Ogg(Box<OggMuxer>),
+    /// WAV: the PCM sample size to swap, or 0 for bytes written as they are.
+    Wav {
+        pcm_bits: u32,
+    },
 }
 
 /// A packet's PES (header and payload, Annex B for video), the same for every TS viewer,
@@ -130,6 +150,11 @@ pub async fn serve(
             .filter(|t| t.codec == Some(Codec::Aac))
             .take(1)
             .collect(),
+        Kind::Ogg => all
+            .into_iter()
+            .filter(|t| matches!(t.codec, Some(Codec::Opus | Codec::Vorbis | Codec::Theora)))
+            .collect(),
+        Kind::Wav => all.into_iter().filter(wav::carries).take(1).collect(),
     };
     let mut muxer = match kind {
         Kind::Ts => Muxer::Ts(Box::new(ts::TsMuxer::new(&tracks))),
@@ -142,6 +167,16 @@ pub async fn serve(
                     .send(sock, req)
                     .await
             }
+        },
+        Kind::Ogg => match OggMuxer::new(&tracks) {
+            Ok(m) => Muxer::Ogg(Box::new(m)),
+            Err(e) => return Response::not_found(e).send(sock, req).await,
+        },
+        Kind::Wav => Muxer::Wav {
+            pcm_bits: tracks
+                .iter()
+                .find(|t| t.codec == Some(Codec::Pcm))
+                .map_or(0, |t| t.size),
         },
     };
     if tracks.is_empty() {
@@ -166,9 +201,18 @@ pub async fn serve(
                 Err(e) => return Response::not_found(e).send(sock, req).await,
             }
         }
+        Muxer::Ogg(m) => first.extend_from_slice(&m.headers()),
+        Muxer::Wav { .. } => match tracks.first().map(|t| wav::header(t, None)) {
+            Some(Ok(h)) => first.extend_from_slice(&h),
+            _ => {
+                return Response::not_found("the stream has no track WAV can carry")
+                    .send(sock, req)
+                    .await
+            }
+        },
         _ => {}
     }
-    Response::stream(kind.content_type())
+    Response::stream(kind.content_type(&tracks))
         .send(sock, req)
         .await?;
     if req.is_head() {
@@ -183,15 +227,32 @@ pub async fn serve(
         kind.connector()
     );
     let mut scratch = BytesMut::new();
+    // Shared by the batch framing and the tail (never at the same time: no contention).
+    let muxer = std::sync::Mutex::new(muxer);
     let frame = |batch: &[Arc<Entry>], out: &mut Vec<Bytes>| {
-        mux_batch(&mut muxer, &tracks, batch, &mut scratch, out)
+        mux_batch(
+            &mut muxer.lock().unwrap_or_else(|e| e.into_inner()),
+            &tracks,
+            batch,
+            &mut scratch,
+            out,
+        )
     };
-    super::feed_viewer(
+    // The end of an on-demand answer: Ogg's EOS pages.
+    let tail = |out: &mut Vec<Bytes>| {
+        if let Muxer::Ogg(m) = &mut *muxer.lock().unwrap_or_else(|e| e.into_inner()) {
+            let mut eos = BytesMut::new();
+            m.finish(&mut eos);
+            out.push(eos.freeze());
+        }
+    };
+    super::feed_viewer_to_end(
         sock,
         &mut sub,
         &mut session,
         (kind.connector(), &name, peer),
         frame,
+        tail,
     )
     .await
 }
@@ -264,6 +325,20 @@ fn mux_batch(
             }
         }
         Muxer::Mp3 => out.extend(batch.iter().filter(mine).map(|e| e.packet.data.clone())),
+        Muxer::Ogg(m) => {
+            for e in batch.iter().filter(mine) {
+                m.packet(&e.packet, scratch, out);
+            }
+        }
+        Muxer::Wav { pcm_bits: 0 } => {
+            out.extend(batch.iter().filter(mine).map(|e| e.packet.data.clone()))
+        }
+        Muxer::Wav { pcm_bits } => out.extend(
+            batch
+                .iter()
+                .filter(mine)
+                .map(|e| wav::swap_pcm(&e.packet.data, *pcm_bits)),
+        ),
         Muxer::Aac(asc) => {
             for e in batch.iter().filter(mine) {
                 if let Ok(h) = aac::adts_header(asc, e.packet.data.len()) {
