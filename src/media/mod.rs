@@ -15,7 +15,7 @@
 //!   the samples) and recorded files.
 //! - [`m3u8`], [`mpd`]: HLS playlists and the DASH manifest, as text.
 //! - [`record`]: whole files (FLV, TS, fragmented MP4, MP3, ADTS AAC) for recording pushes.
-//! - [`vod`]: on-demand files (MP4/MOV, FLV, TS, MP3, ADTS AAC): the index of tracks and
+//! - [`vod`]: on-demand files (MP4/MOV, FLV, TS, MP3, ADTS AAC, Matroska/WebM): the index of tracks and
 //!   packets built by scanning a file, stored beside it, and the packets read back from it.
 //! - [`bits`]: a bit reader with Exp-Golomb codes for the parameter-set parsers.
 //!

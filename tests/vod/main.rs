@@ -6,6 +6,7 @@
 //! - [`outputs`]: every output, whole files and `?start=`/`?end=`, the info handlers.
 //! - [`rtmp_seek`]: RTMP `seek`, with a scripted player.
 //! - [`lifecycle`]: the stored index, broken files, triggers, STREAM_SOURCE, recordings.
+//! - [`mkv`]: a Matroska file through HTTP-FLV, TS and MP4, and `?start=` on it.
 //! - [`bench`] (ignored; `cargo test --release --test vod -- --ignored --nocapture`): a 2-hour
 //!   file's index and open times, first byte, and memory with 50 viewers.
 
@@ -14,6 +15,7 @@ mod common;
 
 mod bench;
 mod lifecycle;
+mod mkv;
 mod outputs;
 mod rtmp_seek;
 

@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Every container gives each packet a byte range: `raw_len` bytes at `pos` hold it. For MP4,
-//! FLV, MP3 and ADTS that range is the payload itself (`packet` slices it, zero-copy); for
+//! FLV, MP3, ADTS and Matroska that range is the payload itself (`packet` slices it, zero-copy); for
 //! MPEG-TS it is the TS packets from the first to the last one carrying the PES, which `packet`
 //! demuxes. `size` is the payload's length as [`Packet::data`] holds it (after any Annex B to
 //! length-prefixed conversion), so an MP4 header can be built from the index alone.
@@ -17,6 +17,7 @@
 //! carry is left out and named in [`Index::skipped`].
 
 pub mod flv;
+pub mod mkv;
 pub mod mp3;
 pub mod mp4;
 pub mod store;
@@ -40,6 +41,8 @@ pub enum Container {
     Mp3,
     /// AAC in ADTS frames (`.aac`).
     Adts,
+    /// Matroska and WebM (`.mkv`, `.mka`, `.webm`).
+    Matroska,
 }
 
 impl Container {
@@ -49,6 +52,9 @@ impl Container {
         let ext = extension.to_ascii_lowercase();
         if head.starts_with(b"FLV\x01") {
             return Some(Container::Flv);
+        }
+        if mkv::detect(head) {
+            return Some(Container::Matroska);
         }
         if head.len() >= 8
             && matches!(
@@ -84,6 +90,7 @@ impl Container {
             "ts" | "m2ts" | "mts" => Some(Container::Ts),
             "mp3" => Some(Container::Mp3),
             "aac" => Some(Container::Adts),
+            "mkv" | "mka" | "webm" => Some(Container::Matroska),
             _ => None,
         }
     }
@@ -96,6 +103,7 @@ impl Container {
             Container::Ts => "TS",
             Container::Mp3 => "MP3",
             Container::Adts => "AAC",
+            Container::Matroska => "EBML",
         }
     }
 
@@ -107,6 +115,7 @@ impl Container {
             Container::Ts => 3,
             Container::Mp3 => 4,
             Container::Adts => 5,
+            Container::Matroska => 6,
         }
     }
 
@@ -117,6 +126,7 @@ impl Container {
             Container::Ts,
             Container::Mp3,
             Container::Adts,
+            Container::Matroska,
         ]
         .into_iter()
         .find(|c| c.code() == code)
@@ -277,6 +287,7 @@ pub fn scan<R: Read + Seek>(
         Container::Flv => flv::scan(reader, len)?,
         Container::Ts => ts::scan(reader, len)?,
         Container::Mp3 | Container::Adts => mp3::scan(container, reader, len)?,
+        Container::Matroska => mkv::scan(reader, len)?,
     };
     finish(&mut index);
     if index.tracks.is_empty() {

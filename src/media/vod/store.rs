@@ -37,7 +37,8 @@ pub struct FileStamp {
 
 const MAGIC: &[u8; 8] = b"EDDYVIDX";
 /// The format's version: a change of layout or meaning gets a new one.
-pub const VERSION: u16 = 2;
+/// Version 3 added container code 6 (Matroska).
+pub const VERSION: u16 = 3;
 /// Bytes of one stored entry.
 pub const ENTRY_LEN: usize = 33;
 /// Bytes of a track without its init, codec string and language.
