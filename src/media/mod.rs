@@ -17,8 +17,9 @@
 //! - [`record`]: whole files (FLV, TS, fragmented MP4, MP3, ADTS AAC) for recording pushes.
 //! - [`ogg`]: Ogg pages, the Opus/Vorbis/Theora headers and the Ogg muxer; [`wav`]: WAV
 //!   headers.
-//! - [`vod`]: on-demand files (MP4/MOV, FLV, TS, MP3, ADTS AAC, Ogg, WAV): the index of tracks and
-//!   packets built by scanning a file, stored beside it, and the packets read back from it.
+//! - [`vod`]: on-demand files (MP4/MOV, FLV, TS, MP3, ADTS AAC, Ogg, WAV, Matroska/WebM): the
+//!   index of tracks and packets built by scanning a file, stored beside it, and the packets
+//!   read back from it.
 //! - [`bits`]: a bit reader with Exp-Golomb codes for the parameter-set parsers.
 //!
 //! Times are milliseconds: a packet's `time` is its decode time and `offset` the composition

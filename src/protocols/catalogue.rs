@@ -102,7 +102,7 @@ pub struct InputSpec {
 /// on-demand files (an absolute path; the container is told by the file's first bytes, the
 /// extension only picks the entry `capabilities` shows).
 pub fn inputs() -> &'static [InputSpec] {
-    static INPUTS: [InputSpec; 9] = [
+    static INPUTS: [InputSpec; 10] = [
         InputSpec {
             name: "Buffer",
             source_match: &["push://*"],
@@ -152,6 +152,19 @@ pub fn inputs() -> &'static [InputSpec] {
             name: "WAV",
             source_match: &["/*.wav"],
             capabilities: || file_input("WAV audio files", &[&["PCM", "ALAW", "ULAW", "MP3"]]),
+        },
+        InputSpec {
+            name: "EBML",
+            source_match: &["/*.mkv", "/*.mka", "/*.webm"],
+            capabilities: || {
+                file_input(
+                    "Matroska and WebM files",
+                    &[
+                        &["H264", "HEVC", "AV1", "VP9"],
+                        &["AAC", "MP3", "opus", "vorbis", "AC3"],
+                    ],
+                )
+            },
         },
         InputSpec {
             name: "Folder",
@@ -257,7 +270,7 @@ mod tests {
             }
         }
         assert!(input_capabilities()["MP4"]["source_match"].is_array());
-        assert!(input_for("/films/a.mkv").is_none());
+        assert!(input_for("/films/a.txt").is_none());
         assert_eq!(input_for("/films/").map(|i| i.name), Some("Folder"));
         assert!(crate::hub::vod::on_demand("/films/"));
     }

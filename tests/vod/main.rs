@@ -11,6 +11,7 @@
 //! - [`ogg_wav`]: Ogg files as `.ogg`, MP3 and WAV files as `.wav`, a live stream with neither.
 //! - [`lifecycle`]: the stored index, broken files, triggers, STREAM_SOURCE, recordings.
 //! - [`folder`]: folder sources (`stream+filename`), traversal attempts refused.
+//! - [`mkv`]: a Matroska file through HTTP-FLV, TS and MP4, and `?start=` on it.
 //! - [`bench`] (ignored; `cargo test --release --test vod -- --ignored --nocapture`): a 2-hour
 //!   file's index and open times, first byte, and memory and CPU with 200 viewers.
 
@@ -20,6 +21,7 @@ mod common;
 mod bench;
 mod folder;
 mod lifecycle;
+mod mkv;
 mod ogg_wav;
 mod outputs;
 mod range;

@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Every container gives each packet a byte range: `raw_len` bytes at `pos` hold it. For MP4,
-//! FLV, MP3 and ADTS that range is the payload itself (`packet` slices it, zero-copy); for
+//! FLV, MP3, ADTS and Matroska that range is the payload itself (`packet` slices it, zero-copy); for
 //! MPEG-TS it is the TS packets from the first to the last one carrying the PES, which `packet`
 //! demuxes; for an Ogg packet continued across pages it is its pages, which `packet`
 //! re-assembles (see [`ogg`]); WAV's PCM is swapped to big-endian (see [`wav`]). `size` is the payload's length as [`Packet::data`] holds it (after any Annex B to
@@ -18,6 +18,7 @@
 //! carry is left out and named in [`Index::skipped`].
 
 pub mod flv;
+pub mod mkv;
 pub mod mp3;
 pub mod mp4;
 pub mod ogg;
@@ -47,6 +48,8 @@ pub enum Container {
     Ogg,
     /// WAV (RIFF/WAVE): PCM, A-law, mu-law or MP3.
     Wav,
+    /// Matroska and WebM (`.mkv`, `.mka`, `.webm`).
+    Matroska,
 }
 
 impl Container {
@@ -62,6 +65,9 @@ impl Container {
         }
         if head.starts_with(b"FLV\x01") {
             return Some(Container::Flv);
+        }
+        if mkv::detect(head) {
+            return Some(Container::Matroska);
         }
         if head.len() >= 8
             && matches!(
@@ -99,6 +105,7 @@ impl Container {
             "aac" => Some(Container::Adts),
             "ogg" | "oga" | "ogv" | "opus" => Some(Container::Ogg),
             "wav" => Some(Container::Wav),
+            "mkv" | "mka" | "webm" => Some(Container::Matroska),
             _ => None,
         }
     }
@@ -113,6 +120,7 @@ impl Container {
             Container::Adts => "AAC",
             Container::Ogg => "OGG",
             Container::Wav => "WAV",
+            Container::Matroska => "EBML",
         }
     }
 
@@ -126,6 +134,7 @@ impl Container {
             Container::Adts => 5,
             Container::Ogg => 6,
             Container::Wav => 7,
+            Container::Matroska => 8,
         }
     }
 
@@ -138,6 +147,7 @@ impl Container {
             Container::Adts,
             Container::Ogg,
             Container::Wav,
+            Container::Matroska,
         ]
         .into_iter()
         .find(|c| c.code() == code)
@@ -300,6 +310,7 @@ pub fn scan<R: Read + Seek>(
         Container::Mp3 | Container::Adts => mp3::scan(container, reader, len)?,
         Container::Ogg => ogg::scan(reader, len)?,
         Container::Wav => wav::scan(reader, len)?,
+        Container::Matroska => mkv::scan(reader, len)?,
     };
     finish(&mut index);
     if index.tracks.is_empty() {
