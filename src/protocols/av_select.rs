@@ -62,7 +62,13 @@ impl AvSelection {
         self.meta_version = meta.version;
         let first = !self.started;
         self.started = true;
-        let (video, audio) = self.selector.select_one_each(&meta.tracks);
+        let carried: Vec<Track> = meta
+            .tracks
+            .iter()
+            .filter(|t| t.codec.is_some_and(crate::media::flv::carries))
+            .cloned()
+            .collect();
+        let (video, audio) = self.selector.select_one_each(&carried);
         let mut headers = Vec::new();
         for (new, old) in [(video, &mut self.video), (audio, &mut self.audio)] {
             let changed = match (&new, &*old) {

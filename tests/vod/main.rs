@@ -236,7 +236,9 @@ pub fn assert_same_media(what: &str, got: &[Probed], source: &[Probed]) {
 pub fn server(streams: Value) -> LiveServer {
     LiveServer::start_with_outputs(
         streams,
-        &["FLV", "MP4", "HTTPTS", "MP3", "AAC", "HLS", "CMAF"],
+        &[
+            "FLV", "MP4", "HTTPTS", "MP3", "AAC", "HLS", "CMAF", "OGG", "WAV",
+        ],
     )
 }
 

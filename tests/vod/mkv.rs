@@ -84,3 +84,64 @@ fn start_lands_on_the_keyframe_at_or_before() {
         }
     }
 }
+
+/// Tracks an output cannot carry are left out of it, not a reason to refuse the stream: an
+/// H.264 + AC-3 Matroska file plays its video as MP4, TS and FLV, `json_` lists both tracks;
+/// a VP9 + Opus WebM plays its Opus as Ogg.
+#[test]
+fn each_output_plays_the_tracks_it_can_carry() {
+    let dir = scratch();
+    let src = file("av.mp4").to_string_lossy().into_owned();
+    let ac3 = dir.path().join("ac3.mkv");
+    crate::ffmpeg(&[
+        "-i",
+        &src,
+        "-t",
+        "6",
+        "-c:v",
+        "copy",
+        "-c:a",
+        "ac3",
+        &ac3.to_string_lossy(),
+    ]);
+    let webm = dir.path().join("vp9.webm");
+    crate::ffmpeg(&[
+        "-i",
+        &src,
+        "-t",
+        "3",
+        "-c:v",
+        "libvpx-vp9",
+        "-deadline",
+        "realtime",
+        "-cpu-used",
+        "8",
+        "-c:a",
+        "libopus",
+        &webm.to_string_lossy(),
+    ]);
+    let ls = server(streams(&[("withac3", &ac3), ("web", &webm)]));
+    for ext in ["mp4", "ts", "flv"] {
+        let out = dir.path().join(format!("ac3.{ext}"));
+        assert_eq!(
+            download(&ls, &format!("/withac3.{ext}"), &out),
+            200,
+            "{ext}"
+        );
+        let codecs: Vec<String> = probe(&out).into_iter().map(|s| s.codec).collect();
+        assert_eq!(codecs, ["h264"], "{ext}");
+    }
+    let url = format!("http://127.0.0.1:{}/json_withac3.js", ls.http);
+    let info = reqwest::blocking::get(url)
+        .expect("json_")
+        .text()
+        .expect("body");
+    assert!(
+        info.contains("\"AC3\"") && info.contains("\"H264\""),
+        "{info}"
+    );
+    let out = dir.path().join("web.ogg");
+    assert_eq!(download(&ls, "/web.ogg", &out), 200);
+    let codecs: Vec<String> = probe(&out).into_iter().map(|s| s.codec).collect();
+    assert_eq!(codecs, ["opus"]);
+}

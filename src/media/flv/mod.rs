@@ -23,7 +23,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::amf0::{self, Amf0Value};
 use super::bits::ByteReader;
-use super::{Packet, Track, TrackKind};
+use super::{Codec, Packet, Track, TrackKind};
 
 pub use audio::{audio_body_prefix, parse_audio_body, AudioTag};
 pub use depacketize::{Depacketized, FlvDepacketizer};
@@ -65,6 +65,15 @@ fn invalid(offset: usize, reason: &'static str) -> FlvError {
 /// ```text
 /// 'F' 'L' 'V' | Version 1 | 00000 A 0 V (TypeFlags) | DataOffset u32 = 9 | PreviousTagSize0 = 0
 /// ```
+/// Whether FLV (and RTMP) carries `codec`: H.264, and HEVC, AV1 and VP9 as Enhanced RTMP
+/// FourCCs; AAC and MP3.
+pub fn carries(codec: Codec) -> bool {
+    matches!(
+        codec,
+        Codec::H264 | Codec::Hevc | Codec::Av1 | Codec::Vp9 | Codec::Aac | Codec::Mp3
+    )
+}
+
 pub fn file_header(has_audio: bool, has_video: bool) -> [u8; 13] {
     let flags = (u8::from(has_audio) << 2) | u8::from(has_video);
     [b'F', b'L', b'V', 1, flags, 0, 0, 0, 9, 0, 0, 0, 0]

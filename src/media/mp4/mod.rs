@@ -93,6 +93,11 @@ pub fn timescale(track: &Track) -> u32 {
     }
 }
 
+/// Whether MP4 (fragmented or not) carries `codec` here.
+pub fn carries(codec: Codec) -> bool {
+    matches!(codec, Codec::H264 | Codec::Hevc | Codec::Aac | Codec::Mp3)
+}
+
 /// The codec of a track that MP4 can carry here (H.264, HEVC, AAC, MP3).
 fn supported_codec(track: &Track) -> Result<Codec, Mp4Error> {
     match track.codec {

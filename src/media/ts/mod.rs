@@ -30,9 +30,14 @@ use bytes::{Bytes, BytesMut};
 
 use super::aac::AacError;
 use super::nal::NalError;
-use super::{Packet, Track};
+use super::{Codec, Packet, Track};
 
 pub use demux::{DemuxError, TsDemuxer, TsEvent};
+
+/// Whether the muxer carries `codec` (Table 2-34 stream types it writes).
+pub fn carries(codec: Codec) -> bool {
+    matches!(codec, Codec::H264 | Codec::Hevc | Codec::Aac | Codec::Mp3)
+}
 pub use mux::{TableRepeat, TsMuxer};
 pub use packet::TsPacket;
 pub use pes::{pes_packet, PesFormat, PesHeader};

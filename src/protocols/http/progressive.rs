@@ -37,6 +37,21 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Whether this format carries the track's codec.
+    fn carries(self, track: &Track) -> bool {
+        let Some(codec) = track.codec else {
+            return false;
+        };
+        match self {
+            Kind::Ts => ts::carries(codec),
+            Kind::Mp4 => mp4::carries(codec),
+            Kind::Mp3 => codec == Codec::Mp3,
+            Kind::Aac => codec == Codec::Aac,
+            Kind::Ogg => matches!(codec, Codec::Opus | Codec::Vorbis | Codec::Theora),
+            Kind::Wav => wav::carries(track),
+        }
+    }
+
     /// The connector that enables it.
     pub fn connector(self) -> &'static str {
         match self {
@@ -137,24 +152,19 @@ pub async fn serve(
         Err(e) => return Response::stream_error(&e).send(sock, req).await,
     };
     let buffer = sub.reader.buffer().clone();
-    let all = TrackSelector::from_query(&req.query).select(&buffer.meta().tracks, Fill::First);
+    // The viewer's choice among the tracks this format carries (so the default is the first
+    // of each kind it can carry).
+    let carried: Vec<Track> = buffer
+        .meta()
+        .tracks
+        .iter()
+        .filter(|t| kind.carries(t))
+        .cloned()
+        .collect();
+    let all = TrackSelector::from_query(&req.query).select(&carried, Fill::First);
     let tracks: Vec<Track> = match kind {
-        Kind::Ts | Kind::Mp4 => all,
-        Kind::Mp3 => all
-            .into_iter()
-            .filter(|t| t.codec == Some(Codec::Mp3))
-            .take(1)
-            .collect(),
-        Kind::Aac => all
-            .into_iter()
-            .filter(|t| t.codec == Some(Codec::Aac))
-            .take(1)
-            .collect(),
-        Kind::Ogg => all
-            .into_iter()
-            .filter(|t| matches!(t.codec, Some(Codec::Opus | Codec::Vorbis | Codec::Theora)))
-            .collect(),
-        Kind::Wav => all.into_iter().filter(wav::carries).take(1).collect(),
+        Kind::Ts | Kind::Mp4 | Kind::Ogg => all,
+        Kind::Mp3 | Kind::Aac | Kind::Wav => all.into_iter().take(1).collect(),
     };
     let mut muxer = match kind {
         Kind::Ts => Muxer::Ts(Box::new(ts::TsMuxer::new(&tracks))),

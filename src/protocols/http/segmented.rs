@@ -164,7 +164,14 @@ pub fn opened(name: &str, buffer: Arc<LiveBuffer>, req: &Request) -> Result<Open
             Some(OnDemand { file, cuts })
         }
     };
-    let all = buffer.meta().tracks.clone();
+    // TS and fMP4 carry the same codecs; other tracks are not offered.
+    let all: Vec<Track> = buffer
+        .meta()
+        .tracks
+        .iter()
+        .filter(|t| t.codec.is_some_and(crate::media::mp4::carries))
+        .cloned()
+        .collect();
     let tracks = TrackSelector::from_query(&req.query).select(&all, Fill::Every);
     Ok(Opened {
         name: name.to_string(),
