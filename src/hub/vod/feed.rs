@@ -24,9 +24,9 @@ use crate::hub::{OnDrop, PlayRange};
 use crate::media::vod::{self, IndexEntry};
 
 /// The feeder waits while the viewer's buffer holds this much media it has not taken, ms.
-pub const READ_AHEAD_MS: i64 = 3_000;
+pub const READ_AHEAD_MS: i64 = 1_000;
 /// ... or this many bytes.
-pub const READ_AHEAD_BYTES: usize = 2 * 1024 * 1024;
+pub const READ_AHEAD_BYTES: usize = 1024 * 1024;
 /// Most file bytes one read covers (a single larger packet is read alone). The packets are
 /// slices of the read, which lives until the last of them is sent: this is also about what a
 /// viewer holds beyond its read-ahead.
