@@ -16,7 +16,9 @@ use crate::actors::supervisor::{Shutdown, StopReason, Supervisor, SupervisorSett
 use crate::api::{self, auth::Challenger, ApiContext};
 use crate::config::Config;
 use crate::logbook::LogBook;
-use crate::protocols::{self, listeners::ListenerSet, push::Pusher, ListenerContext};
+use crate::protocols::{
+    self, inputs::Inputs, listeners::ListenerSet, push::Pusher, ListenerContext,
+};
 use crate::triggers::Triggers;
 
 /// Everything [`run`] needs.
@@ -79,7 +81,7 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
     let triggers = Triggers::default();
     let runtime = media.handle().clone();
     let stats = crate::stats::Stats::new();
-    let settings = |listeners, push_runner| SupervisorSettings {
+    let settings = |listeners, push_runner, inputs| SupervisorSettings {
         config: opts.config,
         config_path: opts.config_path,
         loaded_bytes: opts.loaded_bytes,
@@ -87,6 +89,7 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
         stop_requests: stop_tx,
         listeners,
         push_runner,
+        inputs,
         triggers: triggers.clone(),
         session_cache: opts.session_cache,
         stats: stats.clone(),
@@ -97,7 +100,12 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
         let hub = ActorHub::handle(ctx.address(), triggers.clone());
         let lctx = ListenerContext::new(hub, runtime);
         let listeners = Box::new(ListenerSet::new(lctx.clone()));
-        Supervisor::new(settings(listeners, std::sync::Arc::new(Pusher::new(lctx))))
+        let inputs = std::sync::Arc::new(Inputs::new(lctx.runtime.clone()));
+        Supervisor::new(settings(
+            listeners,
+            std::sync::Arc::new(Pusher::new(lctx)),
+            inputs,
+        ))
     });
 
     let ctx = ApiContext {

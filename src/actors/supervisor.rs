@@ -28,7 +28,7 @@ use super::push::{auto, PushEnded};
 use super::session::{Control, SessionActor, SessionGone, SessionInfo};
 use super::stream::{StopStream, StreamActor, StreamReport, StreamStats, UpdateConfig};
 use crate::config::Config;
-use crate::hub::outlets::{Listeners, PushRunner};
+use crate::hub::outlets::{InputRunner, Listeners, PushRunner};
 use crate::hub::push::ExitReason;
 use crate::hub::session::{session_id, ConnInfo, SessionKind};
 use crate::hub::StreamError;
@@ -78,6 +78,7 @@ pub struct Supervisor {
     pushes: PushRegistry,
     /// What runs the pushes' outputs.
     push_runner: std::sync::Arc<dyn PushRunner>,
+    inputs: std::sync::Arc<dyn InputRunner>,
     /// The statistics store, sampled every tick.
     stats: Stats,
 }
@@ -94,6 +95,8 @@ pub struct SupervisorSettings {
     pub listeners: Box<dyn Listeners>,
     /// What runs the pushes' outputs.
     pub push_runner: std::sync::Arc<dyn PushRunner>,
+    /// What runs the inputs that bring their own media (TS over UDP, exec, HLS pulls).
+    pub inputs: std::sync::Arc<dyn InputRunner>,
     /// The trigger handle; the supervisor keeps its configuration current.
     pub triggers: Triggers,
     /// How long sessions are remembered after their last connection.
@@ -128,6 +131,7 @@ impl Supervisor {
             stream_errors: BTreeMap::new(),
             pushes: PushRegistry::default(),
             push_runner: s.push_runner,
+            inputs: s.inputs,
             stats: s.stats,
         }
     }
@@ -501,6 +505,7 @@ impl Handler<ResolveStream> for Supervisor {
                     &config,
                     ctx.address().recipient(),
                     self.triggers.clone(),
+                    self.inputs.clone(),
                 )
                 .start();
                 self.streams.insert(name.clone(), a.clone());

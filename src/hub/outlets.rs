@@ -1,7 +1,7 @@
-//! What the actors ask of the protocols: the listeners that `config.protocols` turns on, and
-//! the outputs that run pushes. The protocols implement these (`protocols::listeners`,
-//! `protocols::push`); the supervisor holds them as trait objects, so it never names a
-//! protocol.
+//! What the actors ask of the protocols: the listeners that `config.protocols` turns on, the
+//! outputs that run pushes, and the inputs that pull or receive a stream's media. The protocols
+//! implement these (`protocols::listeners`, `protocols::push`, `protocols::inputs`); the
+//! supervisor and the streams hold them as trait objects, so they never name a protocol.
 
 use std::sync::Arc;
 
@@ -45,4 +45,34 @@ pub trait PushRunner: Send + Sync {
         stop: watch::Receiver<Option<ExitReason>>,
         from_start: bool,
     ) -> HubFuture<'static, ExitReason>;
+}
+
+/// Why a stream's input ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputEnd {
+    /// It was asked to stop.
+    Stopped,
+    /// The source ended (a command exited, a playlist ended); the stream may restart it.
+    Finished(String),
+    /// It could not run (a bad source, a port in use); `reason` says why.
+    Failed(String),
+}
+
+/// Runs the inputs that bring media to a stream themselves (TS over UDP, exec pipes, HLS
+/// pulls), as opposed to publishers that connect (RTMP) and files (the hub's `vod`).
+///
+/// The stream attaches a [`Publisher`](super::Publisher) for the input and hands it over with
+/// the source; the input writes tracks and packets into it until `stop` turns true or the
+/// source ends, and then drops it (which detaches it).
+pub trait InputRunner: Send + Sync {
+    /// The name of the input that reads `source` (`TSUDP`, `TSExec`, ...), if any does.
+    fn input_for(&self, source: &str) -> Option<&'static str>;
+    /// Runs the input of `stream` from `source` on the media runtime, to its end.
+    fn run(
+        &self,
+        stream: String,
+        source: String,
+        publisher: super::Publisher,
+        stop: watch::Receiver<bool>,
+    ) -> HubFuture<'static, InputEnd>;
 }

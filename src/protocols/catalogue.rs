@@ -102,11 +102,24 @@ pub struct InputSpec {
 /// on-demand files (an absolute path; the container is told by the file's first bytes, the
 /// extension only picks the entry `capabilities` shows).
 pub fn inputs() -> &'static [InputSpec] {
-    static INPUTS: [InputSpec; 10] = [
+    static INPUTS: [InputSpec; 11] = [
         InputSpec {
             name: "Buffer",
             source_match: &["push://*"],
             capabilities: buffer_input_capabilities,
+        },
+        InputSpec {
+            name: "TSUDP",
+            source_match: &["tsudp://*"],
+            capabilities: || {
+                json!({
+                    "desc": "MPEG-TS over UDP, unicast or multicast, plain or in RTP: tsudp://[host]:port[/interface,...] (a multicast group is joined on each interface, by name or address). Runs while the stream is in use.",
+                    "priority": 9,
+                    "codecs": [[["H264", "HEVC"], ["AAC", "MP3"]]],
+                    "required": {},
+                    "optional": {}
+                })
+            },
         },
         InputSpec {
             name: "MP4",
@@ -258,7 +271,7 @@ mod tests {
         use crate::media::vod::Container;
         for input in inputs()
             .iter()
-            .filter(|i| i.name != "Buffer" && i.name != "Folder")
+            .filter(|i| !matches!(i.name, "Buffer" | "Folder" | "TSUDP"))
         {
             for pattern in input.source_match {
                 let ext = pattern.rsplit('.').next().unwrap_or_default();

@@ -9,12 +9,15 @@
 //! - [`rtmp`]: RTMP publishing and playing (port 1935) and the RTMP client for pushes.
 //! - [`http`]: the HTTP outputs (port 8080): FLV, HLS, DASH/CMAF, TS, MP4, MP3, AAC, info.
 //! - [`push`]: the output side of pushes and recordings (files, RTMP servers).
+//! - [`inputs`]: inputs that bring their own media (TS over UDP), run by the streams through
+//!   [`crate::hub::outlets::InputRunner`].
 //! - [`av_select`]: which audio and video track a single-track-per-kind output sends.
 //! - [`track_select`]: the `?video=`/`?audio=` choices every output honours.
 
 pub mod av_select;
 pub mod catalogue;
 pub mod http;
+pub mod inputs;
 pub mod listen;
 pub mod listeners;
 pub mod push;

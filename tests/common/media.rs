@@ -224,6 +224,31 @@ pub fn publish_with(bin: &Path, clip: &Path, url: &str, log_dir: &Path) -> Ffmpe
     )
 }
 
+/// Sends `clip` in a loop, in real time, to `url` as `format` (`mpegts` for TS over UDP,
+/// `rtp_mpegts` for TS in RTP).
+pub fn send(clip: &Path, format: &str, url: &str, log_dir: &Path) -> Ffmpeg {
+    let clip = clip.to_string_lossy();
+    spawn_ffmpeg(
+        Path::new("ffmpeg"),
+        &[
+            "-v",
+            "error",
+            "-re",
+            "-stream_loop",
+            "-1",
+            "-i",
+            &clip,
+            "-c",
+            "copy",
+            "-f",
+            format,
+            url,
+        ],
+        log_dir,
+        "send",
+    )
+}
+
 /// Starts ffmpeg reading `url` and copying `seconds` of it into `out` (any container by name).
 pub fn record(bin: &Path, url: &str, seconds: u32, out: &Path, log_dir: &Path) -> Ffmpeg {
     let secs = seconds.to_string();

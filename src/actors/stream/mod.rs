@@ -20,6 +20,7 @@
 //! waiting for a publisher, and each viewer plays the file from where it asked ([`viewers`]).
 
 pub mod events;
+pub mod pull;
 pub mod push_rules;
 pub mod viewers;
 pub mod vod;
@@ -34,6 +35,7 @@ use actix::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::hub::buffer::{BufferSettings, LiveBuffer};
+use crate::hub::outlets::InputRunner;
 use crate::hub::vod::VodFile;
 use crate::hub::{OnDrop, Publisher, StreamError};
 use crate::triggers::Triggers;
@@ -163,6 +165,10 @@ pub struct StreamActor {
     refused: Option<StreamError>,
     /// The file an on-demand stream plays, once its index is open.
     vod: Option<Arc<VodFile>>,
+    /// What runs inputs that bring their own media (TS over UDP, exec, HLS pulls).
+    inputs: Arc<dyn InputRunner>,
+    /// The running input of such a source.
+    pull: Option<pull::Pull>,
 }
 
 /// What a stream tells the supervisor.
@@ -190,6 +196,7 @@ impl StreamActor {
         config: &Map<String, Value>,
         reports: Recipient<StreamReport>,
         triggers: Triggers,
+        inputs: Arc<dyn InputRunner>,
     ) -> Self {
         let options = StreamOptions::from_config(config);
         StreamActor {
@@ -215,6 +222,8 @@ impl StreamActor {
             source_overridden: false,
             refused: None,
             vod: None,
+            inputs,
+            pull: None,
         }
     }
 
@@ -438,8 +447,10 @@ impl StreamActor {
                 self.buffer.close();
             }
         }
-        let idle =
-            self.publisher.is_none() && self.viewers.is_empty() && self.publisher_left.is_none();
+        // A stream with an input of its own is idle without viewers; one fed by a publisher
+        // also needs the publisher gone (and not expected back).
+        let idle = self.viewers.is_empty()
+            && (self.pull.is_some() || (self.publisher.is_none() && self.publisher_left.is_none()));
         match (idle, self.idle_since) {
             (false, _) => self.idle_since = None,
             (true, None) => self.idle_since = Some(Instant::now()),
@@ -459,6 +470,7 @@ impl Actor for StreamActor {
     }
 
     fn stopped(&mut self, ctx: &mut Self::Context) {
+        self.stop_pull();
         self.buffer.close();
         let s = self.stats();
         let name = self.name.clone();
@@ -612,7 +624,11 @@ impl Handler<DetachPublisher> for StreamActor {
         }
         let p = self.publisher.take();
         let protocol = p.as_ref().map(|p| p.protocol).unwrap_or("?");
-        if self.options.resume {
+        if self.pull.is_some() {
+            // The input is started again (see `pull`); viewers wait for it as for a
+            // publisher that may resume.
+            self.publisher_left = Some(Instant::now());
+        } else if self.options.resume {
             tracing::info!(
                 kind = "STRM",
                 stream = self.name.as_str(),
@@ -648,7 +664,16 @@ impl Handler<UpdateConfig> for StreamActor {
                 // Another file: this one's viewers finish, the next request opens the new one.
                 ctx.stop();
             }
+            let restart = self.pull.is_some() && source != self.source;
             self.source = source;
+            if restart {
+                // The old input stops (its writes fail once the new one attaches).
+                self.stop_pull();
+                self.publisher = None;
+                if !self.start_pull(ctx) {
+                    ctx.stop();
+                }
+            }
         }
         let options = StreamOptions::from_config(&msg.0);
         if options != self.options {

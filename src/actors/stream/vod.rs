@@ -27,7 +27,10 @@ impl StreamActor {
         }
         let path = match vod::source_file(&self.source, &self.name) {
             Ok(Some(path)) => path,
-            Ok(None) => return,
+            Ok(None) => {
+                self.start_pull(ctx);
+                return;
+            }
             Err(reason) => {
                 tracing::warn!(kind = "STRM", stream = self.name.as_str(), "{reason}");
                 return self.failed(reason, ctx);
@@ -71,7 +74,11 @@ impl StreamActor {
     /// The input's name for STREAM_READY and STREAM_UNLOAD: the file's container, or `Buffer`
     /// for a live stream.
     pub(super) fn input_name(&self) -> &'static str {
-        self.vod.as_ref().map_or("Buffer", |f| f.input_name())
+        match (&self.vod, &self.pull) {
+            (Some(f), _) => f.input_name(),
+            (None, Some(p)) => p.input,
+            (None, None) => "Buffer",
+        }
     }
 
     /// An on-demand stream's numbers: Online, its file as its one input, `lastms` its length.

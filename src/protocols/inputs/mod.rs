@@ -1,0 +1,62 @@
+//! Inputs that bring a stream's media themselves, run by the stream through
+//! [`InputRunner`]: each writes tracks and packets into the publisher the stream attached for it,
+//! on the media runtime, until asked to stop or its source ends.
+//!
+//! - [`tsudp`]: `tsudp://[host]:port[/interface,...]` (manual §3.3.4), MPEG-TS over UDP, unicast
+//!   or multicast, plain or in RTP.
+//! - [`feed`]: the MPEG-TS demuxer's tracks and packets written into a publisher, with
+//!   problems logged once per burst.
+
+pub mod feed;
+pub mod tsudp;
+
+use tokio::sync::watch;
+
+use crate::hub::outlets::{InputEnd, InputRunner};
+use crate::hub::{HubFuture, Publisher};
+
+/// The inputs Eddy runs, on the media runtime.
+pub struct Inputs {
+    runtime: tokio::runtime::Handle,
+}
+
+impl Inputs {
+    pub fn new(runtime: tokio::runtime::Handle) -> Self {
+        Inputs { runtime }
+    }
+}
+
+impl InputRunner for Inputs {
+    fn input_for(&self, source: &str) -> Option<&'static str> {
+        tsudp::reads(source).then_some(tsudp::NAME)
+    }
+
+    fn run(
+        &self,
+        stream: String,
+        source: String,
+        publisher: Publisher,
+        stop: watch::Receiver<bool>,
+    ) -> HubFuture<'static, InputEnd> {
+        let task = self.runtime.spawn(async move {
+            if tsudp::reads(&source) {
+                tsudp::run(&stream, &source, publisher, stop).await
+            } else {
+                InputEnd::Failed(format!("no input reads {source:?}"))
+            }
+        });
+        Box::pin(async move {
+            task.await
+                .unwrap_or_else(|e| InputEnd::Failed(format!("the input task failed: {e}")))
+        })
+    }
+}
+
+/// Resolves when `stop` turns true or its sender is gone.
+pub async fn stopped(stop: &mut watch::Receiver<bool>) {
+    while !*stop.borrow_and_update() {
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! Inputs that bring their own media, against real peers: ffmpeg sends MPEG-TS over UDP
+//! (plain, in RTP, to a multicast group) to a `tsudp://` stream, and ffprobe plays the stream's
+//! HTTP-FLV, HLS and RTMP outputs; noise on the port changes nothing.
+
+mod common;
+
+use std::net::UdpSocket;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use common::media::{self, probe_streams};
+use common::{eventually, free_port, LiveServer};
+
+/// The codec names ffprobe finds at `url`, sorted.
+fn codecs(url: &str) -> Vec<String> {
+    let mut c: Vec<String> = probe_streams(url)
+        .iter()
+        .filter_map(|s| s["codec_name"].as_str().map(String::from))
+        .collect();
+    c.sort();
+    c
+}
+
+fn server(streams: Value) -> LiveServer {
+    LiveServer::start_with_outputs(streams, &["FLV", "HLS", "HTTPTS"])
+}
+
+/// A free UDP port on the loopback.
+fn free_udp_port() -> u16 {
+    loop {
+        let port = free_port();
+        if UdpSocket::bind(("0.0.0.0", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+#[test]
+fn ts_over_udp_plays_through_every_output() {
+    let port = free_udp_port();
+    let ls = server(json!({"udp": {"source": format!("tsudp://127.0.0.1:{port}")}}));
+    let logs = ls.server.dir.path();
+    let _sender = media::send(
+        media::h264_clip(),
+        "mpegts",
+        &format!("udp://127.0.0.1:{port}?pkt_size=1316"),
+        logs,
+    );
+    // The first viewer starts the stream (and its socket), then waits for a keyframe.
+    let want = ["aac", "h264"];
+    assert_eq!(codecs(&ls.flv_url("udp")), want, "{}", ls.server.stderr());
+    assert_eq!(
+        codecs(&format!("http://127.0.0.1:{}/hls/udp/index.m3u8", ls.http)),
+        want
+    );
+    assert_eq!(codecs(&ls.rtmp_url("play", "udp")), want);
+    let v = ls
+        .server
+        .api2(json!({"active_streams": {"longform": true, "fields": ["status", "inputs"]}}));
+    assert_eq!(v["active_streams"]["udp"]["status"], "Online", "{v}");
+    assert!(ls
+        .server
+        .stderr()
+        .contains("TS over UDP: listening on 127.0.0.1"));
+}
+
+#[test]
+fn rtp_and_multicast_and_noise() {
+    let (rtp_port, mc_port, noisy_port) = (free_udp_port(), free_udp_port(), free_udp_port());
+    let ls = server(json!({
+        "rtp": {"source": format!("tsudp://:{rtp_port}")},
+        "group": {"source": format!("tsudp://239.255.77.1:{mc_port}/127.0.0.1")},
+        "noisy": {"source": format!("tsudp://127.0.0.1:{noisy_port}")},
+        "bad": {"source": "tsudp://nowhere"}
+    }));
+    let logs = ls.server.dir.path();
+    let _rtp = media::send(
+        media::h264_clip(),
+        "rtp_mpegts",
+        &format!("rtp://127.0.0.1:{rtp_port}"),
+        logs,
+    );
+    let _mc = media::send(
+        media::h264_clip(),
+        "mpegts",
+        &format!("udp://239.255.77.1:{mc_port}?localaddr=127.0.0.1&ttl=1&pkt_size=1316"),
+        logs,
+    );
+    assert_eq!(
+        codecs(&ls.flv_url("rtp")),
+        ["aac", "h264"],
+        "{}",
+        ls.server.stderr()
+    );
+    assert_eq!(
+        codecs(&ls.flv_url("group")),
+        ["aac", "h264"],
+        "{}",
+        ls.server.stderr()
+    );
+
+    // Noise (random datagrams, TS packets with wrong lengths and broken headers) on a third
+    // stream's port: it stays without tracks, the log says why, the others play on.
+    let noise = std::thread::spawn(move || {
+        let sock = UdpSocket::bind("127.0.0.1:0").expect("socket");
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for i in 0..3000u32 {
+            let len = 1 + (i as usize * 37) % 1400;
+            let mut d: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            if i % 3 == 0 {
+                d[0] = 0x47; // a sync byte, then garbage
+            }
+            let _ = sock.send_to(&d, ("127.0.0.1", noisy_port));
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    });
+    let url = format!("http://127.0.0.1:{}/noisy.flv", ls.http);
+    let answer = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+        .get(&url)
+        .send();
+    let _ = noise.join();
+    assert!(answer.is_ok(), "the server answers");
+    let logged = eventually(Duration::from_secs(10), || {
+        let log = ls.server.stderr();
+        log.contains("neither TS nor RTP") || log.contains("problem(s) since the last report")
+    });
+    assert!(logged, "{}", ls.server.stderr());
+    // A source that cannot be parsed: a clear reason in the log, nothing else happens.
+    let _ = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client")
+        .get(format!("http://127.0.0.1:{}/bad.flv", ls.http))
+        .send();
+    let logged = eventually(Duration::from_secs(10), || {
+        ls.server.stderr().contains("no port (tsudp://[host]:port)")
+    });
+    assert!(logged, "{}", ls.server.stderr());
+    assert_eq!(codecs(&ls.flv_url("rtp")), ["aac", "h264"]);
+}
+
+#[test]
+fn editing_the_source_moves_the_input() {
+    let (first, second) = (free_udp_port(), free_udp_port());
+    let ls = server(json!({"live": {"source": format!("tsudp://127.0.0.1:{first}")}}));
+    let logs = ls.server.dir.path();
+    let _a = media::send(
+        media::h264_clip(),
+        "mpegts",
+        &format!("udp://127.0.0.1:{first}?pkt_size=1316"),
+        logs,
+    );
+    let _b = media::send(
+        media::h264_clip(),
+        "mpegts",
+        &format!("udp://127.0.0.1:{second}?pkt_size=1316"),
+        logs,
+    );
+    let mut viewer = media::play_to_null(&ls.flv_url("live"), logs);
+    assert!(ls.wait_online("live"), "{}", ls.server.stderr());
+    ls.server
+        .api2(json!({"addstream": {"live": {"source": format!("tsudp://127.0.0.1:{second}")}}}));
+    let moved = eventually(Duration::from_secs(15), || {
+        ls.server
+            .stderr()
+            .contains(&format!("TS over UDP: listening on 127.0.0.1:{second}"))
+    });
+    assert!(moved, "{}", ls.server.stderr());
+    // The first port is free again.
+    let freed = eventually(Duration::from_secs(5), || {
+        UdpSocket::bind(("127.0.0.1", first)).is_ok()
+    });
+    assert!(freed);
+    assert_eq!(codecs(&ls.flv_url("live")), ["aac", "h264"]);
+    let _ = viewer.child.kill();
+}
