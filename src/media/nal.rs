@@ -175,13 +175,18 @@ pub fn annex_b(data: &[u8]) -> AnnexB<'_> {
 }
 
 /// The position just after the first `00 00 01` at or after `from`.
+///
+/// Looks at every third byte first: where `data[i + 2]` is above 1, no start code begins at
+/// `i`, `i + 1` or `i + 2`, so the scan moves on by three (video payloads are mostly such bytes).
 fn find_start_code(data: &[u8], from: usize) -> Option<usize> {
-    let mut zeros = 0usize;
-    for (i, &byte) in data.iter().enumerate().skip(from) {
-        match byte {
-            0 => zeros = zeros.saturating_add(1),
-            1 if zeros >= 2 => return Some(i + 1),
-            _ => zeros = 0,
+    let mut i = from;
+    while let Some(&third) = data.get(i.checked_add(2)?) {
+        if third > 1 {
+            i += 3;
+        } else if third == 1 && data[i] == 0 && data[i + 1] == 0 {
+            return Some(i + 3);
+        } else {
+            i += 1;
         }
     }
     None
@@ -226,6 +231,28 @@ pub fn put_length_prefixed(out: &mut Vec<u8>, nal: &[u8]) -> Result<(), NalError
 mod tests {
     use super::super::bits::tests::XorShift;
     use super::*;
+
+    /// The skipping scan finds what a byte-by-byte one finds, on data rich in 0s and 1s.
+    #[test]
+    fn start_code_scan_matches_a_plain_one() {
+        fn plain(data: &[u8], from: usize) -> Option<usize> {
+            (from..data.len().saturating_sub(2))
+                .find(|&i| data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1)
+                .map(|i| i + 3)
+        }
+        let mut rng = XorShift(0x5eed_0123_4567_89ab);
+        for len in 0..400usize {
+            let data: Vec<u8> = (0..len).map(|_| (rng.next_u64() % 4) as u8).collect();
+            for from in 0..len.min(8) {
+                assert_eq!(
+                    find_start_code(&data, from),
+                    plain(&data, from),
+                    "{data:?} from {from}"
+                );
+            }
+        }
+        assert_eq!(find_start_code(&[0, 0, 1], usize::MAX), None);
+    }
 
     #[test]
     fn length_prefixed_units() {
