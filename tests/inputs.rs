@@ -185,3 +185,43 @@ fn editing_the_source_moves_the_input() {
     assert_eq!(codecs(&ls.flv_url("live")), ["aac", "h264"]);
     let _ = viewer.child.kill();
 }
+
+#[test]
+fn an_always_on_input_runs_without_viewers_and_an_idle_one_stops() {
+    let (on_port, idle_port) = (free_udp_port(), free_udp_port());
+    let ls = server(json!({
+        "on": {"source": format!("tsudp://127.0.0.1:{on_port}"), "always_on": true},
+        "idle": {"source": format!("tsudp://127.0.0.1:{idle_port}")}
+    }));
+    let logs = ls.server.dir.path();
+    let _a = media::send(
+        media::h264_clip(),
+        "mpegts",
+        &format!("udp://127.0.0.1:{on_port}?pkt_size=1316"),
+        logs,
+    );
+    let _b = media::send(
+        media::h264_clip(),
+        "mpegts",
+        &format!("udp://127.0.0.1:{idle_port}?pkt_size=1316"),
+        logs,
+    );
+    // Nobody asked for `on`: it starts by itself and gets its tracks.
+    assert!(ls.wait_online("on"), "{}", ls.server.stderr());
+    // `idle` runs while a viewer wants it, and stops (its port freed) a while after.
+    assert_eq!(codecs(&ls.flv_url("idle")), ["aac", "h264"]);
+    let stopped = eventually(Duration::from_secs(20), || {
+        let v = ls.server.api2(json!({"active_streams": true}));
+        v["active_streams"]
+            .as_array()
+            .is_some_and(|a| !a.iter().any(|n| n == "idle"))
+    });
+    assert!(stopped, "{}", ls.server.stderr());
+    assert!(eventually(Duration::from_secs(5), || UdpSocket::bind((
+        "127.0.0.1",
+        idle_port
+    ))
+    .is_ok()));
+    let v = ls.server.api2(json!({"active_streams": true}));
+    assert!(v["active_streams"].to_string().contains("\"on\""), "{v}");
+}

@@ -186,8 +186,32 @@ impl Supervisor {
             self.listeners.start_missing(&wanted);
         }
         self.push_tick(ctx);
+        self.start_always_on(ctx);
         let ended = self.stats.sample(crate::stats::unix_now());
         self.write_access_log(&ended);
+    }
+
+    /// Starts the `always_on` streams whose input brings its own media (TS over UDP, exec,
+    /// HLS pulls) that are not running; a failed one is tried again at the next tick, and its
+    /// input's own back-off applies while it runs. Push streams wait for their publisher.
+    fn start_always_on(&mut self, ctx: &mut Context<Self>) {
+        let wanted: Vec<String> = self
+            .config
+            .streams
+            .iter()
+            .filter(|(name, cfg)| {
+                let on = matches!(cfg.get("always_on"), Some(Value::Bool(true)))
+                    || cfg.get("always_on").and_then(Value::as_i64) == Some(1);
+                let source = cfg.get("source").and_then(Value::as_str).unwrap_or("");
+                on && self.inputs.input_for(source).is_some()
+                    && !self.streams.get(*name).is_some_and(|a| a.connected())
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in wanted {
+            let resolve = ResolveStream { name, create: true };
+            let _ = <Self as Handler<ResolveStream>>::handle(self, resolve, ctx);
+        }
     }
 
     /// Writes ended visits where `config.accesslog` says (LOG by default).

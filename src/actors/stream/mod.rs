@@ -76,6 +76,8 @@ struct StreamOptions {
     buffer: BufferSettings,
     resume: bool,
     input_timeout: Duration,
+    /// `always_on`: the stream's own input (TS over UDP, exec, HLS pull) runs without viewers.
+    always_on: bool,
 }
 
 fn source_of(cfg: &Map<String, Value>) -> String {
@@ -114,6 +116,7 @@ impl StreamOptions {
                     .unwrap_or(30)
                     .clamp(1, 3_600) as u64,
             ),
+            always_on: int_option(cfg, "always_on").unwrap_or(0) != 0,
         }
     }
 }
@@ -450,6 +453,7 @@ impl StreamActor {
         // A stream with an input of its own is idle without viewers; one fed by a publisher
         // also needs the publisher gone (and not expected back).
         let idle = self.viewers.is_empty()
+            && !(self.pull.is_some() && self.options.always_on)
             && (self.pull.is_some() || (self.publisher.is_none() && self.publisher_left.is_none()));
         match (idle, self.idle_since) {
             (false, _) => self.idle_since = None,
