@@ -205,7 +205,6 @@ pub fn track_from_frame(data: &[u8]) -> Result<Track, Ac3Error> {
         rate: header.sample_rate,
         channels: u32::from(header.channels),
         size: 16,
-        bps: u64::from(header.bitrate_kbps) * 1000 / 8,
         ..Track::default()
     })
 }

@@ -12,7 +12,9 @@ fn encode(dir: &Path, rate: u32, layout: &str, bitrate: &str) -> Vec<u8> {
     let out = dir.join(format!("{rate}-{layout}-{bitrate}.ac3"));
     let status = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("sine=frequency=440:sample_rate={rate}:duration=0.5"))
+        .arg(format!(
+            "sine=frequency=440:sample_rate={rate}:duration=0.5"
+        ))
         .args(["-af", &format!("aformat=channel_layouts={layout}")])
         .args(["-c:a", "ac3", "-b:a", bitrate, "-f", "ac3"])
         .arg(&out)
@@ -50,7 +52,11 @@ fn frames_ffmpeg_writes() {
             let h = parse_header(frame).unwrap();
             assert_eq!(h.sample_rate, rate);
             assert_eq!(h.channels, channels, "{layout}");
-            assert_eq!((h.acmod, h.lfeon, h.fscod), (acmod, lfeon, fscod), "{layout}");
+            assert_eq!(
+                (h.acmod, h.lfeon, h.fscod),
+                (acmod, lfeon, fscod),
+                "{layout}"
+            );
             assert_eq!(h.bitrate_kbps, kbps);
             assert_eq!(h.bsid, 8);
             // 44.1 kHz alternates frame sizes (padding word); others are exact.
@@ -115,7 +121,10 @@ fn table_5_18_frame_sizes() {
 fn malformed_headers() {
     let good = [0x0B, 0x77, 0, 0, 0x14, 0x40, 0x43, 0x00];
     let h = parse_header(&good).unwrap();
-    assert_eq!((h.sample_rate, h.bitrate_kbps, h.frame_len), (48_000, 192, 768));
+    assert_eq!(
+        (h.sample_rate, h.bitrate_kbps, h.frame_len),
+        (48_000, 192, 768)
+    );
     assert_eq!((h.bsid, h.acmod, h.channels), (8, 2, 2));
     for n in 0..good.len() {
         assert_eq!(parse_header(&good[..n]), Err(Ac3Error::Truncated));
@@ -137,8 +146,14 @@ fn malformed_headers() {
         .to_string()
         .contains("E-AC-3"));
     assert_eq!(parse_dac3(&[0x10]), Err(Ac3Error::Truncated));
-    assert!(matches!(parse_dac3(&[0xC0, 0, 0]), Err(Ac3Error::Invalid(_))));
-    assert!(matches!(parse_dac3(&[0x10, 0x3F, 0xE0]), Err(Ac3Error::Invalid(_))));
+    assert!(matches!(
+        parse_dac3(&[0xC0, 0, 0]),
+        Err(Ac3Error::Invalid(_))
+    ));
+    assert!(matches!(
+        parse_dac3(&[0x10, 0x3F, 0xE0]),
+        Err(Ac3Error::Invalid(_))
+    ));
     assert_eq!(parse_dac3(&[0x20, 0, 0]), Err(Ac3Error::EnhancedAc3(16)));
     // A frame cut short is not split off.
     let (frames, used) = split_frames(&good);
