@@ -15,6 +15,8 @@
 //! Every syncframe carries 1536 samples (6 audio blocks of 256). E-AC-3 (bsid 16, ETSI TS
 //! 102 366 Annex E) shares the syncword but not the header; it is refused.
 
+use bytes::Bytes;
+
 use super::bits::BitReader;
 use super::{Codec, Track};
 
@@ -149,6 +151,46 @@ pub fn dac3(header: &Ac3Header) -> [u8; 3] {
     [b[1], b[2], b[3]]
 }
 
+/// A `dac3` payload for a track known only by its rate, channel count and bytes per second
+/// (an AC-3 track without a `dac3` of its own, as from Matroska): bsid 8, bsmod 0 (main audio),
+/// acmod and lfeon from the channel count (1 1/0, 2 2/0, 3 3/0, 4 2/2, 5 3/2, 6 3/2 + LFE),
+/// the lowest bit rate at or above `bps` (192 kbit/s when unknown). Only 48, 44.1 and 32 kHz
+/// exist in AC-3.
+pub fn dac3_from_track(rate: u32, channels: u32, bps: u64) -> Result<[u8; 3], Ac3Error> {
+    let fscod = RATES
+        .iter()
+        .position(|&r| r == rate)
+        .ok_or(Ac3Error::Invalid("sample rate"))?;
+    let (acmod, lfeon) = match channels {
+        1 => (1, false),
+        3 => (3, false),
+        4 => (6, false),
+        5 => (7, false),
+        6 => (7, true),
+        _ => (2, false),
+    };
+    let kbps = bps.saturating_mul(8) / 1000;
+    let code = match kbps {
+        0 => 10,
+        k => BITRATES
+            .iter()
+            .position(|&b| u64::from(b) >= k)
+            .unwrap_or(BITRATES.len() - 1),
+    };
+    Ok(dac3(&Ac3Header {
+        fscod: fscod as u8,
+        frmsizecod: (code as u8) << 1,
+        bsid: 8,
+        bsmod: 0,
+        acmod,
+        lfeon,
+        sample_rate: rate,
+        channels: ACMOD_CHANNELS[usize::from(acmod)] + u8::from(lfeon),
+        frame_len: 0,
+        bitrate_kbps: 0,
+    }))
+}
+
 /// What a `dac3` box says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dac3 {
@@ -196,11 +238,12 @@ pub fn parse_dac3(data: &[u8]) -> Result<Dac3, Ac3Error> {
 }
 
 /// A [`Track`] for an AC-3 stream from one of its syncframes: codec string `ac-3`, rate,
-/// channels (LFE counted), 16-bit samples.
+/// channels (LFE counted), 16-bit samples, and the frame's `dac3` payload as init.
 pub fn track_from_frame(data: &[u8]) -> Result<Track, Ac3Error> {
     let header = parse_header(data)?;
     Ok(Track {
         codec: Some(Codec::Ac3),
+        init: Bytes::copy_from_slice(&dac3(&header)),
         codec_string: "ac-3".to_string(),
         rate: header.sample_rate,
         channels: u32::from(header.channels),

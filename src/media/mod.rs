@@ -75,7 +75,8 @@ pub enum Codec {
     Vorbis,
     /// Theora: one frame per [`Packet`]; init is the three header packets in Xiph lacing.
     Theora,
-    /// AC-3 (ATSC A/52): one syncframe per [`Packet`]; no init.
+    /// AC-3 (ATSC A/52): one syncframe per [`Packet`]; init is the 3-byte `dac3` payload (ETSI
+    /// TS 102 366 F.4) when known, else empty.
     Ac3,
     /// Linear PCM: signed samples of `size` bits, big-endian (MistServer's `PCM`), channels
     /// interleaved; no init.

@@ -66,6 +66,7 @@ fn frames_ffmpeg_writes() {
         let track = track_from_frame(frames[0]).unwrap();
         assert_eq!(track.codec, Some(Codec::Ac3));
         assert_eq!(track.codec_string, "ac-3");
+        assert_eq!(parse_dac3(&track.init).unwrap().channels, channels);
         assert_eq!((track.rate, track.channels), (rate, u32::from(channels)));
 
         // dac3 built from a frame parses back to the same fields.
@@ -177,4 +178,29 @@ fn random_bytes_never_panic() {
         let (frames, used) = split_frames(&data);
         assert!(used <= data.len() && frames.len() <= 1);
     }
+}
+
+#[test]
+fn dac3_from_track_fields() {
+    let d = parse_dac3(&dac3_from_track(48_000, 6, 448_000 / 8).unwrap()).unwrap();
+    assert_eq!((d.fscod, d.bsid, d.acmod, d.lfeon), (0, 8, 7, true));
+    assert_eq!(
+        (d.sample_rate, d.channels, d.bitrate_kbps),
+        (48_000, 6, 448)
+    );
+    let d = parse_dac3(&dac3_from_track(44_100, 2, 0).unwrap()).unwrap();
+    assert_eq!(
+        (d.fscod, d.acmod, d.channels, d.bitrate_kbps),
+        (1, 2, 2, 192)
+    );
+    let d = parse_dac3(&dac3_from_track(32_000, 1, 100_000).unwrap()).unwrap();
+    assert_eq!((d.acmod, d.channels, d.bitrate_kbps), (1, 1, 640));
+    for channels in 0..8 {
+        let d = parse_dac3(&dac3_from_track(48_000, channels, 20_000).unwrap()).unwrap();
+        assert_eq!((d.bitrate_kbps, d.sample_rate), (160, 48_000));
+        if (1..=6).contains(&channels) {
+            assert_eq!(u32::from(d.channels), channels);
+        }
+    }
+    assert!(dac3_from_track(22_050, 2, 0).is_err());
 }

@@ -3,50 +3,13 @@
 //! by our demuxer.
 
 use super::super::super::ac3;
+use super::super::super::testutil::{encode_ac3, load_ac3 as ac3_packets};
 use super::super::psi::{psi_section, AC3_REGISTRATION};
 use super::demuxer_tests::{packets_of, psi_packet};
 use super::*;
 
-/// Raw AC-3 from ffmpeg's encoder: 1 s of a sine, `layout` at `rate`.
 fn ac3_frames(rate: u32, layout: &str) -> Vec<u8> {
-    let path = std::env::temp_dir().join(format!(
-        "eddy-ts-{}-{rate}-{layout}.ac3",
-        std::process::id()
-    ));
-    let status = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("sine=sample_rate={rate}:duration=1"))
-        .args(["-af", &format!("aformat=channel_layouts={layout}")])
-        .args(["-c:a", "ac3", "-f", "ac3"])
-        .arg(&path)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let data = std::fs::read(&path).unwrap();
-    std::fs::remove_file(&path).ok();
-    data
-}
-
-/// Track `id` and one packet per syncframe, timed by 1536-sample frames.
-fn ac3_packets(data: &[u8], id: u32) -> (Track, Vec<Packet>) {
-    let data = Bytes::copy_from_slice(data);
-    let (frames, used) = ac3::split_frames(&data);
-    assert_eq!(used, data.len());
-    let mut track = ac3::track_from_frame(&data).unwrap();
-    track.id = id;
-    let rate = u64::from(track.rate);
-    let packets = frames
-        .iter()
-        .enumerate()
-        .map(|(n, f)| Packet {
-            track: id,
-            time: (n as u64 * 1536 * 1000 / rate) as i64,
-            offset: 0,
-            keyframe: true,
-            data: data.slice_ref(f),
-        })
-        .collect();
-    (track, packets)
+    encode_ac3(rate, layout, 1.0)
 }
 
 #[test]
