@@ -6,8 +6,9 @@
 //! - [`flv`]: FLV files and tags, the audio/video tag bodies RTMP carries (legacy and Enhanced
 //!   RTMP FourCC forms) parsed and built, `onMetaData`, and the depacketizer that turns tag bodies
 //!   into tracks and packets.
-//! - [`h264`], [`hevc`], [`aac`], [`mp3`]: codec parameter parsing and building (decoder
-//!   configuration records, SPS, AudioSpecificConfig and ADTS, MP3 frame headers).
+//! - [`h264`], [`hevc`], [`aac`], [`mp3`], [`ac3`]: codec parameter parsing and building (decoder
+//!   configuration records, SPS, AudioSpecificConfig and ADTS, MP3 frame headers, AC-3
+//!   syncframe headers and `dac3`).
 //! - [`nal`]: NAL units of H.264 and HEVC in Annex B and length-prefixed form.
 //! - [`ts`]: MPEG-TS: PSI, PES, the muxer (with the shared-PES, per-viewer packetization) and the
 //!   demuxer.
@@ -26,6 +27,7 @@
 //! offset, so its presentation time is `time + offset`.
 
 pub mod aac;
+pub mod ac3;
 pub mod amf0;
 pub mod bits;
 pub mod flv;
@@ -73,7 +75,8 @@ pub enum Codec {
     Vorbis,
     /// Theora: one frame per [`Packet`]; init is the three header packets in Xiph lacing.
     Theora,
-    /// AC-3 (ATSC A/52): one syncframe per [`Packet`]; no init.
+    /// AC-3 (ATSC A/52): one syncframe per [`Packet`]; init is the 3-byte `dac3` payload (ETSI
+    /// TS 102 366 F.4) when known, else empty.
     Ac3,
     /// Linear PCM: signed samples of `size` bits, big-endian (MistServer's `PCM`), channels
     /// interleaved; no init.

@@ -56,3 +56,42 @@ pub fn load_mp3(file: &'static [u8], id: u32) -> (Track, Vec<Packet>) {
     }
     (track, packets)
 }
+
+/// Raw AC-3 from ffmpeg's `ac3` encoder: `seconds` of a sine, `layout` channels at `rate`.
+pub fn encode_ac3(rate: u32, layout: &str, seconds: f64) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.ac3");
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("sine=sample_rate={rate}:duration={seconds}"))
+        .args(["-af", &format!("aformat=channel_layouts={layout}")])
+        .args(["-c:a", "ac3", "-f", "ac3"])
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::read(&path).unwrap()
+}
+
+/// Raw AC-3 as track `id` (from its first syncframe) and one packet per syncframe, timed by
+/// 1536-sample frames.
+pub fn load_ac3(data: &[u8], id: u32) -> (Track, Vec<Packet>) {
+    let data = Bytes::copy_from_slice(data);
+    let (frames, used) = super::ac3::split_frames(&data);
+    assert_eq!(used, data.len());
+    let mut track = super::ac3::track_from_frame(&data).unwrap();
+    track.id = id;
+    let rate = u64::from(track.rate);
+    let packets = frames
+        .iter()
+        .enumerate()
+        .map(|(n, f)| Packet {
+            track: id,
+            time: (n as u64 * 1536 * 1000 / rate) as i64,
+            offset: 0,
+            keyframe: true,
+            data: data.slice_ref(f),
+        })
+        .collect();
+    (track, packets)
+}

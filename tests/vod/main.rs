@@ -12,12 +12,14 @@
 //! - [`lifecycle`]: the stored index, broken files, triggers, STREAM_SOURCE, recordings.
 //! - [`folder`]: folder sources (`stream+filename`), traversal attempts refused.
 //! - [`mkv`]: a Matroska file through HTTP-FLV, TS and MP4, and `?start=` on it.
+//! - [`ac3`]: H.264 + AC-3 MP4 and TS files, and AC-3 alone, as MP4, TS, HLS and DASH.
 //! - [`bench`] (ignored; `cargo test --release --test vod -- --ignored --nocapture`): a 2-hour
 //!   file's index and open times, first byte, and memory and CPU with 200 viewers.
 
 #[path = "../common/mod.rs"]
 mod common;
 
+mod ac3;
 mod bench;
 mod folder;
 mod lifecycle;

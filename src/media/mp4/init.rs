@@ -7,10 +7,11 @@
 //! - ISO/IEC 14496-15: `avc1` + `avcC` (clause 5), `hvc1` + `hvcC` (clause 8).
 //! - ISO/IEC 14496-14 and 14496-1 7.2.6.5 .. 7.2.6.8: `mp4a` + `esds` (ES_Descriptor,
 //!   DecoderConfigDescriptor, DecoderSpecificInfo, SLConfigDescriptor).
+//! - ETSI TS 102 366 F.3 / F.4: `ac-3` + `dac3`.
 
 use bytes::Bytes;
 
-use super::super::{aac, h264, hevc, Codec, Track, TrackKind};
+use super::super::{aac, ac3, h264, hevc, Codec, Track, TrackKind};
 use super::boxes::{descriptor, Writer};
 use super::{check_ids, supported_codec, timescale, Mp4Error, MOVIE_TIMESCALE};
 
@@ -36,14 +37,14 @@ pub(super) const LANGUAGE_UND: u16 = (21 << 10) | (14 << 5) | 4;
 ///       minf
 ///         vmhd / smhd
 ///         dinf > dref > url (self-contained)
-///         stbl > stsd (avc1+avcC | hvc1+hvcC | mp4a+esds), stts, stsc, stsz, stco (empty)
+///         stbl > stsd (avc1+avcC | hvc1+hvcC | mp4a+esds | ac-3+dac3), stts, stsc, stsz, stco (empty)
 ///   mvex
 ///     trex (per track)   default_sample_description_index 1, other defaults 0
 /// ```
 ///
 /// # Errors
 ///
-/// No tracks, track id 0 or repeated, codecs other than H.264, HEVC, AAC and MP3
+/// No tracks, track id 0 or repeated, codecs other than H.264, HEVC, AAC, MP3 and AC-3
 /// ([`Mp4Error::Unsupported`]), a missing or broken avcC / hvcC / AudioSpecificConfig, video
 /// dimensions above 65535.
 pub fn init_segment(tracks: &[&Track]) -> Result<Bytes, Mp4Error> {
@@ -261,6 +262,15 @@ pub(super) fn write_sample_entry(
             write_audio_entry(w, track, channels, 0x40, Some(&track.init))
         }
         Codec::Mp3 => write_audio_entry(w, track, track.channels, 0x6B, None),
+        Codec::Ac3 => {
+            let dac3 = match ac3::parse_dac3(&track.init) {
+                Ok(_) if track.init.len() == 3 => track.init.to_vec(),
+                _ => ac3::dac3_from_track(track.rate, track.channels, track.bps)
+                    .map_err(|_| Mp4Error::Invalid("AC-3 sample rate"))?
+                    .to_vec(),
+            };
+            write_audio_box(w, track, track.channels, b"ac-3", b"dac3", &dac3)
+        }
         _ => Err(Mp4Error::Unsupported(format!(
             "codec {}",
             codec.mist_name()
@@ -312,6 +322,40 @@ fn write_audio_entry(
     object_type: u8,
     specific_info: Option<&[u8]>,
 ) -> Result<(), Mp4Error> {
+    let es = es_descriptor(track, object_type, specific_info)?;
+    write_audio_sample_entry(w, track, channels, b"mp4a", |w| {
+        w.full_box(b"esds", 0, 0, |w| {
+            w.bytes(&es);
+            Ok(())
+        })
+    })
+}
+
+/// An AudioSampleEntry `kind` with one plain configuration box (`ac-3` + `dac3`).
+fn write_audio_box(
+    w: &mut Writer,
+    track: &Track,
+    channels: u32,
+    kind: &[u8; 4],
+    config_kind: &[u8; 4],
+    config: &[u8],
+) -> Result<(), Mp4Error> {
+    write_audio_sample_entry(w, track, channels, kind, |w| {
+        w.boxed(config_kind, |w| {
+            w.bytes(config);
+            Ok(())
+        })
+    })
+}
+
+/// AudioSampleEntry (14496-12 12.2.3) `kind`, its fields, then what `config` writes.
+fn write_audio_sample_entry(
+    w: &mut Writer,
+    track: &Track,
+    channels: u32,
+    kind: &[u8; 4],
+    config: impl FnOnce(&mut Writer) -> Result<(), Mp4Error>,
+) -> Result<(), Mp4Error> {
     let channels = match u16::try_from(channels) {
         Ok(0) | Err(_) => 2,
         Ok(n) => n,
@@ -320,8 +364,7 @@ fn write_audio_entry(
     // configuration and the media timescale still carry them).
     let rate = timescale(track);
     let rate_field = if rate <= 0xFFFF { rate << 16 } else { 0 };
-    let es = es_descriptor(track, object_type, specific_info)?;
-    w.boxed(b"mp4a", |w| {
+    w.boxed(kind, |w| {
         write_sample_entry_header(w);
         w.zeros(2 * 4); // reserved
         w.u16(channels);
@@ -329,10 +372,7 @@ fn write_audio_entry(
         w.u16(0); // pre_defined
         w.u16(0); // reserved
         w.u32(rate_field);
-        w.full_box(b"esds", 0, 0, |w| {
-            w.bytes(&es);
-            Ok(())
-        })
+        config(w)
     })
 }
 

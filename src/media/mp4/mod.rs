@@ -26,6 +26,8 @@
 //!   0x40 for MPEG-4 Audio / AAC with the AudioSpecificConfig as DecoderSpecificInfo, 7.2.6.7;
 //!   0x6B for MPEG-1 Audio / MP3, without one; streamType 5, audio) and an SLConfigDescriptor
 //!   (7.2.6.8, predefined 2 as MP4 files use).
+//! - ETSI TS 102 366 Annex F: the `ac-3` AudioSampleEntry (F.3) with its `dac3` box (F.4),
+//!   the track's init when it holds one, else made from its rate, channels and bit rate.
 //! - ISO/IEC 23000-19 (CMAF): the `cmfc` brand of a CMAF header and `cmfs` of a CMAF segment;
 //!   the fragment structure (one `moof` + one `mdat`, `tfdt` in every `traf`,
 //!   default-base-is-moof, a `trex` per track). ISO/IEC 23009-1 (DASH): the `msdh` media
@@ -95,13 +97,16 @@ pub fn timescale(track: &Track) -> u32 {
 
 /// Whether MP4 (fragmented or not) carries `codec` here.
 pub fn carries(codec: Codec) -> bool {
-    matches!(codec, Codec::H264 | Codec::Hevc | Codec::Aac | Codec::Mp3)
+    matches!(
+        codec,
+        Codec::H264 | Codec::Hevc | Codec::Aac | Codec::Mp3 | Codec::Ac3
+    )
 }
 
-/// The codec of a track that MP4 can carry here (H.264, HEVC, AAC, MP3).
+/// The codec of a track that MP4 can carry here (H.264, HEVC, AAC, MP3, AC-3).
 fn supported_codec(track: &Track) -> Result<Codec, Mp4Error> {
     match track.codec {
-        Some(c @ (Codec::H264 | Codec::Hevc | Codec::Aac | Codec::Mp3)) => Ok(c),
+        Some(c) if carries(c) => Ok(c),
         Some(c) => Err(Mp4Error::Unsupported(format!(
             "codec {} (track {})",
             c.mist_name(),

@@ -14,6 +14,7 @@ use super::fragment::{plan_mdat, Sample, SAMPLE_NON_SYNC, SAMPLE_SYNC};
 use super::fragment::{TFHD_DEFAULT_BASE_IS_MOOF, TRUN_FLAGS};
 use super::*;
 
+mod ac3_tests;
 mod fields_tests;
 mod files_tests;
 

@@ -5,7 +5,8 @@
 //!   PES packets ([`pes`]), 2.4.4 program specific information with the CRC_32 of Annex A
 //!   ([`psi`]); the muxer is [`mux`], the demuxer [`demux`].
 //! - Table 2-34 stream_type values: 0x1B H.264, 0x24 HEVC, 0x0F AAC in ADTS, 0x03 MPEG-1
-//!   audio, 0x04 MPEG-2 audio.
+//!   audio, 0x04 MPEG-2 audio; 0x81 AC-3 (ATSC A/52 Annex A, with an `AC-3` registration
+//!   descriptor).
 //!
 //! A transport packet is 188 bytes: a 4-byte header, an optional adaptation field, then up to
 //! 184 bytes of payload (see [`packet`] for the layout).
@@ -36,7 +37,10 @@ pub use demux::{DemuxError, TsDemuxer, TsEvent};
 
 /// Whether the muxer carries `codec` (Table 2-34 stream types it writes).
 pub fn carries(codec: Codec) -> bool {
-    matches!(codec, Codec::H264 | Codec::Hevc | Codec::Aac | Codec::Mp3)
+    matches!(
+        codec,
+        Codec::H264 | Codec::Hevc | Codec::Aac | Codec::Mp3 | Codec::Ac3
+    )
 }
 pub use mux::{TableRepeat, TsMuxer};
 pub use packet::TsPacket;

@@ -19,7 +19,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::super::{Packet, Track};
 use super::packet::{next_cc, packet_header, Adaptation};
 use super::pes::{ticks_90khz, PesFormat};
-use super::psi::{pat_section, pmt_section};
+use super::psi::{pat_section, pmt_section_with};
 use super::{TsError, PACKET_PAYLOAD, TS_PACKET};
 
 const PAT_PID: u16 = 0x0000;
@@ -31,6 +31,10 @@ const PROGRAM_NUMBER: u16 = 1;
 const TRANSPORT_STREAM_ID: u16 = 1;
 /// Tracks looked at by [`TsMuxer::new`]; the PMT must fit one packet (5 bytes per stream).
 pub(super) const MAX_TRACKS: usize = 32;
+/// Bytes of the PMT's stream loop that fit its one packet: the payload less pointer_field, the
+/// 8-byte section header, PCR_PID and program_info_length, and the CRC (5 bytes per stream, and
+/// the descriptors: 32 streams without descriptors fit).
+const PMT_STREAMS_ROOM: usize = PACKET_PAYLOAD - 1 - 8 - 4 - 4;
 /// Largest gap (ms of PCR-PID time) between two PCRs.
 const PCR_INTERVAL_MS: i64 = 100;
 
@@ -140,25 +144,29 @@ impl Sink for Pieces<'_> {
 }
 
 impl TsMuxer {
-    /// A muxer for `tracks` (H.264, HEVC, AAC and MP3 are carried; other tracks, tracks whose
-    /// decoder configuration does not parse and tracks past the 32nd are left out). Track `i`
+    /// A muxer for `tracks` (H.264, HEVC, AAC, MP3 and AC-3 are carried; other tracks, tracks whose
+    /// decoder configuration does not parse and tracks past the 32nd or past what the PMT's one packet holds are left out). Track `i`
     /// of the list gets PID 0x100 + i; the PCR is on the first video track, else the first
     /// audio track. Tables are repeated only on request ([`TableRepeat::Manual`]).
     pub fn new(tracks: &[Track]) -> TsMuxer {
         let mut streams = Vec::new();
         let mut skipped = Vec::new();
+        let mut pmt_room = PMT_STREAMS_ROOM;
         for (index, track) in tracks.iter().enumerate() {
             let pid = u16::try_from(index)
                 .ok()
                 .filter(|_| index < MAX_TRACKS)
                 .map(|i| FIRST_ES_PID + i);
             match (pid, PesFormat::new(track)) {
-                (Some(pid), Ok(format)) => streams.push(Stream {
-                    track: track.id,
-                    pid,
-                    format,
-                    cc: 0,
-                }),
+                (Some(pid), Ok(format)) if pmt_room >= 5 + format.descriptors().len() => {
+                    pmt_room -= 5 + format.descriptors().len();
+                    streams.push(Stream {
+                        track: track.id,
+                        pid,
+                        format,
+                        cc: 0,
+                    })
+                }
                 (_, Err(TsError::BadConfig { reason, .. })) => {
                     skipped.push((track.id, Skipped::BadConfig(reason)));
                 }
@@ -203,12 +211,12 @@ impl TsMuxer {
     fn tables(&mut self, sink: &mut impl Sink) {
         let pat = pat_section(TRANSPORT_STREAM_ID, PROGRAM_NUMBER, PMT_PID);
         write_psi_packet(PAT_PID, &mut self.pat_cc, &pat, sink);
-        let streams: Vec<(u8, u16)> = self
+        let streams: Vec<(u8, u16, &[u8])> = self
             .streams
             .iter()
-            .map(|s| (s.format.stream_type(), s.pid))
+            .map(|s| (s.format.stream_type(), s.pid, s.format.descriptors()))
             .collect();
-        let pmt = pmt_section(PROGRAM_NUMBER, self.pcr_pid, &streams);
+        let pmt = pmt_section_with(PROGRAM_NUMBER, self.pcr_pid, &streams);
         write_psi_packet(PMT_PID, &mut self.pmt_cc, &pmt, sink);
         self.fresh = true;
     }

@@ -8,7 +8,8 @@
 //!   unit; HEVC carriage does the same), and the parameter sets repeated before every random
 //!   access point.
 //! - AAC frames get an ADTS header (ISO/IEC 14496-3 1.A.2.2); MPEG audio frames are
-//!   self-framing (ISO/IEC 11172-3 2.4.1.3).
+//!   self-framing (ISO/IEC 11172-3 2.4.1.3), and so are AC-3 syncframes (ATSC A/52 5.3.1), in
+//!   private_stream_1 PES packets (stream_id 0xBD, A/52 Annex A).
 //!
 //! ```text
 //! packet_start_code_prefix 00 00 01 | stream_id u8 | PES_packet_length u16
@@ -28,11 +29,14 @@ use super::super::nal::{self, NalError, NalFlavor, START_CODE};
 use super::super::{h264, hevc, Codec, Packet, Track};
 use super::psi::STREAM_TYPE_HEVC;
 use super::psi::{mpeg_audio_stream_type, STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264};
+use super::psi::{AC3_REGISTRATION, STREAM_TYPE_AC3};
 use super::{TsError, DELAY_MS, TIMESTAMP_WRAP};
 
 /// PES stream_id values (Table 2-22): the first video and the first MPEG audio stream.
 const STREAM_ID_VIDEO: u8 = 0xE0;
 const STREAM_ID_AUDIO: u8 = 0xC0;
+/// private_stream_1, which carries AC-3 (ATSC A/52 Annex A).
+const STREAM_ID_PRIVATE_1: u8 = 0xBD;
 /// Bytes of the PES header up to and including PES_header_data_length.
 const PES_FIXED_HEADER: usize = 9;
 
@@ -49,6 +53,8 @@ enum Payload {
     Aac(AudioSpecificConfig),
     /// MPEG audio frames are already self-framing.
     Mp3,
+    /// AC-3 syncframes too.
+    Ac3,
 }
 
 /// How the frames of one track become PES packets: its stream_type and stream_id and what
@@ -61,7 +67,7 @@ pub struct PesFormat {
 }
 
 impl PesFormat {
-    /// The format for `track`: H.264, HEVC, AAC and MP3 are carried.
+    /// The format for `track`: H.264, HEVC, AAC, MP3 and AC-3 are carried.
     ///
     /// # Errors
     ///
@@ -100,12 +106,13 @@ impl PesFormat {
                 (STREAM_TYPE_AAC_ADTS, Payload::Aac(asc))
             }
             Some(Codec::Mp3) => (mpeg_audio_stream_type(track.rate), Payload::Mp3),
+            Some(Codec::Ac3) => (STREAM_TYPE_AC3, Payload::Ac3),
             _ => return Err(TsError::Unsupported(track.id)),
         };
-        let stream_id = if matches!(payload, Payload::Video { .. }) {
-            STREAM_ID_VIDEO
-        } else {
-            STREAM_ID_AUDIO
+        let stream_id = match payload {
+            Payload::Video { .. } => STREAM_ID_VIDEO,
+            Payload::Ac3 => STREAM_ID_PRIVATE_1,
+            _ => STREAM_ID_AUDIO,
         };
         Ok(PesFormat {
             stream_type,
@@ -117,6 +124,14 @@ impl PesFormat {
     /// The PMT stream_type.
     pub fn stream_type(&self) -> u8 {
         self.stream_type
+    }
+
+    /// The PMT ES_info descriptors: the `AC-3` registration for AC-3, none otherwise.
+    pub fn descriptors(&self) -> &'static [u8] {
+        match self.payload {
+            Payload::Ac3 => &AC3_REGISTRATION,
+            _ => &[],
+        }
     }
 
     pub fn is_video(&self) -> bool {
@@ -172,7 +187,7 @@ impl PesFormat {
                 es.extend_from_slice(&packet.data);
                 Ok(es)
             }
-            Payload::Mp3 => Ok(packet.data.to_vec()),
+            Payload::Mp3 | Payload::Ac3 => Ok(packet.data.to_vec()),
         }
     }
 }

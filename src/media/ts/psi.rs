@@ -8,6 +8,10 @@
 //! - Table 2-34 stream_type values: 0x1B H.264 (ITU-T H.264 | ISO/IEC 14496-10), 0x24 HEVC
 //!   (ITU-T H.265 | ISO/IEC 23008-2), 0x0F AAC in ADTS (ISO/IEC 13818-7 / 14496-3 ADTS),
 //!   0x03 MPEG-1 audio (ISO/IEC 11172-3), 0x04 MPEG-2 audio (ISO/IEC 13818-3, the lower rates).
+//! - AC-3: stream_type 0x81 with a registration descriptor (2.6.8, tag 0x05) holding the
+//!   format_identifier `AC-3` (ATSC A/52 Annex A, as ATSC and ffmpeg write it); read back also
+//!   as 0x06 (private data) with that registration or with the DVB AC-3_descriptor (ETSI EN 300
+//!   468 6.2.1 / TS 102 366 Annex D, tag 0x6A).
 //!
 //! ```text
 //! table_id u8 | section_syntax_indicator 1 | '0' | reserved 11 | section_length u12
@@ -25,6 +29,14 @@ pub(super) const STREAM_TYPE_MPEG2_AUDIO: u8 = 0x04;
 pub(super) const STREAM_TYPE_AAC_ADTS: u8 = 0x0F;
 pub(super) const STREAM_TYPE_H264: u8 = 0x1B;
 pub(super) const STREAM_TYPE_HEVC: u8 = 0x24;
+/// ATSC A/52 Annex A: AC-3 audio.
+pub(super) const STREAM_TYPE_AC3: u8 = 0x81;
+/// PES packets with private data (13818-1 Table 2-34), named by a descriptor.
+pub(super) const STREAM_TYPE_PRIVATE_PES: u8 = 0x06;
+/// registration_descriptor (13818-1 2.6.8) with the `AC-3` format_identifier.
+pub(super) const AC3_REGISTRATION: [u8; 6] = [0x05, 4, b'A', b'C', b'-', b'3'];
+/// DVB AC-3_descriptor tag (ETSI EN 300 468 6.2.1).
+const DVB_AC3_DESCRIPTOR: u8 = 0x6A;
 
 pub(super) const TABLE_PAT: u8 = 0x00;
 pub(super) const TABLE_PMT: u8 = 0x02;
@@ -68,14 +80,29 @@ pub(super) fn pat_section(transport_stream_id: u16, program: u16, pmt_pid: u16) 
 }
 
 /// TS_program_map_section for `program`: no descriptors, `streams` as (stream_type, PID).
+#[cfg(test)]
 pub(super) fn pmt_section(program: u16, pcr_pid: Option<u16>, streams: &[(u8, u16)]) -> Vec<u8> {
-    let mut body = Vec::with_capacity(4 + 5 * streams.len());
+    let streams: Vec<(u8, u16, &[u8])> =
+        streams.iter().map(|&(t, pid)| (t, pid, &[][..])).collect();
+    pmt_section_with(program, pcr_pid, &streams)
+}
+
+/// TS_program_map_section for `program`: `streams` as (stream_type, PID, ES_info descriptors).
+/// The descriptors are short constants (at most a few bytes per stream).
+pub(super) fn pmt_section_with(
+    program: u16,
+    pcr_pid: Option<u16>,
+    streams: &[(u8, u16, &[u8])],
+) -> Vec<u8> {
+    let mut body = Vec::with_capacity(4 + 11 * streams.len());
     body.extend_from_slice(&(0xE000 | pcr_pid.unwrap_or(NO_PCR_PID)).to_be_bytes());
     body.extend_from_slice(&[0xF0, 0x00]);
-    for &(stream_type, pid) in streams {
+    for &(stream_type, pid, descriptors) in streams {
         body.push(stream_type);
         body.extend_from_slice(&(0xE000 | pid).to_be_bytes());
-        body.extend_from_slice(&[0xF0, 0x00]);
+        let len = u16::try_from(descriptors.len()).unwrap_or(0) & 0x3FF;
+        body.extend_from_slice(&(0xF000 | len).to_be_bytes());
+        body.extend_from_slice(descriptors.get(..usize::from(len)).unwrap_or_default());
     }
     psi_section(TABLE_PMT, program, &body)
 }
@@ -173,7 +200,8 @@ pub(super) fn parse_pat(body: &[u8]) -> Result<Vec<(u16, u16)>, SectionError> {
         .collect())
 }
 
-/// A PMT body: PCR_PID and the (stream_type, elementary_PID) list, descriptors skipped.
+/// A PMT body: PCR_PID and the (stream_type, elementary_PID) list. Descriptors are skipped,
+/// except that a private-data stream (0x06) that says it is AC-3 is listed as 0x81.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct ProgramMap {
     pub(super) pcr_pid: u16,
@@ -192,13 +220,31 @@ pub(super) fn parse_pmt(body: &[u8]) -> Result<ProgramMap, SectionError> {
     while at < body.len() {
         let entry = body.get(at..at + 5).ok_or(SectionError::Overrun)?;
         let es_info_len = usize::from(u16::from_be_bytes([entry[3] & 0x0F, entry[4]]));
-        streams.push((entry[0], pid_of(entry[1], entry[2])));
+        let descriptors = body
+            .get(at + 5..at + 5 + es_info_len)
+            .ok_or(SectionError::Overrun)?;
+        let stream_type = match entry[0] {
+            STREAM_TYPE_PRIVATE_PES if says_ac3(descriptors) => STREAM_TYPE_AC3,
+            other => other,
+        };
+        streams.push((stream_type, pid_of(entry[1], entry[2])));
         at = at + 5 + es_info_len;
-        if at > body.len() {
-            return Err(SectionError::Overrun);
-        }
     }
     Ok(ProgramMap { pcr_pid, streams })
+}
+
+/// Whether an ES_info descriptor loop holds the `AC-3` registration or a DVB AC-3_descriptor.
+fn says_ac3(mut descriptors: &[u8]) -> bool {
+    while let [tag, len, rest @ ..] = descriptors {
+        let Some(content) = rest.get(..usize::from(*len)) else {
+            return false;
+        };
+        if *tag == DVB_AC3_DESCRIPTOR || (*tag == 0x05 && content == b"AC-3") {
+            return true;
+        }
+        descriptors = rest.get(usize::from(*len)..).unwrap_or_default();
+    }
+    false
 }
 
 /// A 13-bit PID from its two bytes (3 reserved bits first).

@@ -18,6 +18,7 @@ use super::packet::pcr_bytes;
 use super::pes::{dts_pts, timestamp_bytes};
 use super::*;
 
+mod ac3_tests;
 mod demuxer_tests;
 mod muxer_tests;
 mod streams_tests;

@@ -37,8 +37,9 @@ pub struct FileStamp {
 
 const MAGIC: &[u8; 8] = b"EDDYVIDX";
 /// The format's version: a change of layout or meaning gets a new one (3: MP4 tracks have their
-/// `mdhd` language; 4: container code 8, Matroska).
-pub const VERSION: u16 = 4;
+/// `mdhd` language; 4: container code 8, Matroska; 5: MP4 and TS files' AC-3 tracks, left out
+/// before, are indexed).
+pub const VERSION: u16 = 5;
 /// Bytes of one stored entry.
 pub const ENTRY_LEN: usize = 33;
 /// Bytes of a track without its init, codec string and language.

@@ -3,7 +3,7 @@
 //! transport packets of one PES.
 //!
 //! - Each packet the demuxer gives becomes an entry: one per video PES (an access unit), one per
-//!   audio frame (a PES often carries several ADTS or MPEG audio frames; each frame is its own
+//!   audio frame (a PES often carries several ADTS, MPEG audio or AC-3 frames; each frame is its own
 //!   entry, all of them with the span of their PES).
 //! - `pos` is the offset of the transport packet that started the PES and `raw_len` runs to the
 //!   end of the last one that carried it (other PIDs' packets in between are part of the span and
@@ -287,12 +287,11 @@ fn stream_type_name(stream_type: u8) -> String {
     let name = match stream_type {
         0x01 => "MPEG-1 video",
         0x02 => "MPEG-2 video",
-        0x06 => "private data (AC-3, Opus, subtitles, ...)",
+        0x06 => "private data (E-AC-3, Opus, subtitles, ...)",
         0x10 => "MPEG-4 Visual",
         0x11 => "AAC in LATM",
         0x15 => "metadata",
         0x1C => "MPEG-4 audio",
-        0x81 => "AC-3",
         0x82 | 0x85 | 0x8A => "DTS",
         0x83 => "TrueHD",
         0x84 | 0x87 => "E-AC-3",

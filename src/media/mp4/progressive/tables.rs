@@ -55,6 +55,7 @@ impl<'a> TrackTable<'a> {
             Codec::Aac => Some(1024),
             Codec::Mp3 if self.track.rate >= 32_000 => Some(1152),
             Codec::Mp3 => Some(576),
+            Codec::Ac3 => Some(1536),
             _ => None,
         }
     }

@@ -1,11 +1,35 @@
 //! The elementary streams' payloads: H.264 / HEVC access units (parameter sets update the
-//! track, the rest become length-prefixed NAL units), ADTS AAC frames and MPEG audio frames.
+//! track, the rest become length-prefixed NAL units), ADTS AAC frames, MPEG audio frames and
+//! AC-3 syncframes.
 
 use bytes::Bytes;
 
 use super::super::super::nal::{self, NalFlavor};
-use super::super::super::{aac, h264, hevc, mp3, Track};
+use super::super::super::{aac, ac3, h264, hevc, mp3, Track};
+use super::super::psi;
 use super::{Es, TsDemuxer};
+
+/// The codec side of an elementary stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum EsKind {
+    Video(NalFlavor),
+    Aac,
+    MpegAudio,
+    Ac3,
+}
+
+impl EsKind {
+    pub(super) fn of(stream_type: u8) -> Option<EsKind> {
+        match stream_type {
+            psi::STREAM_TYPE_H264 => Some(EsKind::Video(NalFlavor::H264)),
+            psi::STREAM_TYPE_HEVC => Some(EsKind::Video(NalFlavor::Hevc)),
+            psi::STREAM_TYPE_AAC_ADTS => Some(EsKind::Aac),
+            psi::STREAM_TYPE_MPEG1_AUDIO | psi::STREAM_TYPE_MPEG2_AUDIO => Some(EsKind::MpegAudio),
+            psi::STREAM_TYPE_AC3 => Some(EsKind::Ac3),
+            _ => None,
+        }
+    }
+}
 
 impl TsDemuxer {
     pub(super) fn on_video(
@@ -122,6 +146,34 @@ impl TsDemuxer {
             self.packet(index, frame_time, frame_time, false, payload.slice(at..end));
             let rate = i64::from(header.sample_rate.max(1));
             samples += i64::from(header.samples_per_frame);
+            frame_time = pts.saturating_add(samples * 90_000 / rate);
+            at = end;
+        }
+    }
+}
+
+impl TsDemuxer {
+    /// AC-3: one packet per syncframe, 1536 samples apart from the PES's time.
+    pub(super) fn on_ac3(&mut self, index: usize, pts: i64, payload: &Bytes) {
+        let mut at = 0usize;
+        let (mut frame_time, mut samples) = (pts, 0i64);
+        while at < payload.len() {
+            let rest = payload.get(at..).unwrap_or_default();
+            let header = match ac3::parse_header(rest) {
+                Ok(h) => h,
+                Err(e) => return self.stream_error(index, format!("AC-3: {e}")),
+            };
+            let end = at.saturating_add(header.frame_len);
+            if end > payload.len() {
+                return self.stream_error(index, "AC-3 syncframe runs past its PES".into());
+            }
+            match ac3::track_from_frame(rest) {
+                Ok(track) => self.announce(index, track),
+                Err(e) => return self.stream_error(index, format!("AC-3: {e}")),
+            }
+            self.packet(index, frame_time, frame_time, false, payload.slice(at..end));
+            let rate = i64::from(header.sample_rate.max(1));
+            samples += i64::from(ac3::SAMPLES_PER_FRAME);
             frame_time = pts.saturating_add(samples * 90_000 / rate);
             at = end;
         }

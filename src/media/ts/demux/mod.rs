@@ -5,7 +5,8 @@
 //!   is set), 2.4.3.5 random_access_indicator, 2.4.3.6 / 2.4.3.7 PES packets
 //!   (PES_packet_length 0 = unbounded, the PTS and DTS), 2.4.4.1 pointer_field, 2.4.4.3 PAT and
 //!   2.4.4.8 PMT (CRC_32 of Annex A checked, section_length at most 1021), Table 2-34 stream
-//!   types 0x1B H.264, 0x24 HEVC, 0x0F AAC ADTS, 0x03 / 0x04 MPEG audio.
+//!   types 0x1B H.264, 0x24 HEVC, 0x0F AAC ADTS, 0x03 / 0x04 MPEG audio, 0x81 AC-3 (and 0x06
+//!   with an AC-3 descriptor, [`psi::parse_pmt`]).
 //! - H.264 / H.265 Annex B byte streams ([`super::super::nal`]); SPS / PPS / VPS in-band give
 //!   the track ([`h264::build_avcc`], [`hevc::build_hvcc`]); ADTS headers (ISO/IEC 14496-3
 //!   1.A.2.2, [`aac::parse_adts`]) and MPEG audio frame headers (ISO/IEC 11172-3 2.4.1.3,
@@ -21,7 +22,8 @@
 //! - Video: length-prefixed NAL units with 4-byte lengths (avcC / hvcC form); access unit
 //!   delimiters and the parameter sets the track's configuration holds are left out. Keyframes
 //!   are access units with an IDR / IRAP picture, or with random_access_indicator set.
-//! - AAC: one packet per ADTS frame, without the ADTS header; MPEG audio: one packet per frame.
+//! - AAC: one packet per ADTS frame, without the ADTS header; MPEG audio and AC-3 (ATSC A/52
+//!   5.3, [`ac3::parse_header`]): one packet per frame.
 //!   Audio packets are never keyframes (as from RTMP).
 //!
 //! Every length from the wire has a ceiling: PES packets are at most [`MAX_PES`] bytes, PSI
@@ -29,6 +31,8 @@
 //! Problems come out as [`DemuxError`]s between the events; the demuxer carries on.
 
 mod es;
+
+use es::EsKind;
 
 use std::collections::VecDeque;
 
@@ -88,26 +92,6 @@ pub enum DemuxError {
     PesTooShort { pid: u16 },
     #[error("PID {pid:#06x}: {reason}")]
     Stream { pid: u16, reason: String },
-}
-
-/// The codec side of an elementary stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum EsKind {
-    Video(NalFlavor),
-    Aac,
-    MpegAudio,
-}
-
-impl EsKind {
-    fn of(stream_type: u8) -> Option<EsKind> {
-        match stream_type {
-            psi::STREAM_TYPE_H264 => Some(EsKind::Video(NalFlavor::H264)),
-            psi::STREAM_TYPE_HEVC => Some(EsKind::Video(NalFlavor::Hevc)),
-            psi::STREAM_TYPE_AAC_ADTS => Some(EsKind::Aac),
-            psi::STREAM_TYPE_MPEG1_AUDIO | psi::STREAM_TYPE_MPEG2_AUDIO => Some(EsKind::MpegAudio),
-            _ => None,
-        }
-    }
 }
 
 /// Where a PES was in the input: from the transport packet that started it to the end of the
@@ -225,6 +209,7 @@ impl TsDemuxer {
             Some(Codec::Hevc) => (EsKind::Video(NalFlavor::Hevc), psi::STREAM_TYPE_HEVC),
             Some(Codec::Aac) => (EsKind::Aac, psi::STREAM_TYPE_AAC_ADTS),
             Some(Codec::Mp3) => (EsKind::MpegAudio, psi::mpeg_audio_stream_type(track.rate)),
+            Some(Codec::Ac3) => (EsKind::Ac3, psi::STREAM_TYPE_AC3),
             _ => return false,
         };
         self.streams.retain(|es| es.pid != pid);
@@ -629,6 +614,7 @@ impl TsDemuxer {
             }
             EsKind::Aac => self.on_aac(index, pts, &payload),
             EsKind::MpegAudio => self.on_mpeg_audio(index, pts, &payload),
+            EsKind::Ac3 => self.on_ac3(index, pts, &payload),
         }
     }
 

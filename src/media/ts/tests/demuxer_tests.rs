@@ -11,7 +11,7 @@ const SMALL_FLV: &[u8] = include_bytes!("../../testdata/h264_aac.flv");
 const SINE_MP3: &[u8] = include_bytes!("../../testdata/sine_22050_mono.mp3");
 
 /// One transport packet: header, then `payload` padded with adaptation field stuffing.
-fn ts_packet(pid: u16, unit_start: bool, cc: u8, payload: &[u8]) -> Vec<u8> {
+pub(super) fn ts_packet(pid: u16, unit_start: bool, cc: u8, payload: &[u8]) -> Vec<u8> {
     assert!(payload.len() <= PACKET_PAYLOAD);
     let stuffing = PACKET_PAYLOAD - payload.len();
     let [high, low] = pid.to_be_bytes();
@@ -30,14 +30,14 @@ fn ts_packet(pid: u16, unit_start: bool, cc: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 /// A PSI packet: pointer_field 0 and the section.
-fn psi_packet(pid: u16, cc: u8, section: &[u8]) -> Vec<u8> {
+pub(super) fn psi_packet(pid: u16, cc: u8, section: &[u8]) -> Vec<u8> {
     let mut payload = vec![0];
     payload.extend_from_slice(section);
     ts_packet(pid, true, cc, &payload)
 }
 
 /// `ts` cut into its packets.
-fn packets_of(ts: &[u8]) -> Vec<Vec<u8>> {
+pub(super) fn packets_of(ts: &[u8]) -> Vec<Vec<u8>> {
     ts.chunks(TS_PACKET).map(<[u8]>::to_vec).collect()
 }
 

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use super::boxes::{boxes, child, fourcc, Cur};
 use super::{bad, VodError};
 use crate::media::bits::ByteReader;
-use crate::media::{aac, h264, hevc, Codec, Track};
+use crate::media::{aac, ac3, h264, hevc, Codec, Track};
 
 /// The track a sample description (`stsd`, first entry) describes, or the code it is skipped
 /// by (a damaged sample entry or decoder configuration skips the track, not the file).
@@ -106,6 +106,39 @@ pub(super) fn sample_entry(stsd: &[u8]) -> Result<Result<Track, String>, VodErro
                     Err(format!("{code} without AudioSpecificConfig"))
                 }
                 (_, Some(Some((oti, _)))) => Err(format!("{code} (object type 0x{oti:02X})")),
+            }
+        }
+        b"ac-3" => {
+            // ETSI TS 102 366 F.3 / F.4: an AudioSampleEntry with a `dac3`, kept as the init.
+            let Some((_, _, kids)) = audio_entry(body) else {
+                return Ok(damaged("sample entry"));
+            };
+            let Ok(kids) = boxes(kids) else {
+                return Ok(damaged("sample entry"));
+            };
+            // QuickTime puts it in a `wave` box.
+            let dac3 = match kids.iter().find(|(k, _)| k == b"dac3") {
+                Some((_, dac3)) => Some(*dac3),
+                None => match kids.iter().find(|(k, _)| k == b"wave") {
+                    Some((_, wave)) => child(wave, b"dac3").ok().flatten(),
+                    None => None,
+                },
+            };
+            let Some(dac3) = dac3 else {
+                return Ok(Err(format!("{code} without dac3")));
+            };
+            match ac3::parse_dac3(dac3) {
+                Ok(config) => Ok(Track {
+                    codec: Some(Codec::Ac3),
+                    codec_string: "ac-3".into(),
+                    init: Bytes::copy_from_slice(dac3.get(..3).unwrap_or_default()),
+                    rate: config.sample_rate,
+                    channels: u32::from(config.channels),
+                    size: 16,
+                    ..Track::default()
+                }),
+                Err(ac3::Ac3Error::EnhancedAc3(_)) => Err(format!("{code} with E-AC-3 dac3")),
+                Err(_) => damaged("dac3"),
             }
         }
         _ => Err(code),

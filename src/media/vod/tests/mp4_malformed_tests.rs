@@ -292,7 +292,7 @@ fn unknown_codecs_are_named() {
                     body[at..at + 4].copy_from_slice(if name == b"avc1" {
                         b"xyz1"
                     } else {
-                        b"ac-3"
+                        b"ec-3"
                     });
                 }
             }
@@ -301,7 +301,7 @@ fn unknown_codecs_are_named() {
     let path = dir.path().join("odd.mp4");
     std::fs::write(&path, renamed).unwrap();
     match index_file(&path) {
-        Err(VodError::NoTracks(why)) => assert_eq!(why, "track 1: xyz1, track 2: ac-3"),
+        Err(VodError::NoTracks(why)) => assert_eq!(why, "track 1: xyz1, track 2: ec-3"),
         other => panic!("{other:?}"),
     }
     // A damaged avcC leaves the video out, the audio plays.

@@ -142,13 +142,59 @@ fn several_audio_tracks_and_a_skipped_one() {
     let dir = tempfile::tempdir().unwrap();
     let args = [
         "-map", "0:v", "-map", "1:a", "-map", "1:a", "-map", "1:a", "-c:v", "libx264", "-c:a:0",
-        "aac", "-c:a:1", "ac3", "-c:a:2", "aac", "-b:a:2", "64k",
+        "aac", "-c:a:1", "eac3", "-c:a:2", "aac", "-b:a:2", "64k",
     ];
     let index = made(dir.path(), "multi.mp4", &args, &[0, 1, 3]);
-    assert_eq!(index.skipped, vec!["track 3: ac-3".to_string()]);
+    assert_eq!(index.skipped, vec!["track 3: ec-3".to_string()]);
     assert_eq!(index.source_ids, vec![1, 2, 4]);
     let ids: Vec<u32> = index.tracks.iter().map(|t| t.id).collect();
     assert_eq!(ids, vec![1, 2, 3]);
+}
+
+/// H.264 + AC-3 (5.1 at 44.1 kHz, and stereo in a MOV): the `ac-3` entry with its `dac3`
+/// gives the track, one sample per syncframe, as ffprobe has them.
+#[test]
+fn h264_and_ac3() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["-c:v", "libx264", "-c:a", "ac3", "-ac", "6"];
+    let index = made(dir.path(), "ac3.mp4", &args, &[0, 1]);
+    let a = index.track(2).unwrap();
+    assert_eq!((a.codec, a.rate, a.channels), (Some(Codec::Ac3), 44_100, 6));
+    assert_eq!(a.codec_string, "ac-3");
+    let dac3 = crate::media::ac3::parse_dac3(&a.init).unwrap();
+    assert_eq!((dac3.acmod, dac3.lfeon), (7, true));
+    // Every sample is one whole syncframe.
+    let path = dir.path().join("ac3.mp4");
+    let mut file = File::open(&path).unwrap();
+    for i in (0..index.entries.len()).filter(|&i| index.entries[i].track == 2) {
+        let p = read_packet(&mut file, &index, i);
+        let h = crate::media::ac3::parse_header(&p.data).unwrap();
+        assert_eq!(h.frame_len, p.data.len());
+    }
+    assert!(index.skipped.is_empty(), "{:?}", index.skipped);
+    let args = ["-c:v", "libx264", "-c:a", "ac3", "-ac", "2"];
+    let mov = made(dir.path(), "ac3.mov", &args, &[0, 1]);
+    assert_eq!(mov.track(2).unwrap().channels, 2);
+}
+
+/// A damaged or E-AC-3 `dac3` skips the track, not the file.
+#[test]
+fn damaged_dac3_skips_the_track() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["-c:v", "libx264", "-c:a", "ac3", "-t", "1"];
+    let path = ffmpeg(dir.path(), "a.mp4", &[AV, &args[..]].concat());
+    let file = std::fs::read(&path).unwrap();
+    let at = file.windows(4).position(|w| w == b"dac3").unwrap() + 4;
+    for (patch, why) in [(0xC0u8, "damaged dac3"), (0x20, "E-AC-3")] {
+        let mut bad = file.clone();
+        bad[at] = patch;
+        let out = dir.path().join("bad.mp4");
+        std::fs::write(&out, &bad).unwrap();
+        let index = index_file(&out).unwrap();
+        assert_eq!(index.tracks.len(), 1);
+        assert_eq!(index.skipped.len(), 1);
+        assert!(index.skipped[0].contains(why), "{:?}", index.skipped);
+    }
 }
 
 #[test]

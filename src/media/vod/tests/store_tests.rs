@@ -10,7 +10,7 @@ const STAMP: FileStamp = FileStamp {
     modified_ns: 1_700_000_000_123_456_789,
 };
 
-/// A real index: H.264, AAC and an AC-3 track that is skipped.
+/// A real index: H.264, AAC, AC-3 and an E-AC-3 track that is skipped.
 fn real() -> Index {
     let dir = tempfile::tempdir().unwrap();
     let args = [
@@ -30,12 +30,16 @@ fn real() -> Index {
         "1:a",
         "-map",
         "1:a",
+        "-map",
+        "1:a",
         "-c:v",
         "libx264",
         "-c:a:0",
         "aac",
         "-c:a:1",
         "ac3",
+        "-c:a:2",
+        "eac3",
     ];
     let index = index_file(&ffmpeg(dir.path(), "f.mp4", &args)).unwrap();
     assert_eq!(index.skipped.len(), 1);

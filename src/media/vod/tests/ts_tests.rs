@@ -245,33 +245,57 @@ fn hevc_mp3_ts_against_ffprobe() {
 }
 
 #[test]
-fn ac3_is_named_as_skipped() {
+fn h264_ac3_ts_against_ffprobe() {
     let dir = tempfile::tempdir().unwrap();
     let path = make(
         dir.path(),
         "ac3.ts",
-        "-f lavfi -i testsrc2=size=160x120:rate=25 -f lavfi -i sine -t 1 -map 0 -map 1 -map 1 \
-         -c:v libx264 -c:a:0 ac3 -c:a:1 aac -f mpegts",
+        "-f lavfi -i testsrc2=size=160x120:rate=25 -f lavfi -i sine=sample_rate=48000 -t 3 \
+         -c:v libx264 -g 25 -c:a ac3 -ac 6 -f mpegts",
     );
-    let index = scan_file(&path);
-    assert_eq!(index.tracks.len(), 2);
-    assert_eq!(index.tracks[1].codec, Some(Codec::Aac));
-    assert_eq!(
-        index.tracks.iter().map(|t| t.id).collect::<Vec<_>>(),
-        vec![1, 2]
-    );
-    assert_eq!(index.skipped.len(), 1);
-    assert!(index.skipped[0].contains("AC-3"), "{:?}", index.skipped);
-    // Only AC-3: no track to carry.
+    let index = check_ts(&path, Some(0));
+    let a = &index.tracks[1];
+    assert_eq!((a.codec, a.rate, a.channels), (Some(Codec::Ac3), 48_000, 6));
+    assert_eq!(a.codec_string, "ac-3");
+    assert!(index.skipped.is_empty(), "{:?}", index.skipped);
+    // 1536 samples at 48 kHz: 32 ms a syncframe.
+    let audio: Vec<_> = index.entries.iter().filter(|e| e.track == a.id).collect();
+    assert!(audio.windows(2).all(|w| w[1].time - w[0].time == 32));
+    // Only AC-3 indexes too.
     let path = make(
         dir.path(),
         "only.ts",
         "-f lavfi -i sine -t 1 -c:a ac3 -f mpegts",
     );
+    let index = scan_file(&path);
+    assert_eq!(index.tracks.len(), 1);
+    assert_eq!(index.tracks[0].codec, Some(Codec::Ac3));
+}
+
+#[test]
+fn eac3_is_named_as_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = make(
+        dir.path(),
+        "eac3.ts",
+        "-f lavfi -i testsrc2=size=160x120:rate=25 -f lavfi -i sine -t 1 -map 0 -map 1 -map 1 \
+         -c:v libx264 -c:a:0 eac3 -c:a:1 aac -f mpegts",
+    );
+    let index = scan_file(&path);
+    assert_eq!(index.tracks.len(), 2);
+    assert_eq!(index.tracks[1].codec, Some(Codec::Aac));
+    assert_eq!(index.skipped.len(), 1);
+    assert!(index.skipped[0].contains("E-AC-3"), "{:?}", index.skipped);
+    // Only E-AC-3: no track to carry.
+    let path = make(
+        dir.path(),
+        "only.ts",
+        "-f lavfi -i sine -t 1 -c:a eac3 -f mpegts",
+    );
     let mut file = File::open(&path).unwrap();
     let len = file.metadata().unwrap().len();
     match scan(Container::Ts, &mut file, len) {
-        Err(VodError::NoTracks(why)) => assert!(why.contains("AC-3"), "{why}"),
+        Err(VodError::NoTracks(why)) => assert!(why.contains("E-AC-3"), "{why}"),
         other => panic!("{other:?}"),
     }
 }
