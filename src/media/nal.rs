@@ -176,20 +176,17 @@ pub fn annex_b(data: &[u8]) -> AnnexB<'_> {
 
 /// The position just after the first `00 00 01` at or after `from`.
 ///
-/// Looks at every third byte first: where `data[i + 2]` is above 1, no start code begins at
-/// `i`, `i + 1` or `i + 2`, so the scan moves on by three (video payloads are mostly such bytes).
+/// Finds each 0x01 with a SIMD search (video payloads hold few) and checks the two bytes
+/// before it.
 fn find_start_code(data: &[u8], from: usize) -> Option<usize> {
-    let mut i = from;
-    while let Some(&third) = data.get(i.checked_add(2)?) {
-        if third > 1 {
-            i += 3;
-        } else if third == 1 && data[i] == 0 && data[i + 1] == 0 {
-            return Some(i + 3);
-        } else {
-            i += 1;
+    let mut at = from.checked_add(2)?;
+    loop {
+        let one = at + memchr::memchr(1, data.get(at..)?)?;
+        if data[one - 1] == 0 && data[one - 2] == 0 {
+            return Some(one + 1);
         }
+        at = one + 1;
     }
-    None
 }
 
 impl<'a> Iterator for AnnexB<'a> {
