@@ -225,3 +225,68 @@ fn an_always_on_input_runs_without_viewers_and_an_idle_one_stops() {
     let v = ls.server.api2(json!({"active_streams": true}));
     assert!(v["active_streams"].to_string().contains("\"on\""), "{v}");
 }
+
+/// Figures (ignored; `cargo test --release --test inputs -- --ignored --nocapture`): the
+/// server's CPU while an always-on TS-over-UDP stream receives 10 Mbit/s with no viewers.
+#[test]
+#[ignore = "a benchmark: prints the server's CPU for a 10 Mbit/s TS-over-UDP input"]
+fn bench_ten_megabits_of_ts_over_udp() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clip = dir.path().join("10m.ts");
+    let status = std::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1920x1080:rate=25",
+        ])
+        .args(["-f", "lavfi", "-i", "sine=sample_rate=48000", "-t", "20"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-b:v",
+            "9800k",
+            "-minrate",
+            "9800k",
+        ])
+        .args([
+            "-maxrate", "9800k", "-bufsize", "4000k", "-g", "50", "-c:a", "aac",
+        ])
+        .arg(&clip)
+        .status()
+        .expect("ffmpeg");
+    assert!(status.success());
+    let port = free_udp_port();
+    let ls =
+        server(json!({"big": {"source": format!("tsudp://127.0.0.1:{port}"), "always_on": true}}));
+    let logs = ls.server.dir.path();
+    let _sender = media::send(
+        &clip,
+        "mpegts",
+        &format!("udp://127.0.0.1:{port}?pkt_size=1316"),
+        logs,
+    );
+    assert!(ls.wait_online("big"), "{}", ls.server.stderr());
+    std::thread::sleep(Duration::from_secs(3));
+    let (cpu0, t0) = (ls.cpu_seconds(), std::time::Instant::now());
+    let v0 = ls
+        .server
+        .api2(json!({"active_streams": {"longform": true, "fields": ["upbytes"]}}));
+    std::thread::sleep(Duration::from_secs(15));
+    let cpu = (ls.cpu_seconds() - cpu0) / t0.elapsed().as_secs_f64() * 100.0;
+    let v1 = ls
+        .server
+        .api2(json!({"active_streams": {"longform": true, "fields": ["upbytes"]}}));
+    let up = |v: &Value| {
+        v["active_streams"]["big"]["upbytes"]
+            .as_f64()
+            .unwrap_or(0.0)
+    };
+    let mbit = (up(&v1) - up(&v0)) * 8.0 / 15.0 / 1e6;
+    println!("| TS over UDP, no viewers | {mbit:.1} Mbit/s received | server CPU {cpu:.2} % of a core | RSS {} MiB |", ls.rss_kib() / 1024);
+}

@@ -392,4 +392,31 @@ impl LiveServer {
             .and_then(|n| n.parse().ok())
             .unwrap_or(0)
     }
+
+    /// The server's user + system CPU time so far, in seconds.
+    pub fn cpu_seconds(&self) -> f64 {
+        let pid = self.server.child.as_ref().expect("running").id();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Fields after the command name (in parentheses): utime and stime are 14 and 15.
+        let rest = stat.rsplit(')').next().unwrap_or_default();
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let field = |i: usize| {
+            fields
+                .get(i - 3)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let ticks = std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+            })
+            .unwrap_or(100.0);
+        (field(14) + field(15)) as f64 / ticks
+    }
 }

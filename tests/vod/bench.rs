@@ -59,31 +59,6 @@ fn first_byte_with(port: u16, path: &str, headers: &str) -> (Duration, TcpStream
     }
 }
 
-/// The server's user + system CPU time, in clock ticks.
-fn cpu_ticks(ls: &LiveServer) -> u64 {
-    let pid = ls.server.child.as_ref().expect("running").id();
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which is in parentheses): utime and stime are 14 and 15.
-    let rest = stat.rsplit(')').next().unwrap_or_default();
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |i: usize| {
-        fields
-            .get(i - 3)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    field(14) + field(15)
-}
-
-fn ticks_per_second() -> f64 {
-    let out = std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output();
-    out.ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
 #[test]
 #[ignore = "a benchmark: makes a 2 GB file; run it by name with --ignored"]
 fn bench_a_two_hour_file() {
@@ -217,9 +192,9 @@ fn bench_a_two_hour_file() {
     }
     // CPU over the middle 15 s (the viewers have started).
     std::thread::sleep(Duration::from_secs(5));
-    let cpu_from = cpu_ticks(&ls);
+    let cpu_from = ls.cpu_seconds();
     std::thread::sleep(Duration::from_secs(15));
-    let cpu = (cpu_ticks(&ls) - cpu_from) as f64 / ticks_per_second() / 15.0 * 100.0;
+    let cpu = (ls.cpu_seconds() - cpu_from) / 15.0 * 100.0;
     let rss_viewers = ls.rss_kib();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let bytes: u64 = viewers.into_iter().map(|v| v.join().unwrap_or(0)).sum();
