@@ -400,6 +400,17 @@ mod tests {
     }
 
     #[test]
+    fn chatty_output_is_limited() {
+        let mut limiter = LineLimiter::default();
+        for _ in 0..50 {
+            limiter.line("s", b"line", false);
+        }
+        assert_eq!((limiter.logged, limiter.skipped), (LINES_PER_SECOND, 30));
+        limiter.flush("s");
+        assert_eq!(limiter.skipped, 0);
+    }
+
+    #[test]
     fn no_group_is_alive_for_a_free_id() {
         assert!(!group_alive(u32::MAX));
     }
