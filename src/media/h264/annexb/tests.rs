@@ -224,7 +224,7 @@ fn oversized_units_are_dropped_with_bounded_memory() {
     let mut reader = AnnexBReader::new();
     reader.push(&annex_b(&[&s, &PPS, &IDR]));
     let mut slice = vec![0x41u8, 0x40];
-    slice.extend(std::iter::repeat(0x55).take(1 << 20));
+    slice.extend(std::iter::repeat_n(0x55, 1 << 20));
     for _ in 0..9 {
         reader.push(&annex_b(&[&slice]));
     }
