@@ -13,6 +13,8 @@ use super::bits::{unescape_rbsp, BitError, BitReader, ByteReader};
 use super::nal::{self, NalError, NalFlavor};
 use super::{Codec, Track};
 
+pub mod annexb;
+
 /// Errors from the H.264 parsers.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum H264Error {

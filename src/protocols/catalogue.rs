@@ -102,7 +102,7 @@ pub struct InputSpec {
 /// on-demand files (an absolute path; the container is told by the file's first bytes, the
 /// extension only picks the entry `capabilities` shows).
 pub fn inputs() -> &'static [InputSpec] {
-    static INPUTS: [InputSpec; 11] = [
+    static INPUTS: [InputSpec; 13] = [
         InputSpec {
             name: "Buffer",
             source_match: &["push://*"],
@@ -120,6 +120,18 @@ pub fn inputs() -> &'static [InputSpec] {
                     "optional": {}
                 })
             },
+        },
+        InputSpec {
+            name: "TSExec",
+            source_match: &["ts-exec:*"],
+            capabilities: || {
+                exec_capabilities("MPEG-TS", json!([[["H264", "HEVC"], ["AAC", "MP3"]]]))
+            },
+        },
+        InputSpec {
+            name: "H264Exec",
+            source_match: &["h264-exec:*"],
+            capabilities: || exec_capabilities("raw Annex B H.264", json!([[["H264"]]])),
         },
         InputSpec {
             name: "MP4",
@@ -204,6 +216,17 @@ fn file_input(what: &str, codecs: &[&[&str]]) -> Value {
     })
 }
 
+/// ts-exec / h264-exec (manual §3.3.5).
+fn exec_capabilities(format: &str, codecs: Value) -> Value {
+    json!({
+        "desc": format!("Runs COMMAND and reads {format} from its standard output; its standard error goes to the log. The command is split on spaces only, with no shell: no quoting, escaping or spaces in arguments (use a script for those). Restarted when it exits while the stream is in use; its process group is stopped with the stream."),
+        "priority": 9,
+        "codecs": codecs,
+        "required": {},
+        "optional": {}
+    })
+}
+
 fn buffer_input_capabilities() -> Value {
     json!({
         "desc": "Live buffer for pushed streams (RTMP). push://[host][@passphrase] sets who may push.",
@@ -269,10 +292,12 @@ mod tests {
     #[test]
     fn file_inputs_match_the_containers_eddy_reads() {
         use crate::media::vod::Container;
-        for input in inputs()
-            .iter()
-            .filter(|i| !matches!(i.name, "Buffer" | "Folder" | "TSUDP"))
-        {
+        for input in inputs().iter().filter(|i| {
+            !matches!(
+                i.name,
+                "Buffer" | "Folder" | "TSUDP" | "TSExec" | "H264Exec"
+            )
+        }) {
             for pattern in input.source_match {
                 let ext = pattern.rsplit('.').next().unwrap_or_default();
                 let container = Container::detect(&[], ext).expect("a container");

@@ -4,9 +4,11 @@
 //!
 //! - [`tsudp`]: `tsudp://[host]:port[/interface,...]` (manual §3.3.4), MPEG-TS over UDP, unicast
 //!   or multicast, plain or in RTP.
+//! - [`exec`]: `ts-exec:COMMAND` and `h264-exec:COMMAND` (manual §3.3.5), a command's output.
 //! - [`feed`]: the MPEG-TS demuxer's tracks and packets written into a publisher, with
 //!   problems logged once per burst.
 
+pub mod exec;
 pub mod feed;
 pub mod tsudp;
 
@@ -28,7 +30,9 @@ impl Inputs {
 
 impl InputRunner for Inputs {
     fn input_for(&self, source: &str) -> Option<&'static str> {
-        tsudp::reads(source).then_some(tsudp::NAME)
+        tsudp::reads(source)
+            .then_some(tsudp::NAME)
+            .or_else(|| exec::input_for(source))
     }
 
     fn run(
@@ -41,6 +45,8 @@ impl InputRunner for Inputs {
         let task = self.runtime.spawn(async move {
             if tsudp::reads(&source) {
                 tsudp::run(&stream, &source, publisher, stop).await
+            } else if exec::input_for(&source).is_some() {
+                exec::run(&stream, &source, publisher, stop).await
             } else {
                 InputEnd::Failed(format!("no input reads {source:?}"))
             }
