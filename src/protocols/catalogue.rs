@@ -102,7 +102,7 @@ pub struct InputSpec {
 /// on-demand files (an absolute path; the container is told by the file's first bytes, the
 /// extension only picks the entry `capabilities` shows).
 pub fn inputs() -> &'static [InputSpec] {
-    static INPUTS: [InputSpec; 11] = [
+    static INPUTS: [InputSpec; 12] = [
         InputSpec {
             name: "Buffer",
             source_match: &["push://*"],
@@ -114,6 +114,19 @@ pub fn inputs() -> &'static [InputSpec] {
             capabilities: || {
                 json!({
                     "desc": "MPEG-TS over UDP, unicast or multicast, plain or in RTP: tsudp://[host]:port[/interface,...] (a multicast group is joined on each interface, by name or address). Runs while the stream is in use.",
+                    "priority": 9,
+                    "codecs": [[["H264", "HEVC"], ["AAC", "MP3"]]],
+                    "required": {},
+                    "optional": {}
+                })
+            },
+        },
+        InputSpec {
+            name: "HLS",
+            source_match: &["http://*.m3u8", "https://*.m3u8", "/*.m3u8", "/*.m3u"],
+            capabilities: || {
+                json!({
+                    "desc": "HLS pull: an http:// playlist (always live, followed at its live edge) or a .m3u8 / .m3u file (live while it grows); every variant of a master playlist kept, TS and fMP4 segments.",
                     "priority": 9,
                     "codecs": [[["H264", "HEVC"], ["AAC", "MP3"]]],
                     "required": {},
@@ -271,7 +284,7 @@ mod tests {
         use crate::media::vod::Container;
         for input in inputs()
             .iter()
-            .filter(|i| !matches!(i.name, "Buffer" | "Folder" | "TSUDP"))
+            .filter(|i| !matches!(i.name, "Buffer" | "Folder" | "TSUDP" | "HLS"))
         {
             for pattern in input.source_match {
                 let ext = pattern.rsplit('.').next().unwrap_or_default();
@@ -286,6 +299,10 @@ mod tests {
         assert!(input_for("/films/a.txt").is_none());
         assert_eq!(input_for("/films/").map(|i| i.name), Some("Folder"));
         assert!(crate::hub::vod::on_demand("/films/"));
+        for hls in ["/films/a.m3u8", "/films/a.m3u", "http://h/live/a.m3u8"] {
+            assert_eq!(input_for(hls).map(|i| i.name), Some("HLS"), "{hls}");
+            assert!(!crate::hub::vod::on_demand(hls), "{hls}");
+        }
     }
 
     #[test]

@@ -4,10 +4,12 @@
 //!
 //! - [`tsudp`]: `tsudp://[host]:port[/interface,...]` (manual §3.3.4), MPEG-TS over UDP, unicast
 //!   or multicast, plain or in RTP.
+//! - [`hls`]: HLS pull (manual §3.3.3), `http://.../*.m3u8` or a `.m3u8` / `.m3u` file.
 //! - [`feed`]: the MPEG-TS demuxer's tracks and packets written into a publisher, with
 //!   problems logged once per burst.
 
 pub mod feed;
+pub mod hls;
 pub mod tsudp;
 
 use tokio::sync::watch;
@@ -28,6 +30,9 @@ impl Inputs {
 
 impl InputRunner for Inputs {
     fn input_for(&self, source: &str) -> Option<&'static str> {
+        if hls::reads(source) {
+            return Some(hls::NAME);
+        }
         tsudp::reads(source).then_some(tsudp::NAME)
     }
 
@@ -41,6 +46,8 @@ impl InputRunner for Inputs {
         let task = self.runtime.spawn(async move {
             if tsudp::reads(&source) {
                 tsudp::run(&stream, &source, publisher, stop).await
+            } else if hls::reads(&source) {
+                hls::run(&stream, &source, publisher, stop).await
             } else {
                 InputEnd::Failed(format!("no input reads {source:?}"))
             }
