@@ -7,7 +7,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -169,4 +169,208 @@ fn ts_segments_from_a_live_origin() {
         .server
         .stderr()
         .contains("HLS: following http://127.0.0.1"));
+}
+
+#[test]
+fn a_master_playlist_keeps_both_variants() {
+    let dir = temp();
+    let _ff = hls_origin(
+        dir.path(),
+        "out_%v.m3u8",
+        &[
+            "-filter_complex",
+            "[0:v]split=2[a][b];[a]scale=320:180[v1];[b]scale=160:90[v2]",
+            "-map",
+            "[v1]",
+            "-map",
+            "[v2]",
+            "-map",
+            "0:a",
+            "-map",
+            "0:a",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "25",
+            "-sc_threshold",
+            "0",
+            "-b:v:0",
+            "400k",
+            "-b:v:1",
+            "150k",
+            "-c:a",
+            "copy",
+            "-var_stream_map",
+            "v:0,a:0 v:1,a:1",
+            "-master_pl_name",
+            "master.m3u8",
+        ],
+    );
+    wait_for(&dir.path().join("master.m3u8"));
+    let origin = Origin::serve(dir.path());
+    let ls = server(json!({"abr": {"source": origin.url("master.m3u8")}}));
+    assert_eq!(
+        codecs(&ls.flv_url("abr")),
+        ["aac", "h264"],
+        "{}",
+        ls.server.stderr()
+    );
+    let mut widths = Vec::new();
+    assert!(
+        eventually(Duration::from_secs(15), || {
+            let t = tracks(&ls, "abr");
+            widths = t
+                .as_object()
+                .map(|o| {
+                    o.values()
+                        .filter_map(|t| t["width"].as_u64())
+                        .filter(|w| *w > 0)
+                        .collect()
+                })
+                .unwrap_or_default();
+            widths.sort();
+            widths == [160, 320]
+        }),
+        "{widths:?} {}",
+        tracks(&ls, "abr")
+    );
+    let master = reqwest::blocking::get(hls_url(&ls, "abr"))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(master.matches("#EXT-X-STREAM-INF").count() >= 2, "{master}");
+    assert!(ls.server.stderr().contains("(2 playlist(s))"));
+}
+
+#[test]
+fn fmp4_segments_play() {
+    let dir = temp();
+    let _ff = hls_origin(
+        dir.path(),
+        "index.m3u8",
+        &["-c", "copy", "-hls_segment_type", "fmp4"],
+    );
+    wait_for(&dir.path().join("index.m3u8"));
+    let origin = Origin::serve(dir.path());
+    let ls = server(json!({"frag": {"source": origin.url("index.m3u8")}}));
+    let want = ["aac", "h264"];
+    assert_eq!(codecs(&ls.flv_url("frag")), want, "{}", ls.server.stderr());
+    assert_eq!(codecs(&hls_url(&ls, "frag")), want);
+}
+
+#[test]
+fn a_growing_playlist_file() {
+    let dir = temp();
+    let _ff = hls_origin(dir.path(), "index.m3u8", &["-c", "copy"]);
+    let playlist = dir.path().join("index.m3u8");
+    wait_for(&playlist);
+    let ls = server(json!({"file": {"source": playlist.to_string_lossy()}}));
+    assert_eq!(
+        codecs(&ls.flv_url("file")),
+        ["aac", "h264"],
+        "{}",
+        ls.server.stderr()
+    );
+}
+
+/// Bytes an HTTP-FLV viewer has received so far, read by a thread.
+fn viewer(url: String) -> (Arc<std::sync::atomic::AtomicU64>, Arc<AtomicBool>) {
+    let (got, open) = (
+        Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        Arc::new(AtomicBool::new(true)),
+    );
+    let (g, o) = (got.clone(), open.clone());
+    std::thread::spawn(move || {
+        let client = reqwest::blocking::Client::builder()
+            .timeout(None)
+            .build()
+            .unwrap();
+        if let Ok(mut resp) = client.get(&url).send() {
+            let mut buf = [0u8; 16384];
+            while let Ok(n) = resp.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                g.fetch_add(n as u64, Ordering::Relaxed);
+            }
+        }
+        o.store(false, Ordering::Relaxed);
+    });
+    (got, open)
+}
+
+#[test]
+fn an_origin_that_stops_and_comes_back() {
+    let dir = temp();
+    let ff = hls_origin(dir.path(), "index.m3u8", &["-c", "copy"]);
+    wait_for(&dir.path().join("index.m3u8"));
+    let origin = Origin::serve(dir.path());
+    let ls = server(json!({"flaky": {"source": origin.url("index.m3u8")}}));
+    let (got, open) = viewer(ls.flv_url("flaky"));
+    assert!(eventually(Duration::from_secs(20), || got
+        .load(Ordering::Relaxed)
+        > 50_000));
+    // The origin goes away for 10 s; ffmpeg starts over (numbers and times from 0).
+    drop(ff);
+    origin.down.store(true, Ordering::Relaxed);
+    std::thread::sleep(Duration::from_secs(10));
+    origin.down.store(false, Ordering::Relaxed);
+    let _ff = hls_origin(dir.path(), "index.m3u8", &["-c", "copy"]);
+    let before = got.load(Ordering::Relaxed);
+    let carried_on = eventually(Duration::from_secs(20), || {
+        got.load(Ordering::Relaxed) > before + 100_000
+    });
+    let log = ls.server.stderr();
+    assert!(
+        carried_on || !open.load(Ordering::Relaxed),
+        "the viewer stalled: {log}"
+    );
+    // Either way, a viewer now plays it.
+    assert_eq!(codecs(&ls.flv_url("flaky")), ["aac", "h264"], "{log}");
+    assert!(log.contains("retrying"), "{log}");
+    eprintln!("viewer carried on over the outage: {carried_on}");
+}
+
+#[test]
+fn bad_playlists_are_logged_not_fatal() {
+    let dir = temp();
+    std::fs::write(
+        dir.path().join("noise.m3u8"),
+        "hello\n\x01\x02 random text #EXTINF\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("missing.m3u8"),
+        "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nnot-there-1.ts\n#EXTINF:1,\nnot-there-2.ts\n",
+    )
+    .unwrap();
+    let origin = Origin::serve(dir.path());
+    let ls = server(json!({
+        "noise": {"source": origin.url("noise.m3u8")},
+        "missing": {"source": origin.url("missing.m3u8")},
+        "nofile": {"source": dir.path().join("nothing.m3u8").to_string_lossy()}
+    }));
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    for s in ["noise", "missing", "nofile"] {
+        let _ = client.get(ls.flv_url(s)).send().and_then(|r| r.bytes());
+    }
+    let logged = |what: &str| {
+        eventually(Duration::from_secs(10), || {
+            ls.server.stderr().contains(what)
+        })
+    };
+    assert!(logged("not an HLS playlist"), "{}", ls.server.stderr());
+    assert!(logged("not-there-1.ts: HTTP 404"), "{}", ls.server.stderr());
+    assert!(
+        logged("nothing.m3u8: No such file"),
+        "{}",
+        ls.server.stderr()
+    );
+    // Still serving.
+    assert!(ls.server.api2(json!({"active_streams": true})).is_object());
 }
