@@ -385,7 +385,7 @@ pub fn parse(text: &str, base: &str) -> Result<Playlist, PlaylistError> {
     if !master.variants.is_empty() && !is_media {
         return Ok(Playlist::Master(master));
     }
-    if media.target_duration == 0 && !(media.segments.is_empty() && !is_media) {
+    if is_media && media.target_duration == 0 {
         return Err(PlaylistError::NoTargetDuration);
     }
     if !is_media {

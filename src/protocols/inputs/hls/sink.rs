@@ -3,7 +3,8 @@
 //! the segment read as one fragmented file: `moov` + `moof` / `mdat`), then
 //!
 //! - track ids become `variant × 100 + id` (`id`: the TS demuxer's 1, 2, ... in PMT order, or
-//!   the fMP4 track_ID), so every rendition of a master playlist keeps its own tracks;
+//!   the fMP4 track_ID, or the track's place in the init section when that is 100 or more),
+//!   so every rendition of a master playlist keeps its own tracks;
 //! - times continue monotonic: at a discontinuity (tagged, or the origin starting over) the
 //!   TS demuxer starts afresh, and a packet more than [`JUMP_MS`] away from the times so far
 //!   moves the variant's timeline so that it follows the last packet by [`GAP_MS`].
@@ -112,9 +113,13 @@ impl Sink {
             }
         };
         let whole = Bytes::from(whole);
-        for (track, file_id) in index.tracks.iter().zip(&index.source_ids) {
+        let own_id = |i: usize| match index.source_ids.get(i) {
+            Some(id) if *id < VARIANT_IDS => *id,
+            _ => i as u32 + 1,
+        };
+        for (i, track) in index.tracks.iter().enumerate() {
             let mut t = track.clone();
-            t.id = *file_id;
+            t.id = own_id(i);
             t.firstms = 0;
             t.lastms = 0;
             t.bps = 0;
@@ -125,8 +130,7 @@ impl Sink {
             }
         }
         for e in &index.entries {
-            let file_id = e.track.checked_sub(1);
-            let Some(file_id) = file_id.and_then(|i| index.source_ids.get(i as usize)) else {
+            let Some(i) = e.track.checked_sub(1) else {
                 continue;
             };
             let (start, size) = (e.pos as usize, e.size as usize);
@@ -138,7 +142,7 @@ impl Sink {
                 continue;
             };
             let packet = Packet {
-                track: *file_id,
+                track: own_id(i as usize),
                 time: e.time,
                 offset: e.offset,
                 keyframe: e.keyframe,
@@ -149,8 +153,12 @@ impl Sink {
         Ok(())
     }
 
+    fn id(&self, id: u32) -> u32 {
+        (self.variant * VARIANT_IDS).saturating_add(id)
+    }
+
     fn track(&mut self, publisher: &Publisher, mut track: Track) -> Result<(), WriteError> {
-        track.id = self.variant * VARIANT_IDS + track.id;
+        track.id = self.id(track.id);
         tracing::info!(
             kind = "STRM",
             stream = self.stream.as_str(),
@@ -162,7 +170,7 @@ impl Sink {
     }
 
     fn packet(&mut self, publisher: &Publisher, mut packet: Packet) -> Result<(), WriteError> {
-        packet.track = self.variant * VARIANT_IDS + packet.track;
+        packet.track = self.id(packet.track);
         let mut time = packet.time.saturating_add(self.shift);
         if let Some(end) = self.end {
             if self.resync || (time - end).abs() > JUMP_MS {
