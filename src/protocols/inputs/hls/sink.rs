@@ -6,8 +6,8 @@
 //!   the fMP4 track_ID, or the track's place in the init section when that is 100 or more),
 //!   so every rendition of a master playlist keeps its own tracks;
 //! - times continue monotonic: at a discontinuity (tagged, or the origin starting over) the
-//!   TS demuxer starts afresh, and a packet more than [`JUMP_MS`] away from the times so far
-//!   moves the variant's timeline so that it follows the last packet by [`GAP_MS`].
+//!   TS demuxer starts afresh, and a packet more than [`JUMP_MS`] after or [`BACK_MS`] before
+//!   the latest time so far moves the variant's timeline so that it follows the last packet by [`GAP_MS`].
 
 use std::io::Cursor;
 use std::time::Instant;
@@ -21,8 +21,10 @@ use crate::media::ts::{TsDemuxer, TsEvent};
 use crate::media::vod::mp4;
 use crate::media::{Packet, Track};
 
-/// A time jump larger than this (ms) is a discontinuity.
+/// A time jump forward larger than this (ms) is a discontinuity.
 pub const JUMP_MS: i64 = 10_000;
+/// A step back larger than this (ms) is a discontinuity (tracks interleave within less).
+pub const BACK_MS: i64 = 2_000;
 /// Where the first packet after a discontinuity goes: this much after the last one (ms).
 pub const GAP_MS: i64 = 40;
 /// Track ids of variant `n` are `n * VARIANT_IDS + id`.
@@ -173,7 +175,7 @@ impl Sink {
         packet.track = self.id(packet.track);
         let mut time = packet.time.saturating_add(self.shift);
         if let Some(end) = self.end {
-            if self.resync || (time - end).abs() > JUMP_MS {
+            if self.resync || time - end > JUMP_MS || end - time > BACK_MS {
                 self.shift = end + GAP_MS - packet.time;
                 time = end + GAP_MS;
             }
@@ -200,6 +202,89 @@ impl Sink {
             );
             self.complaints = 0;
             self.last_complaint = Some(Instant::now());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::buffer::{BufferSettings, LiveBuffer};
+    use crate::hub::OnDrop;
+
+    fn publisher() -> Publisher {
+        let buffer = LiveBuffer::new(BufferSettings::default());
+        let token = buffer.new_publisher(false);
+        Publisher::new(buffer, token, OnDrop::new(|| {}))
+    }
+
+    fn packet(track: u32, time: i64) -> Packet {
+        Packet {
+            track,
+            time,
+            offset: 0,
+            keyframe: true,
+            data: Bytes::from_static(b"x"),
+        }
+    }
+
+    #[test]
+    fn ids_per_variant_and_times_that_keep_going_forward() {
+        let p = publisher();
+        let mut sink = Sink::new("s", 2);
+        for t in [5000, 5040, 5080] {
+            sink.packet(&p, packet(1, t)).unwrap();
+        }
+        // The origin started over without saying so.
+        sink.packet(&p, packet(1, 0)).unwrap();
+        sink.packet(&p, packet(2, 10)).unwrap();
+        // A tagged discontinuity, even a small step back.
+        sink.segment(&p, Bytes::new(), None, true).unwrap();
+        sink.packet(&p, packet(1, 100)).unwrap();
+        let got: Vec<(u32, i64)> = p
+            .buffer
+            .packets(0, 100)
+            .iter()
+            .map(|e| (e.packet.track, e.packet.time))
+            .collect();
+        let first = got[0].1;
+        let rel: Vec<(u32, i64)> = got.iter().map(|(t, ms)| (*t, ms - first)).collect();
+        assert_eq!(
+            rel,
+            [
+                (201, 0),
+                (201, 40),
+                (201, 80),
+                (201, 120),
+                (202, 130),
+                (201, 170)
+            ]
+        );
+    }
+
+    #[test]
+    fn random_segments_never_panic() {
+        let p = publisher();
+        let mut sink = Sink::new("s", 0);
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for round in 0..300 {
+            let len = (seed % 3000) as usize;
+            let data: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    if round % 2 == 0 && seed % 7 == 0 {
+                        0x47
+                    } else {
+                        seed as u8
+                    }
+                })
+                .collect();
+            let data = Bytes::from(data);
+            let init = (round % 3 == 0).then(|| data.slice(..len / 2));
+            sink.segment(&p, data, init.as_ref(), round % 5 == 0)
+                .unwrap();
         }
     }
 }
