@@ -258,6 +258,7 @@ fn fmp4_segments_play() {
     let want = ["aac", "h264"];
     assert_eq!(codecs(&ls.flv_url("frag")), want, "{}", ls.server.stderr());
     assert_eq!(codecs(&hls_url(&ls, "frag")), want);
+    assert!(dir.path().join("init.mp4").exists(), "ffmpeg wrote no fMP4");
 }
 
 #[test]
@@ -331,6 +332,9 @@ fn an_origin_that_stops_and_comes_back() {
     assert_eq!(codecs(&ls.flv_url("flaky")), ["aac", "h264"], "{log}");
     assert!(log.contains("retrying"), "{log}");
     eprintln!("viewer carried on over the outage: {carried_on}");
+    for line in log.lines().filter(|l| l.contains("HLS")) {
+        eprintln!("{line}");
+    }
 }
 
 #[test]

@@ -4,7 +4,8 @@
 //! - The first load of a live playlist starts [`LIVE_START`] segments from its end (the live
 //!   edge); a playlist that has already ended (a finished file) starts at its first segment.
 //! - After that, every segment whose media sequence number is past the last one taken is new.
-//!   A playlist whose numbers went backwards (the origin restarted) starts at the live edge
+//!   A playlist whose numbers went backwards (the newest, or the first listed, is lower than
+//!   before: the origin restarted) starts at the live edge
 //!   again, its first segment marked as a discontinuity.
 //! - The next reload is one target duration later, half of it after a reload that brought
 //!   nothing new; after an error, 0.5 s doubled per error in a row up to [`RETRY_MAX`].
@@ -36,6 +37,8 @@ pub struct Follower {
     pub uri: String,
     /// The last media sequence number queued.
     last: Option<u64>,
+    /// The first media sequence number of the previous load.
+    first: Option<u64>,
     /// Segments to fetch, oldest first.
     pub queue: VecDeque<Segment>,
     pub target: Duration,
@@ -52,6 +55,7 @@ impl Follower {
         Follower {
             uri,
             last: None,
+            first: None,
             queue: VecDeque::new(),
             target: Duration::from_secs(2),
             ended: false,
@@ -76,7 +80,9 @@ impl Follower {
                     p.segments.len().saturating_sub(LIVE_START)
                 }
             }
-            (Some(last), Some(newest)) if newest < last => {
+            (Some(last), Some(newest))
+                if newest < last || self.first.is_some_and(|f| p.media_sequence < f) =>
+            {
                 restarted = true;
                 p.segments.len().saturating_sub(LIVE_START)
             }
@@ -90,6 +96,9 @@ impl Follower {
             self.queue.push_back(s);
         }
         self.ended = p.ended;
+        if !p.segments.is_empty() {
+            self.first = Some(p.media_sequence);
+        }
         Update {
             new: self.queue.len() - before,
             restarted,
@@ -174,6 +183,13 @@ mod tests {
             .map(|s| (s.sequence, s.discontinuity))
             .collect();
         assert_eq!(q, [(0, true), (1, false)]);
+        taken(&mut f);
+        // Started over again and already past the old numbers: the first listed went down.
+        f.update(&playlist(10, 6, false));
+        taken(&mut f);
+        let u = f.update(&playlist(0, 20, false));
+        assert!(u.restarted);
+        assert_eq!(taken(&mut f), [17, 18, 19]);
     }
 
     #[test]
