@@ -102,7 +102,7 @@ pub struct InputSpec {
 /// on-demand files (an absolute path; the container is told by the file's first bytes, the
 /// extension only picks the entry `capabilities` shows).
 pub fn inputs() -> &'static [InputSpec] {
-    static INPUTS: [InputSpec; 13] = [
+    static INPUTS: [InputSpec; 14] = [
         InputSpec {
             name: "Buffer",
             source_match: &["push://*"],
@@ -132,6 +132,19 @@ pub fn inputs() -> &'static [InputSpec] {
             name: "H264Exec",
             source_match: &["h264-exec:*"],
             capabilities: || exec_capabilities("raw Annex B H.264", json!([[["H264"]]])),
+        },
+        InputSpec {
+            name: "HLS",
+            source_match: &["http://*.m3u8", "https://*.m3u8", "/*.m3u8", "/*.m3u"],
+            capabilities: || {
+                json!({
+                    "desc": "HLS pull: an http:// playlist (always live, followed at its live edge) or a .m3u8 / .m3u file (live while it grows); every variant of a master playlist kept, TS and fMP4 segments.",
+                    "priority": 9,
+                    "codecs": [[["H264", "HEVC"], ["AAC", "MP3"]]],
+                    "required": {},
+                    "optional": {}
+                })
+            },
         },
         InputSpec {
             name: "MP4",
@@ -295,7 +308,7 @@ mod tests {
         for input in inputs().iter().filter(|i| {
             !matches!(
                 i.name,
-                "Buffer" | "Folder" | "TSUDP" | "TSExec" | "H264Exec"
+                "Buffer" | "Folder" | "TSUDP" | "TSExec" | "H264Exec" | "HLS"
             )
         }) {
             for pattern in input.source_match {
@@ -311,6 +324,10 @@ mod tests {
         assert!(input_for("/films/a.txt").is_none());
         assert_eq!(input_for("/films/").map(|i| i.name), Some("Folder"));
         assert!(crate::hub::vod::on_demand("/films/"));
+        for hls in ["/films/a.m3u8", "/films/a.m3u", "http://h/live/a.m3u8"] {
+            assert_eq!(input_for(hls).map(|i| i.name), Some("HLS"), "{hls}");
+            assert!(!crate::hub::vod::on_demand(hls), "{hls}");
+        }
     }
 
     #[test]

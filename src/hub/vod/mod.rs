@@ -84,10 +84,14 @@ impl Playing {
     }
 }
 
-/// The file an on-demand source names: an absolute path that is not a folder (`/films/a.mp4`).
+/// The file an on-demand source names: an absolute path that is not a folder (`/films/a.mp4`)
+/// nor an HLS playlist (`.m3u8`, `.m3u`: the HLS input reads those).
 pub fn file_source(source: &str) -> Option<PathBuf> {
     let path = Path::new(source);
-    (path.is_absolute() && !source.ends_with('/')).then(|| path.to_path_buf())
+    let playlist = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("m3u8") || e.eq_ignore_ascii_case("m3u"));
+    (path.is_absolute() && !source.ends_with('/') && !playlist).then(|| path.to_path_buf())
 }
 
 /// Whether a source is a folder of files (manual §3.3.6.1: an absolute path ending in `/`).

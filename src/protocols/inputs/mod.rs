@@ -5,11 +5,13 @@
 //! - [`tsudp`]: `tsudp://[host]:port[/interface,...]` (manual §3.3.4), MPEG-TS over UDP, unicast
 //!   or multicast, plain or in RTP.
 //! - [`exec`]: `ts-exec:COMMAND` and `h264-exec:COMMAND` (manual §3.3.5), a command's output.
+//! - [`hls`]: HLS pull (manual §3.3.3), `http://.../*.m3u8` or a `.m3u8` / `.m3u` file.
 //! - [`feed`]: the MPEG-TS demuxer's tracks and packets written into a publisher, with
 //!   problems logged once per burst.
 
 pub mod exec;
 pub mod feed;
+pub mod hls;
 pub mod tsudp;
 
 use tokio::sync::watch;
@@ -30,6 +32,9 @@ impl Inputs {
 
 impl InputRunner for Inputs {
     fn input_for(&self, source: &str) -> Option<&'static str> {
+        if hls::reads(source) {
+            return Some(hls::NAME);
+        }
         tsudp::reads(source)
             .then_some(tsudp::NAME)
             .or_else(|| exec::input_for(source))
@@ -47,6 +52,8 @@ impl InputRunner for Inputs {
                 tsudp::run(&stream, &source, publisher, stop).await
             } else if exec::input_for(&source).is_some() {
                 exec::run(&stream, &source, publisher, stop).await
+            } else if hls::reads(&source) {
+                hls::run(&stream, &source, publisher, stop).await
             } else {
                 InputEnd::Failed(format!("no input reads {source:?}"))
             }

@@ -5,6 +5,10 @@
 //! listed fragment (numbers only grow), `EXT-X-TARGETDURATION` the longest listed segment rounded
 //! up to whole seconds, and a segment after a publisher came back is preceded by
 //! `EXT-X-DISCONTINUITY`, with `EXT-X-DISCONTINUITY-SEQUENCE` counting those that slid out.
+//!
+//! [`parse`] reads playlists other servers write (the HLS pull input).
+
+pub mod parse;
 
 use std::fmt::Write;
 
