@@ -123,14 +123,27 @@ fn rtp_and_multicast_and_noise() {
         }
     });
     let url = format!("http://127.0.0.1:{}/noisy.flv", ls.http);
-    let answer = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client")
-        .get(&url)
-        .send();
+    let viewer = std::thread::spawn(move || {
+        reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client")
+            .get(&url)
+            .send()
+            .is_ok()
+    });
+    // What the demuxer could not use is counted as the stream's packloss.
+    let ask = json!({"active_streams": {"longform": true, "fields": ["packloss"]}});
+    let counted = eventually(Duration::from_secs(20), || {
+        let v = ls.server.api2(ask.clone());
+        v["active_streams"]["noisy"]["packloss"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0
+    });
+    assert!(counted, "{}", ls.server.api2(ask.clone()));
     let _ = noise.join();
-    assert!(answer.is_ok(), "the server answers");
+    assert!(viewer.join().unwrap_or(false), "the server answers");
     let logged = eventually(Duration::from_secs(10), || {
         let log = ls.server.stderr();
         log.contains("neither TS nor RTP") || log.contains("problem(s) since the last report")

@@ -106,6 +106,9 @@ pub struct Counters {
     pub down_bytes: AtomicU64,
     /// Packets viewers skipped because they fell behind.
     pub skipped: AtomicU64,
+    /// Problems an input met in what it received (TS continuity errors and lost packets,
+    /// damaged PES, lost sync): `packloss` in `active_streams`.
+    pub lost: AtomicU64,
 }
 
 #[derive(Debug, Default)]

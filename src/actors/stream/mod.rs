@@ -63,6 +63,8 @@ pub struct StreamStats {
     pub viewseconds: u64,
     pub upbytes: u64,
     pub downbytes: u64,
+    /// Problems the input met (see [`crate::hub::buffer::Counters::lost`]).
+    pub packloss: u64,
     pub firstms: i64,
     pub lastms: i64,
     pub tracks: u64,
@@ -312,6 +314,7 @@ impl StreamActor {
             viewseconds: self.viewseconds,
             upbytes: self.buffer.counters.up_bytes.load(Ordering::Relaxed),
             downbytes: self.buffer.counters.down_bytes.load(Ordering::Relaxed),
+            packloss: self.buffer.counters.lost.load(Ordering::Relaxed),
             firstms: b.firstms,
             lastms: b.lastms,
             tracks: b.tracks as u64,

@@ -1,6 +1,7 @@
 //! MPEG-TS bytes into a stream: the demuxer's tracks and packets go into the input's publisher;
-//! its complaints (lost packets, continuity errors, broken PES) are logged at most once per
-//! [`COMPLAINT_EVERY`] with how many there were, so a noisy source does not flood the log. The
+//! its complaints (lost packets, continuity errors, broken PES) are counted (the stream's
+//! `packloss` in `active_streams`) and logged at most once per [`COMPLAINT_EVERY`] with how many
+//! there were, so a noisy source does not flood the log. The
 //! demuxer recovers by itself at the next PES, and the live buffer's viewers at the next
 //! keyframe.
 
@@ -72,6 +73,7 @@ impl TsFeed {
                 }
                 Ok(TsEvent::Packet(packet)) => buffer.push(token, packet)?,
                 Err(e) => {
+                    buffer.counters.lost.fetch_add(1, Ordering::Relaxed);
                     self.complaints += 1;
                     let due = self
                         .last_complaint
