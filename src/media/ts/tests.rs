@@ -21,6 +21,7 @@ use super::*;
 mod ac3_tests;
 mod demuxer_tests;
 mod muxer_tests;
+mod opus_tests;
 mod streams_tests;
 
 const PAT_PID: u16 = 0;
