@@ -122,7 +122,7 @@ fn channel_configs_round_trip() {
 fn control_headers() {
     for len in [0usize, 1, 254, 255, 256, 600, 1275] {
         let mut au = opus::control_header(len);
-        au.extend(std::iter::repeat(0xF8).take(len));
+        au.extend(std::iter::repeat_n(0xF8, len));
         au.extend_from_slice(&[1, 2, 3]);
         let (unit, rest) = opus::parse_access_unit(&au).unwrap();
         assert_eq!(unit.packet.len(), len);
