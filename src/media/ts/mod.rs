@@ -6,7 +6,8 @@
 //!   ([`psi`]); the muxer is [`mux`], the demuxer [`demux`].
 //! - Table 2-34 stream_type values: 0x1B H.264, 0x24 HEVC, 0x0F AAC in ADTS, 0x03 MPEG-1
 //!   audio, 0x04 MPEG-2 audio; 0x81 AC-3 (ATSC A/52 Annex A, with an `AC-3` registration
-//!   descriptor).
+//!   descriptor); 0x06 Opus (with an `Opus` registration, [`opus`]); read only: 0x11 AAC in
+//!   LATM / LOAS ([`latm`]).
 //!
 //! A transport packet is 188 bytes: a 4-byte header, an optional adaptation field, then up to
 //! 184 bytes of payload (see [`packet`] for the layout).
@@ -19,7 +20,9 @@
 //! per viewer ([`TsMuxer::packetize`], which slices the shared PES instead of copying it).
 
 pub mod demux;
+pub mod latm;
 pub mod mux;
+pub mod opus;
 pub mod packet;
 pub mod pes;
 pub mod psi;
@@ -39,7 +42,7 @@ pub use demux::{DemuxError, TsDemuxer, TsEvent};
 pub fn carries(codec: Codec) -> bool {
     matches!(
         codec,
-        Codec::H264 | Codec::Hevc | Codec::Aac | Codec::Mp3 | Codec::Ac3
+        Codec::H264 | Codec::Hevc | Codec::Aac | Codec::Mp3 | Codec::Ac3 | Codec::Opus
     )
 }
 pub use mux::{TableRepeat, TsMuxer};

@@ -9,7 +9,8 @@
 //!   access point.
 //! - AAC frames get an ADTS header (ISO/IEC 14496-3 1.A.2.2); MPEG audio frames are
 //!   self-framing (ISO/IEC 11172-3 2.4.1.3), and so are AC-3 syncframes (ATSC A/52 5.3.1), in
-//!   private_stream_1 PES packets (stream_id 0xBD, A/52 Annex A).
+//!   private_stream_1 PES packets (stream_id 0xBD, A/52 Annex A); Opus packets get an
+//!   opus_control_header ([`opus`]), also in private_stream_1.
 //!
 //! ```text
 //! packet_start_code_prefix 00 00 01 | stream_id u8 | PES_packet_length u16
@@ -27,9 +28,10 @@ use bytes::Bytes;
 use super::super::aac::{self, AudioSpecificConfig};
 use super::super::nal::{self, NalError, NalFlavor, START_CODE};
 use super::super::{h264, hevc, Codec, Packet, Track};
+use super::opus;
 use super::psi::STREAM_TYPE_HEVC;
 use super::psi::{mpeg_audio_stream_type, STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264};
-use super::psi::{AC3_REGISTRATION, STREAM_TYPE_AC3};
+use super::psi::{AC3_REGISTRATION, STREAM_TYPE_AC3, STREAM_TYPE_PRIVATE_PES};
 use super::{TsError, DELAY_MS, TIMESTAMP_WRAP};
 
 /// PES stream_id values (Table 2-22): the first video and the first MPEG audio stream.
@@ -55,6 +57,8 @@ enum Payload {
     Mp3,
     /// AC-3 syncframes too.
     Ac3,
+    /// Opus packets each get an opus_control_header; the PMT descriptors name the channels.
+    Opus { descriptors: Vec<u8> },
 }
 
 /// How the frames of one track become PES packets: its stream_type and stream_id and what
@@ -107,11 +111,18 @@ impl PesFormat {
             }
             Some(Codec::Mp3) => (mpeg_audio_stream_type(track.rate), Payload::Mp3),
             Some(Codec::Ac3) => (STREAM_TYPE_AC3, Payload::Ac3),
+            Some(Codec::Opus) => {
+                let code = opus::channel_config(&track.init).ok_or_else(|| {
+                    bad("an OpusHead with a channel mapping TS cannot name".into())
+                })?;
+                let descriptors = opus::descriptors(code);
+                (STREAM_TYPE_PRIVATE_PES, Payload::Opus { descriptors })
+            }
             _ => return Err(TsError::Unsupported(track.id)),
         };
         let stream_id = match payload {
             Payload::Video { .. } => STREAM_ID_VIDEO,
-            Payload::Ac3 => STREAM_ID_PRIVATE_1,
+            Payload::Ac3 | Payload::Opus { .. } => STREAM_ID_PRIVATE_1,
             _ => STREAM_ID_AUDIO,
         };
         Ok(PesFormat {
@@ -126,10 +137,12 @@ impl PesFormat {
         self.stream_type
     }
 
-    /// The PMT ES_info descriptors: the `AC-3` registration for AC-3, none otherwise.
-    pub fn descriptors(&self) -> &'static [u8] {
-        match self.payload {
+    /// The PMT ES_info descriptors: the `AC-3` registration for AC-3, the `Opus` registration
+    /// and channel configuration for Opus, none otherwise.
+    pub fn descriptors(&self) -> &[u8] {
+        match &self.payload {
             Payload::Ac3 => &AC3_REGISTRATION,
+            Payload::Opus { descriptors } => descriptors,
             _ => &[],
         }
     }
@@ -188,6 +201,11 @@ impl PesFormat {
                 Ok(es)
             }
             Payload::Mp3 | Payload::Ac3 => Ok(packet.data.to_vec()),
+            Payload::Opus { .. } => {
+                let mut es = opus::control_header(packet.data.len());
+                es.extend_from_slice(&packet.data);
+                Ok(es)
+            }
         }
     }
 }

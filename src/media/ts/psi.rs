@@ -12,6 +12,10 @@
 //!   format_identifier `AC-3` (ATSC A/52 Annex A, as ATSC and ffmpeg write it); read back also
 //!   as 0x06 (private data) with that registration or with the DVB AC-3_descriptor (ETSI EN 300
 //!   468 6.2.1 / TS 102 366 Annex D, tag 0x6A).
+//! - Opus (ETSI TS 102 366's sibling for Opus, as ffmpeg writes and reads it): stream_type 0x06
+//!   with a registration descriptor holding `Opus` and the DVB extension descriptor (tag 0x7F)
+//!   whose extension tag 0x80 carries one channel_config_code byte ([`opus`](super::opus)).
+//! - 0x11 AAC in LATM / LOAS (ISO/IEC 14496-3 1.7).
 //!
 //! ```text
 //! table_id u8 | section_syntax_indicator 1 | '0' | reserved 11 | section_length u12
@@ -37,6 +41,13 @@ pub(super) const STREAM_TYPE_PRIVATE_PES: u8 = 0x06;
 pub(super) const AC3_REGISTRATION: [u8; 6] = [0x05, 4, b'A', b'C', b'-', b'3'];
 /// DVB AC-3_descriptor tag (ETSI EN 300 468 6.2.1).
 const DVB_AC3_DESCRIPTOR: u8 = 0x6A;
+/// ISO/IEC 14496-3 AAC in the LATM / LOAS transport.
+pub(super) const STREAM_TYPE_AAC_LATM: u8 = 0x11;
+/// registration_descriptor with the `Opus` format_identifier.
+pub(super) const OPUS_REGISTRATION: [u8; 6] = [0x05, 4, b'O', b'p', b'u', b's'];
+/// DVB extension_descriptor tag (EN 300 468 6.2.16) and the Opus extension tag in it.
+pub(super) const DVB_EXTENSION_DESCRIPTOR: u8 = 0x7F;
+pub(super) const OPUS_EXTENSION_TAG: u8 = 0x80;
 
 pub(super) const TABLE_PAT: u8 = 0x00;
 pub(super) const TABLE_PMT: u8 = 0x02;
@@ -200,12 +211,23 @@ pub(super) fn parse_pat(body: &[u8]) -> Result<Vec<(u16, u16)>, SectionError> {
         .collect())
 }
 
-/// A PMT body: PCR_PID and the (stream_type, elementary_PID) list. Descriptors are skipped,
-/// except that a private-data stream (0x06) that says it is AC-3 is listed as 0x81.
+/// A PMT body: PCR_PID and the elementary streams. Descriptors are skipped, except that a
+/// private-data stream (0x06) that says it is AC-3 is listed as 0x81, and one with the `Opus`
+/// registration gets its channel_config_code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct ProgramMap {
     pub(super) pcr_pid: u16,
-    pub(super) streams: Vec<(u8, u16)>,
+    pub(super) streams: Vec<PmtStream>,
+}
+
+/// One elementary stream of a PMT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct PmtStream {
+    pub(super) stream_type: u8,
+    pub(super) pid: u16,
+    /// For 0x06 with the `Opus` registration: `Some(None)` without the extension descriptor,
+    /// `Some(Some(code))` with its channel_config_code.
+    pub(super) opus: Option<Option<u8>>,
 }
 
 pub(super) fn parse_pmt(body: &[u8]) -> Result<ProgramMap, SectionError> {
@@ -227,24 +249,47 @@ pub(super) fn parse_pmt(body: &[u8]) -> Result<ProgramMap, SectionError> {
             STREAM_TYPE_PRIVATE_PES if says_ac3(descriptors) => STREAM_TYPE_AC3,
             other => other,
         };
-        streams.push((stream_type, pid_of(entry[1], entry[2])));
+        let opus = (stream_type == STREAM_TYPE_PRIVATE_PES)
+            .then(|| opus_channel_config(descriptors))
+            .flatten();
+        streams.push(PmtStream {
+            stream_type,
+            pid: pid_of(entry[1], entry[2]),
+            opus,
+        });
         at = at + 5 + es_info_len;
     }
     Ok(ProgramMap { pcr_pid, streams })
 }
 
-/// Whether an ES_info descriptor loop holds the `AC-3` registration or a DVB AC-3_descriptor.
-fn says_ac3(mut descriptors: &[u8]) -> bool {
-    while let [tag, len, rest @ ..] = descriptors {
-        let Some(content) = rest.get(..usize::from(*len)) else {
-            return false;
+/// The (tag, content) pairs of a descriptor loop, up to the first that runs past its end.
+fn descriptor_list(mut descriptors: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    std::iter::from_fn(move || {
+        let [tag, len, rest @ ..] = descriptors else {
+            return None;
         };
-        if *tag == DVB_AC3_DESCRIPTOR || (*tag == 0x05 && content == b"AC-3") {
-            return true;
-        }
+        let content = rest.get(..usize::from(*len))?;
         descriptors = rest.get(usize::from(*len)..).unwrap_or_default();
-    }
-    false
+        Some((*tag, content))
+    })
+}
+
+/// Whether an ES_info descriptor loop holds the `AC-3` registration or a DVB AC-3_descriptor.
+fn says_ac3(descriptors: &[u8]) -> bool {
+    descriptor_list(descriptors)
+        .any(|(tag, content)| tag == DVB_AC3_DESCRIPTOR || (tag == 0x05 && content == b"AC-3"))
+}
+
+/// For a loop with the `Opus` registration: the channel_config_code of its Opus extension
+/// descriptor, if there is one.
+fn opus_channel_config(descriptors: &[u8]) -> Option<Option<u8>> {
+    descriptor_list(descriptors).find(|&(tag, content)| tag == 0x05 && content == b"Opus")?;
+    Some(
+        descriptor_list(descriptors).find_map(|(tag, content)| match content {
+            [OPUS_EXTENSION_TAG, code, ..] if tag == DVB_EXTENSION_DESCRIPTOR => Some(*code),
+            _ => None,
+        }),
+    )
 }
 
 /// A 13-bit PID from its two bytes (3 reserved bits first).

@@ -20,7 +20,9 @@ use super::*;
 
 mod ac3_tests;
 mod demuxer_tests;
+mod latm_tests;
 mod muxer_tests;
+mod opus_tests;
 mod streams_tests;
 
 const PAT_PID: u16 = 0;

@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use super::super::super::nal::{self, NalFlavor};
 use super::super::super::{aac, ac3, h264, hevc, mp3, Track};
-use super::super::psi;
+use super::super::{opus, psi};
 use super::{Es, TsDemuxer};
 
 /// The codec side of an elementary stream.
@@ -16,16 +16,26 @@ pub(super) enum EsKind {
     Aac,
     MpegAudio,
     Ac3,
+    /// Opus with its channel_config_code (one that makes an OpusHead).
+    Opus(u8),
+    /// AAC in LOAS / LATM.
+    Latm,
 }
 
 impl EsKind {
-    pub(super) fn of(stream_type: u8) -> Option<EsKind> {
-        match stream_type {
+    pub(super) fn of(stream: &psi::PmtStream) -> Option<EsKind> {
+        if let Some(code) = stream.opus {
+            return code
+                .filter(|&code| opus::opus_head(code, 0).is_ok())
+                .map(EsKind::Opus);
+        }
+        match stream.stream_type {
             psi::STREAM_TYPE_H264 => Some(EsKind::Video(NalFlavor::H264)),
             psi::STREAM_TYPE_HEVC => Some(EsKind::Video(NalFlavor::Hevc)),
             psi::STREAM_TYPE_AAC_ADTS => Some(EsKind::Aac),
             psi::STREAM_TYPE_MPEG1_AUDIO | psi::STREAM_TYPE_MPEG2_AUDIO => Some(EsKind::MpegAudio),
             psi::STREAM_TYPE_AC3 => Some(EsKind::Ac3),
+            psi::STREAM_TYPE_AAC_LATM => Some(EsKind::Latm),
             _ => None,
         }
     }

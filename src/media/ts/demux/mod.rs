@@ -30,6 +30,7 @@
 //! sections at most 1024, and a bounded PES that overflows its PES_packet_length is dropped.
 //! Problems come out as [`DemuxError`]s between the events; the demuxer carries on.
 
+mod audio;
 mod es;
 
 use es::EsKind;
@@ -40,6 +41,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::super::nal::NalFlavor;
 use super::super::{Codec, Packet, Track};
+use super::latm::LatmConfig;
 use super::packet::{PacketError, TsPacket};
 use super::pes::{ticks_to_ms, PesError, PesHeader};
 use super::psi::{self, Section, SectionError, MAX_SECTION_LENGTH, SECTION_HEAD};
@@ -129,6 +131,8 @@ struct Es {
     sps: Option<Bytes>,
     pps: Option<Bytes>,
     built: bool,
+    /// The StreamMuxConfig of a LATM stream as last seen.
+    latm: Option<LatmConfig>,
 }
 
 /// A PSI section being reassembled on one PID.
@@ -210,8 +214,19 @@ impl TsDemuxer {
             Some(Codec::Aac) => (EsKind::Aac, psi::STREAM_TYPE_AAC_ADTS),
             Some(Codec::Mp3) => (EsKind::MpegAudio, psi::mpeg_audio_stream_type(track.rate)),
             Some(Codec::Ac3) => (EsKind::Ac3, psi::STREAM_TYPE_AC3),
+            Some(Codec::Opus) => match super::opus::channel_config(&track.init) {
+                Some(code) => (EsKind::Opus(code), psi::STREAM_TYPE_PRIVATE_PES),
+                None => return false,
+            },
             _ => return false,
         };
+        // An AAC track may be LATM (its PES are told apart by their first bytes): the frames
+        // that refer to an earlier StreamMuxConfig use the track's.
+        let latm = (track.codec == Some(Codec::Aac)).then(|| LatmConfig {
+            asc: track.init.clone(),
+            sample_rate: track.rate,
+            frames: 1,
+        });
         self.streams.retain(|es| es.pid != pid);
         self.streams.push(Es {
             pid,
@@ -225,6 +240,7 @@ impl TsDemuxer {
             sps: None,
             pps: None,
             built: false,
+            latm,
         });
         true
     }
@@ -495,24 +511,25 @@ impl TsDemuxer {
         }
     }
 
-    fn on_pmt(&mut self, streams: &[(u8, u16)]) {
+    fn on_pmt(&mut self, streams: &[psi::PmtStream]) {
         // Streams no longer listed go; their PES in progress with them.
         self.streams.retain(|es| {
             streams
                 .iter()
-                .any(|&(t, pid)| pid == es.pid && t == es.stream_type)
+                .any(|s| s.pid == es.pid && s.stream_type == es.stream_type)
         });
-        for &(stream_type, pid) in streams {
+        for stream in streams {
+            let (stream_type, pid) = (stream.stream_type, stream.pid);
             if self.streams.iter().any(|es| es.pid == pid) {
                 continue;
             }
-            let kind = EsKind::of(stream_type).filter(|_| self.streams.len() < MAX_STREAMS);
+            let kind = EsKind::of(stream).filter(|_| self.streams.len() < MAX_STREAMS);
             let Some(kind) = kind else {
                 // Reported once per PID and type (and never more than MAX_IGNORED pairs kept).
                 let new = !self.ignored.contains(&(pid, stream_type));
                 if new && self.ignored.len() < MAX_IGNORED {
                     self.ignored.push((pid, stream_type));
-                    self.error(match EsKind::of(stream_type) {
+                    self.error(match EsKind::of(stream) {
                         Some(_) => DemuxError::TooManyStreams { pid },
                         None => DemuxError::UnsupportedStream { pid, stream_type },
                     });
@@ -532,6 +549,7 @@ impl TsDemuxer {
                 sps: None,
                 pps: None,
                 built: false,
+                latm: None,
             });
         }
     }
@@ -612,9 +630,13 @@ impl TsDemuxer {
             EsKind::Video(flavor) => {
                 self.on_video(index, flavor, dts, pts, pes.random_access, &payload)
             }
+            // A LOAS syncword (0x2B7) rather than ADTS's 0xFFF: an AAC track followed by PID.
+            EsKind::Aac if payload.first() == Some(&0x56) => self.on_latm(index, pts, &payload),
             EsKind::Aac => self.on_aac(index, pts, &payload),
             EsKind::MpegAudio => self.on_mpeg_audio(index, pts, &payload),
             EsKind::Ac3 => self.on_ac3(index, pts, &payload),
+            EsKind::Opus(code) => self.on_opus(index, code, pts, &payload),
+            EsKind::Latm => self.on_latm(index, pts, &payload),
         }
     }
 
