@@ -152,3 +152,31 @@ fn each_output_plays_the_tracks_it_can_carry() {
     let codecs: Vec<String> = probe(&out).into_iter().map(|s| s.codec).collect();
     assert_eq!(codecs, ["opus"]);
 }
+
+/// Opus from a TS file and from a WebM file plays over progressive TS (Opus in MPEG-TS).
+#[test]
+fn opus_plays_over_ts() {
+    let dir = scratch();
+    let src = file("av.mp4").to_string_lossy().into_owned();
+    let ts = dir.path().join("opus.ts");
+    crate::ffmpeg(&[
+        "-i",
+        &src,
+        "-t",
+        "6",
+        "-c:v",
+        "copy",
+        "-c:a",
+        "libopus",
+        &ts.to_string_lossy(),
+    ]);
+    let ls = server(streams(&[("opusts", &ts)]));
+    let out = dir.path().join("out.ts");
+    assert_eq!(download(&ls, "/opusts.ts", &out), 200);
+    let mut codecs: Vec<String> = probe(&out).into_iter().map(|s| s.codec).collect();
+    codecs.sort();
+    assert_eq!(codecs, ["h264", "opus"]);
+    let got = probe(&out);
+    let want = probe(&ts);
+    assert_same_media("Opus TS", &got, &want);
+}
