@@ -303,3 +303,60 @@ fn bench_ten_megabits_of_ts_over_udp() {
     let mbit = (up(&v1) - up(&v0)) * 8.0 / 15.0 / 1e6;
     println!("| TS over UDP, no viewers | {mbit:.1} Mbit/s received | server CPU {cpu:.2} % of a core | RSS {} MiB |", ls.rss_kib() / 1024);
 }
+
+#[test]
+fn opus_and_latm_audio_over_udp() {
+    let (opus_port, latm_port) = (free_udp_port(), free_udp_port());
+    let ls = server(json!({
+        "opus": {"source": format!("tsudp://127.0.0.1:{opus_port}")},
+        "latm": {"source": format!("tsudp://127.0.0.1:{latm_port}")}
+    }));
+    let logs = ls.server.dir.path();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Clips with Opus and with LATM AAC audio, sent as they are.
+    let clip = |name: &str, audio: &[&str]| {
+        let out = dir.path().join(name);
+        let status = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-i"])
+            .arg(media::h264_clip())
+            .args(["-c:v", "copy"])
+            .args(audio)
+            .args(["-f", "mpegts"])
+            .arg(&out)
+            .status()
+            .expect("ffmpeg");
+        assert!(status.success());
+        out
+    };
+    let opus = clip("opus.ts", &["-c:a", "libopus", "-ar", "48000"]);
+    let latm = clip("latm.ts", &["-c:a", "aac", "-mpegts_flags", "+latm"]);
+    let _a = media::send(
+        &opus,
+        "mpegts",
+        &format!("udp://127.0.0.1:{opus_port}?pkt_size=1316"),
+        logs,
+    );
+    let _b = media::send(
+        &latm,
+        "mpegts",
+        &format!("udp://127.0.0.1:{latm_port}?pkt_size=1316"),
+        logs,
+    );
+    let ts = format!("http://127.0.0.1:{}/opus.ts", ls.http);
+    // The stream starts with the first request; ask again once both tracks are known.
+    let _ = codecs(&ts);
+    let both = eventually(Duration::from_secs(15), || {
+        let v = ls
+            .server
+            .api2(json!({"active_streams": {"longform": true, "fields": ["tracks"]}}));
+        v["active_streams"]["opus"]["tracks"].as_u64() == Some(2)
+    });
+    assert!(both, "{}", ls.server.stderr());
+    assert_eq!(codecs(&ts), ["h264", "opus"]);
+    assert_eq!(
+        codecs(&ls.flv_url("latm")),
+        ["aac", "h264"],
+        "{}",
+        ls.server.stderr()
+    );
+}
