@@ -10,13 +10,16 @@
 //!   active stream, one SessionActor per session, one PushActor per push. Each is the only writer
 //!   of its own state.
 //! - [`hub`]: the stream hub, the one interface between protocols and actors (resolve, subscribe,
-//!   publish, admit), and the live buffer the publisher and the viewers share. No actix in it.
+//!   publish, admit), the live buffer the publisher and the viewers share, and the on-demand
+//!   side (a file's index, each viewer fed from disk). No actix in it.
 //! - [`protocols`]: the wire protocols (RTMP, the HTTP outputs on 8080, the output side of
-//!   pushes), the connector catalogue and the listeners `config.protocols` turns on.
+//!   pushes), the inputs that bring their own media (TS over UDP, exec, HLS pull), the connector
+//!   catalogue and the listeners `config.protocols` turns on.
 //! - [`media`]: the internal model ([`media::Track`], [`media::Packet`]) and the formats: FLV
-//!   (with the depacketizer RTMP ingest uses), MPEG-TS (muxer and demuxer), fragmented MP4, AMF0,
-//!   H.264/HEVC/AAC/MP3 parameters, HLS and DASH manifests, recordings. Pure code: no sockets,
-//!   files or actors.
+//!   (with the depacketizer RTMP ingest uses), MPEG-TS (muxer and demuxer), MP4 (fragmented and
+//!   progressive), Ogg, WAV, AMF0, H.264/HEVC/AAC/MP3/AC-3 parameters, HLS and DASH manifests,
+//!   recordings, and the on-demand file indexes (`media::vod`: MP4, FLV, TS, MP3, Ogg, WAV,
+//!   Matroska). Pure code: no sockets, files or actors.
 //! - [`stats`]: the statistics store (a record per session, sampled once a second, ten minutes
 //!   of bounded history), the `clients`/`totals` queries, the access log and Prometheus.
 //! - [`triggers`]: trigger handlers (HTTP or executable, blocking or not).

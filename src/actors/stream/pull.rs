@@ -1,6 +1,7 @@
 //! Streams whose input brings the media itself: TS over UDP, exec pipes, HLS pulls (the
-//! protocols' [`InputRunner`]). When the source is one of these, the stream attaches a publisher
-//! for the input as it starts (after STREAM_SOURCE and STREAM_LOAD) and hands it to the runner.
+//! protocols' [`InputRunner`](crate::hub::outlets::InputRunner)). When the source is one of
+//! these, the stream attaches a publisher for the input as it starts (after STREAM_SOURCE and
+//! STREAM_LOAD) and hands it to the runner.
 //! An input that ends (a command exited, a socket failed) is started again after
 //! [`RESTART_DELAY`], doubled for each attempt that brought no data, up to
 //! [`RESTART_DELAY_MAX`], for as long as the stream lives; meanwhile viewers stay, as for a

@@ -8,9 +8,13 @@
 //!   types 0x1B H.264, 0x24 HEVC, 0x0F AAC ADTS, 0x03 / 0x04 MPEG audio, 0x81 AC-3 (and 0x06
 //!   with an AC-3 descriptor, [`psi::parse_pmt`]).
 //! - H.264 / H.265 Annex B byte streams ([`super::super::nal`]); SPS / PPS / VPS in-band give
-//!   the track ([`h264::build_avcc`], [`hevc::build_hvcc`]); ADTS headers (ISO/IEC 14496-3
-//!   1.A.2.2, [`aac::parse_adts`]) and MPEG audio frame headers (ISO/IEC 11172-3 2.4.1.3,
-//!   [`mp3::parse_header`]).
+//!   the track ([`build_avcc`], [`build_hvcc`]); ADTS headers (ISO/IEC 14496-3 1.A.2.2,
+//!   [`parse_adts`]) and MPEG audio frame headers (ISO/IEC 11172-3 2.4.1.3, [`parse_header`]).
+//!
+//! [`build_avcc`]: crate::media::h264::build_avcc
+//! [`build_hvcc`]: crate::media::hevc::build_hvcc
+//! [`parse_adts`]: crate::media::aac::parse_adts
+//! [`parse_header`]: crate::media::mp3::parse_header
 //!
 //! What comes out is what the rest of Eddy stores (as RTMP ingest makes it):
 //! - Tracks get ids 1, 2, ... in the order their PIDs first appear in a PMT. A track is
@@ -23,7 +27,7 @@
 //!   delimiters and the parameter sets the track's configuration holds are left out. Keyframes
 //!   are access units with an IDR / IRAP picture, or with random_access_indicator set.
 //! - AAC: one packet per ADTS frame, without the ADTS header; MPEG audio and AC-3 (ATSC A/52
-//!   5.3, [`ac3::parse_header`]): one packet per frame.
+//!   5.3, [`ac3::parse_header`](crate::media::ac3::parse_header)): one packet per frame.
 //!   Audio packets are never keyframes (as from RTMP).
 //!
 //! Every length from the wire has a ceiling: PES packets are at most [`MAX_PES`] bytes, PSI
