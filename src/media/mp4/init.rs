@@ -16,7 +16,7 @@ use super::boxes::{descriptor, Writer};
 use super::{check_ids, supported_codec, timescale, Mp4Error, MOVIE_TIMESCALE};
 
 /// `tkhd` flags: track_enabled | track_in_movie | track_in_preview.
-pub(super) const TKHD_FLAGS: u32 = 0x0000_0007;
+const TKHD_FLAGS: u32 = 0x0000_0007;
 /// Unity transformation matrix (`mvhd`, `tkhd`).
 const MATRIX: [u32; 9] = [0x0001_0000, 0, 0, 0, 0x0001_0000, 0, 0, 0, 0x4000_0000];
 /// ISO-639-2/T `und` packed as three 5-bit letters (each minus 0x60).
@@ -57,23 +57,12 @@ pub fn init_segment(tracks: &[&Track]) -> Result<Bytes, Mp4Error> {
         codecs.push(supported_codec(track)?);
     }
     let mut w = Writer::default();
-    w.boxed(b"ftyp", |w| {
-        w.bytes(b"isom");
-        w.u32(0x200);
-        w.bytes(b"isom");
-        w.bytes(b"iso6");
-        w.bytes(b"mp41");
-        if tracks.len() == 1 {
-            w.bytes(b"cmfc");
-        }
-        if codecs.contains(&Codec::H264) {
-            w.bytes(b"avc1");
-        }
-        if codecs.contains(&Codec::Hevc) {
-            w.bytes(b"hvc1");
-        }
-        Ok(())
-    })?;
+    let brands: &[&[u8; 4]] = if tracks.len() == 1 {
+        &[b"iso6", b"mp41", b"cmfc"]
+    } else {
+        &[b"iso6", b"mp41"]
+    };
+    write_ftyp(&mut w, brands, &codecs)?;
     let next_track_id = tracks
         .iter()
         .map(|t| t.id)
@@ -100,6 +89,72 @@ pub fn init_segment(tracks: &[&Track]) -> Result<Bytes, Mp4Error> {
         })
     })?;
     Ok(Bytes::from(w.buf))
+}
+
+/// `ftyp`: major brand `isom`, then `isom`, `brands` and the codecs' own brands (`avc1`,
+/// `hvc1`) as compatible brands.
+pub(super) fn write_ftyp(
+    w: &mut Writer,
+    brands: &[&[u8; 4]],
+    codecs: &[Codec],
+) -> Result<(), Mp4Error> {
+    w.boxed(b"ftyp", |w| {
+        w.bytes(b"isom");
+        w.u32(0x200);
+        w.bytes(b"isom");
+        for brand in brands {
+            w.bytes(*brand);
+        }
+        if codecs.contains(&Codec::H264) {
+            w.bytes(b"avc1");
+        }
+        if codecs.contains(&Codec::Hevc) {
+            w.bytes(b"hvc1");
+        }
+        Ok(())
+    })
+}
+
+/// `tkhd`, version 1 only when `duration` (movie timescale) needs 64 bits; times are zero.
+pub(super) fn write_tkhd(
+    w: &mut Writer,
+    track_id: u32,
+    duration: u64,
+    video: bool,
+    (width, height): (u16, u16),
+) -> Result<(), Mp4Error> {
+    let v1 = duration > u64::from(u32::MAX);
+    w.full_box(b"tkhd", u8::from(v1), TKHD_FLAGS, |w| {
+        times(w, v1, 0);
+        w.u32(track_id);
+        w.u32(0); // reserved
+        duration_field(w, v1, duration);
+        w.zeros(8); // reserved
+        w.u16(0); // layer
+        w.u16(0); // alternate_group
+        w.u16(if video { 0 } else { 0x0100 }); // volume
+        w.u16(0); // reserved
+        write_matrix(w);
+        w.u32(u32::from(width) << 16);
+        w.u32(u32::from(height) << 16);
+        Ok(())
+    })
+}
+
+/// creation_time and modification_time, 32 or 64 bits.
+pub(super) fn times(w: &mut Writer, v1: bool, t: u64) {
+    for _ in 0..2 {
+        duration_field(w, v1, t);
+    }
+}
+
+/// A duration field: 64 bits in version 1, else 32 (the caller checked it fits).
+pub(super) fn duration_field(w: &mut Writer, v1: bool, d: u64) {
+    if v1 {
+        w.u64(d);
+    } else {
+        w.u32(u32::try_from(d).unwrap_or(u32::MAX));
+    }
 }
 
 pub(super) fn write_matrix(w: &mut Writer) {
@@ -139,22 +194,7 @@ fn write_trak(w: &mut Writer, track: &Track, codec: Codec) -> Result<(), Mp4Erro
     let video = codec.kind() == TrackKind::Video;
     let (width, height) = if video { dimensions(track)? } else { (0, 0) };
     w.boxed(b"trak", |w| {
-        w.full_box(b"tkhd", 0, TKHD_FLAGS, |w| {
-            w.u32(0); // creation_time
-            w.u32(0); // modification_time
-            w.u32(track.id);
-            w.u32(0); // reserved
-            w.u32(0); // duration
-            w.zeros(8); // reserved
-            w.u16(0); // layer
-            w.u16(0); // alternate_group
-            w.u16(if video { 0 } else { 0x0100 }); // volume
-            w.u16(0); // reserved
-            write_matrix(w);
-            w.u32(u32::from(width) << 16);
-            w.u32(u32::from(height) << 16);
-            Ok(())
-        })?;
+        write_tkhd(w, track.id, 0, video, (width, height))?;
         w.boxed(b"mdia", |w| {
             w.full_box(b"mdhd", 0, 0, |w| {
                 w.u32(0); // creation_time

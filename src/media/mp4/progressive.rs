@@ -37,6 +37,7 @@ use bytes::Bytes;
 use super::super::vod::Index;
 use super::super::{Codec, Track};
 use super::boxes::Writer;
+use super::init::write_ftyp;
 use super::{check_ids, supported_codec, Mp4Error};
 use tables::TrackTable;
 
@@ -268,20 +269,7 @@ fn write_header(
     tables_at: &mut Vec<(usize, usize)>,
 ) -> Result<Vec<u8>, Mp4Error> {
     let mut w = Writer::default();
-    w.boxed(b"ftyp", |w| {
-        w.bytes(b"isom");
-        w.u32(0x200);
-        w.bytes(b"isom");
-        w.bytes(b"iso2");
-        w.bytes(b"mp41");
-        if codecs.contains(&Codec::H264) {
-            w.bytes(b"avc1");
-        }
-        if codecs.contains(&Codec::Hevc) {
-            w.bytes(b"hvc1");
-        }
-        Ok(())
-    })?;
+    write_ftyp(&mut w, &[b"iso2", b"mp41"], codecs)?;
     let next_track_id = tables
         .iter()
         .map(|t| t.track.id)

@@ -7,8 +7,8 @@ use super::super::super::vod::IndexEntry;
 use super::super::super::{Codec, Track, TrackKind};
 use super::super::boxes::Writer;
 use super::super::init::{
-    dimensions, write_hdlr, write_matrix, write_media_header, write_sample_entry, LANGUAGE_UND,
-    TKHD_FLAGS,
+    dimensions, duration_field, times, write_hdlr, write_matrix, write_media_header,
+    write_sample_entry, write_tkhd, LANGUAGE_UND,
 };
 use super::super::{timescale, to_timescale, Mp4Error, MOVIE_TIMESCALE};
 use super::Chunk;
@@ -155,22 +155,7 @@ impl<'a> TrackTable<'a> {
         };
         let track_duration = u64::try_from(self.movie_duration_ms()).unwrap_or(0);
         w.boxed(b"trak", |w| {
-            let v1 = track_duration > u64::from(u32::MAX);
-            w.full_box(b"tkhd", u8::from(v1), TKHD_FLAGS, |w| {
-                times(w, v1, 0);
-                w.u32(self.track.id);
-                w.u32(0); // reserved
-                duration(w, v1, track_duration);
-                w.zeros(8); // reserved
-                w.u16(0); // layer
-                w.u16(0); // alternate_group
-                w.u16(if video { 0 } else { 0x0100 }); // volume
-                w.u16(0); // reserved
-                write_matrix(w);
-                w.u32(u32::from(width) << 16);
-                w.u32(u32::from(height) << 16);
-                Ok(())
-            })?;
+            write_tkhd(w, self.track.id, track_duration, video, (width, height))?;
             self.write_edts(w)?;
             w.boxed(b"mdia", |w| {
                 let media = self.media_duration();
@@ -178,7 +163,7 @@ impl<'a> TrackTable<'a> {
                 w.full_box(b"mdhd", u8::from(v1), 0, |w| {
                     times(w, v1, 0);
                     w.u32(self.timescale);
-                    duration(w, v1, media);
+                    duration_field(w, v1, media);
                     w.u16(LANGUAGE_UND);
                     w.u16(0); // pre_defined
                     Ok(())
@@ -356,7 +341,7 @@ pub(super) fn write_mvhd(w: &mut Writer, duration_ms: u64, next_id: u32) -> Resu
     w.full_box(b"mvhd", u8::from(v1), 0, |w| {
         times(w, v1, 0);
         w.u32(MOVIE_TIMESCALE);
-        duration(w, v1, duration_ms);
+        duration_field(w, v1, duration_ms);
         w.u32(0x0001_0000); // rate 1.0
         w.u16(0x0100); // volume 1.0
         w.zeros(2 + 8); // reserved
@@ -365,22 +350,6 @@ pub(super) fn write_mvhd(w: &mut Writer, duration_ms: u64, next_id: u32) -> Resu
         w.u32(next_id);
         Ok(())
     })
-}
-
-/// creation_time and modification_time, 32 or 64 bits.
-fn times(w: &mut Writer, v1: bool, t: u64) {
-    for _ in 0..2 {
-        duration(w, v1, t);
-    }
-}
-
-/// A duration field: 64 bits in version 1, else 32 (the caller checked it fits).
-fn duration(w: &mut Writer, v1: bool, d: u64) {
-    if v1 {
-        w.u64(d);
-    } else {
-        w.u32(u32::try_from(d).unwrap_or(u32::MAX));
-    }
 }
 
 fn push_run(runs: &mut Vec<(u32, u32)>, value: u32) {
