@@ -202,34 +202,27 @@ pub fn publish(clip: &Path, url: &str, log_dir: &Path) -> Ffmpeg {
 }
 
 pub fn publish_with(bin: &Path, clip: &Path, url: &str, log_dir: &Path) -> Ffmpeg {
-    let clip = clip.to_string_lossy();
-    spawn_ffmpeg(
-        bin,
-        &[
-            "-v",
-            "error",
-            "-re",
-            "-stream_loop",
-            "-1",
-            "-i",
-            &clip,
-            "-c",
-            "copy",
-            "-f",
-            "flv",
-            url,
-        ],
-        log_dir,
-        "pub",
-    )
+    send_with(bin, clip, "flv", url, log_dir, "pub")
 }
 
 /// Sends `clip` in a loop, in real time, to `url` as `format` (`mpegts` for TS over UDP,
 /// `rtp_mpegts` for TS in RTP).
 pub fn send(clip: &Path, format: &str, url: &str, log_dir: &Path) -> Ffmpeg {
+    send_with(Path::new("ffmpeg"), clip, format, url, log_dir, "send")
+}
+
+/// `bin` sending `clip` in a loop, in real time, to `url` as `format`; its log is tagged `tag`.
+fn send_with(
+    bin: &Path,
+    clip: &Path,
+    format: &str,
+    url: &str,
+    log_dir: &Path,
+    tag: &str,
+) -> Ffmpeg {
     let clip = clip.to_string_lossy();
     spawn_ffmpeg(
-        Path::new("ffmpeg"),
+        bin,
         &[
             "-v",
             "error",
@@ -245,7 +238,7 @@ pub fn send(clip: &Path, format: &str, url: &str, log_dir: &Path) -> Ffmpeg {
             url,
         ],
         log_dir,
-        "send",
+        tag,
     )
 }
 
