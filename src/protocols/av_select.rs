@@ -5,19 +5,7 @@
 
 use super::track_select::TrackSelector;
 use crate::hub::buffer::Meta;
-use crate::media::{Track, TrackKind};
-
-/// The first video and the first audio track of a track list.
-pub fn pick(meta: &Meta) -> (Option<Track>, Option<Track>) {
-    let first = |kind| meta.tracks.iter().find(|t| t.kind() == Some(kind)).cloned();
-    (first(TrackKind::Video), first(TrackKind::Audio))
-}
-
-/// Both picks, video first, as a list.
-pub fn picked(meta: &Meta) -> Vec<Track> {
-    let (v, a) = pick(meta);
-    v.into_iter().chain(a).collect()
-}
+use crate::media::Track;
 
 /// What an output currently sends.
 #[derive(Debug, Default)]

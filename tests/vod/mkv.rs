@@ -153,7 +153,7 @@ fn each_output_plays_the_tracks_it_can_carry() {
     assert_eq!(codecs, ["opus"]);
 }
 
-/// Opus from a TS file and from a WebM file plays over progressive TS (Opus in MPEG-TS).
+/// Opus from a TS file plays over progressive TS (Opus in MPEG-TS) with the file's packets.
 #[test]
 fn opus_plays_over_ts() {
     let dir = scratch();
