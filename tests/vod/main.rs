@@ -10,6 +10,7 @@
 //! - [`tracks`]: files with several audio or video tracks: `?audio=`/`?video=`, ABR manifests.
 //! - [`ogg_wav`]: Ogg files as `.ogg`, MP3 and WAV files as `.wav`, a live stream with neither.
 //! - [`lifecycle`]: the stored index, broken files, triggers, STREAM_SOURCE, recordings.
+//! - [`playlist`]: finished HLS playlists on disk (TS, fMP4 with a master, a discontinuity).
 //! - [`folder`]: folder sources (`stream+filename`), traversal attempts refused.
 //! - [`mkv`]: a Matroska file through HTTP-FLV, TS and MP4, and `?start=` on it.
 //! - [`ac3`]: H.264 + AC-3 MP4 and TS files, and AC-3 alone, as MP4, TS, HLS and DASH.
@@ -26,6 +27,7 @@ mod lifecycle;
 mod mkv;
 mod ogg_wav;
 mod outputs;
+mod playlist;
 mod range;
 mod rtmp_seek;
 mod segmented;

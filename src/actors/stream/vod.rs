@@ -1,4 +1,5 @@
-//! On-demand streams: a StreamActor whose source is a file (`/films/a.mp4`, configured or chosen
+//! On-demand streams: a StreamActor whose source is a file (`/films/a.mp4`, or a complete HLS
+//! playlist on disk; a playlist still growing goes to the HLS input instead), configured or chosen
 //! by STREAM_SOURCE) opens the file's index when it starts, after STREAM_SOURCE and
 //! STREAM_LOAD, with its mailbox waiting, so the first viewer's request is answered from the
 //! index. It is then Online for as long as it lives; STREAM_READY and STREAM_UNLOAD name the
@@ -40,6 +41,10 @@ impl StreamActor {
         let open = async move { vod::open(&name, &path).await };
         ctx.wait(open.into_actor(self).map(|opened, act, ctx| match opened {
             Ok(file) => act.loaded(file),
+            // A playlist still growing (or on a server): the HLS input follows it.
+            Err(vod::OpenError::Live { .. }) => {
+                act.start_pull(ctx);
+            }
             Err(e) => act.failed(e.to_string(), ctx),
         }));
     }

@@ -11,13 +11,13 @@
 //! the file reads. At the end of the file, or of the asked range, the buffer closes and the
 //! viewer's output ends its answer.
 
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
+use super::body::BodyReader;
 use super::VodFile;
 use crate::hub::buffer::{Counters, LiveBuffer, Reader};
 use crate::hub::{OnDrop, PlayRange};
@@ -95,16 +95,28 @@ pub fn next_run(
     (from..to, lo..hi)
 }
 
-/// Reads `span` of `file` on a blocking thread.
-pub(super) async fn read_span(file: &Arc<File>, span: Range<u64>) -> std::io::Result<Bytes> {
-    let file = file.clone();
+/// An open reader of a file's body, shared by the reads of one viewer or answer.
+pub(super) type Handle = Arc<Mutex<BodyReader>>;
+
+/// Opens the body of `file` on a blocking thread.
+pub(super) async fn open_handle(file: &VodFile) -> std::io::Result<Handle> {
+    let body = file.body.clone();
+    let opened = tokio::task::spawn_blocking(move || body.open())
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)))?;
+    Ok(Arc::new(Mutex::new(opened)))
+}
+
+/// Reads `span` of a body on a blocking thread.
+pub(super) async fn read_span(handle: &Handle, span: Range<u64>) -> std::io::Result<Bytes> {
+    let handle = handle.clone();
     let read = move || {
         let len = usize::try_from(span.end - span.start)
             .map_err(|_| std::io::Error::other("span too large"))?;
         let mut buf = vec![0u8; len];
-        let mut f: &File = &file;
-        f.seek(SeekFrom::Start(span.start))?;
-        f.read_exact(&mut buf)?;
+        let mut reader = handle.lock().unwrap_or_else(|p| p.into_inner());
+        reader.seek(SeekFrom::Start(span.start))?;
+        reader.read_exact(&mut buf)?;
         Ok(Bytes::from(buf))
     };
     tokio::task::spawn_blocking(read)
@@ -141,11 +153,7 @@ async fn feed_all(
     buffer: &LiveBuffer,
     token: u64,
 ) -> Result<(), vod::VodError> {
-    let path = file.path.clone();
-    let handle = tokio::task::spawn_blocking(move || File::open(path))
-        .await
-        .unwrap_or_else(|e| Err(std::io::Error::other(e)))?;
-    let handle = Arc::new(handle);
+    let handle = open_handle(file).await?;
     let (index, shift) = (&file.index, file.shift_ms());
     let mut at = first_entry(file, range);
     loop {

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
+use super::body::Body;
 use super::place;
+use super::playlist::{self, Reading};
 use super::seekbuf::SeekBuf;
 use crate::media::vod::store::{self, FileStamp};
 use crate::media::vod::{self, Container, Index, VodError};
@@ -25,7 +27,10 @@ static FAILED: Mutex<BTreeMap<PathBuf, (Option<FileStamp>, String)>> = Mutex::ne
 /// An opened file: where it is, which version of it, and what it holds.
 #[derive(Debug)]
 pub struct VodFile {
+    /// The file, or the playlist whose segments `body` lays end to end.
     pub path: PathBuf,
+    /// The bytes the index points into.
+    pub body: Body,
     pub stamp: FileStamp,
     pub index: Index,
     /// Its progressive MP4 layouts, built on demand and kept (bounded).
@@ -37,8 +42,14 @@ pub struct VodFile {
 
 impl VodFile {
     pub fn new(path: PathBuf, stamp: FileStamp, index: Index) -> VodFile {
+        let body = Body::File(path.clone());
+        VodFile::with_body(path, body, stamp, index)
+    }
+
+    pub fn with_body(path: PathBuf, body: Body, stamp: FileStamp, index: Index) -> VodFile {
         VodFile {
             path,
+            body,
             stamp,
             index,
             mp4: Default::default(),
@@ -57,9 +68,13 @@ impl VodFile {
         self.index.entries.first().map_or(0, |e| (-e.time).max(0))
     }
 
-    /// The input name triggers and `json_` use (`MP4`, `FLV`, `TS`, `MP3`, `AAC`).
+    /// The input name triggers and `json_` use (`MP4`, `FLV`, `TS`, `MP3`, `AAC`; `HLS` for a
+    /// playlist).
     pub fn input_name(&self) -> &'static str {
-        self.index.container.input_name()
+        match self.body {
+            Body::File(_) => self.index.container.input_name(),
+            Body::Parts(_) => "HLS",
+        }
     }
 }
 
@@ -89,6 +104,9 @@ pub enum OpenError {
     /// The same version of the file failed before, for this reason.
     #[error("{0}")]
     Again(String),
+    /// An HLS playlist that is not (yet) complete on disk: the HLS input follows it.
+    #[error("{path}: {reason}")]
+    Live { path: PathBuf, reason: String },
 }
 
 impl OpenError {
@@ -131,6 +149,10 @@ pub async fn open(stream: &str, path: &Path) -> Result<Arc<VodFile>, OpenError> 
             log_opened(stream, &file, &origin, took);
             Ok(Arc::new(file))
         }
+        Err(e @ OpenError::Live { .. }) => {
+            tracing::debug!(stream, "Stream {stream} follows its playlist live: {e}");
+            Err(e)
+        }
         Err(e @ OpenError::Again(_)) => {
             tracing::debug!(stream, "Stream {stream} still cannot play: {e}");
             Err(e)
@@ -155,7 +177,7 @@ fn open_remembering(path: &Path, cache: &Path) -> Result<(VodFile, IndexOrigin),
     let opened = open_blocking(path, cache);
     failed = FAILED.lock().unwrap_or_else(|p| p.into_inner());
     match &opened {
-        Ok(_) => failed.remove(path),
+        Ok(_) | Err(OpenError::Live { .. }) => failed.remove(path),
         Err(e) => failed.insert(path.to_path_buf(), (stamp, e.to_string())),
     };
     opened
@@ -219,7 +241,17 @@ pub fn open_blocking(path: &Path, cache: &Path) -> Result<(VodFile, IndexOrigin)
         let e = VodError::Unrecognised("not a regular file".into());
         return Err(OpenError::file(path, e));
     }
-    let stamp = stamp_of(&meta);
+    let (body, stamp, playlist) = if playlist::is_playlist(path) {
+        match playlist::read(path).map_err(|e| OpenError::file(path, e))? {
+            Reading::Live(reason) => {
+                let path = path.to_path_buf();
+                return Err(OpenError::Live { path, reason });
+            }
+            Reading::OnDemand(p) => (p.body.clone(), p.stamp, Some(p)),
+        }
+    } else {
+        (Body::File(path.to_path_buf()), stamp_of(&meta), None)
+    };
     let mut stale = None;
     for stored in [place::beside(path), place::in_cache(cache, path)] {
         let Ok(bytes) = std::fs::read(&stored) else {
@@ -227,7 +259,7 @@ pub fn open_blocking(path: &Path, cache: &Path) -> Result<(VodFile, IndexOrigin)
         };
         match store::from_bytes(&bytes, stamp) {
             Ok(index) => {
-                let file = VodFile::new(path.to_path_buf(), stamp, index);
+                let file = VodFile::with_body(path.to_path_buf(), body, stamp, index);
                 return Ok((file, IndexOrigin::Stored(stored)));
             }
             Err(e) => {
@@ -236,14 +268,17 @@ pub fn open_blocking(path: &Path, cache: &Path) -> Result<(VodFile, IndexOrigin)
             }
         }
     }
-    let index = scan_file(path, stamp.len)?;
+    let index = match &playlist {
+        Some(p) => playlist::scan(p).map_err(|e| OpenError::file(path, e))?,
+        None => scan_file(path, stamp.len)?,
+    };
     let bytes = store::to_bytes(&index, stamp);
     let stored = if bytes.is_empty() {
         Err("the index has no stored form".to_string())
     } else {
         place::store(path, cache, &bytes)
     };
-    let file = VodFile::new(path.to_path_buf(), stamp, index);
+    let file = VodFile::with_body(path.to_path_buf(), body, stamp, index);
     Ok((file, IndexOrigin::Scanned { stored, stale }))
 }
 

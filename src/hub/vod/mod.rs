@@ -21,9 +21,11 @@
 //! A stream is on demand when its source is an absolute file path ([`file_source`]), or a folder
 //! (ending in `/`) whose files play as `stream+filename` ([`source_file`]).
 
+pub mod body;
 pub mod feed;
 pub mod file;
 pub mod place;
+pub mod playlist;
 pub mod progressive;
 mod seekbuf;
 pub mod segments;
@@ -84,14 +86,12 @@ impl Playing {
     }
 }
 
-/// The file an on-demand source names: an absolute path that is not a folder (`/films/a.mp4`)
-/// nor an HLS playlist (`.m3u8`, `.m3u`: the HLS input reads those).
+/// The file an on-demand source names: an absolute path that is not a folder (`/films/a.mp4`).
+/// An HLS playlist (`.m3u8`, `.m3u`) is one too: played on demand when it is complete on disk,
+/// else followed by the HLS input ([`playlist`]).
 pub fn file_source(source: &str) -> Option<PathBuf> {
     let path = Path::new(source);
-    let playlist = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("m3u8") || e.eq_ignore_ascii_case("m3u"));
-    (path.is_absolute() && !source.ends_with('/') && !playlist).then(|| path.to_path_buf())
+    (path.is_absolute() && !source.ends_with('/')).then(|| path.to_path_buf())
 }
 
 /// Whether a source is a folder of files (manual §3.3.6.1: an absolute path ending in `/`).

@@ -11,12 +11,11 @@
 //!
 //! A slow client holds one run: the next is read only when the last was taken.
 
-use std::fs::File;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
-use super::feed::{read_span, RUN_BYTES};
+use super::feed::{open_handle, read_span, Handle, RUN_BYTES};
 use super::VodFile;
 use crate::hub::PlayRange;
 use crate::media::mp4::{Mp4Error, ProgressiveMp4};
@@ -135,7 +134,7 @@ pub struct Piece {
 pub struct RangeBody {
     file: Arc<VodFile>,
     layout: Arc<ProgressiveMp4>,
-    handle: Option<Arc<File>>,
+    handle: Option<Handle>,
     at: u64,
     end: u64,
 }
@@ -200,11 +199,7 @@ impl RangeBody {
         let handle = match &self.handle {
             Some(h) => h.clone(),
             None => {
-                let path = self.file.path.clone();
-                let opened = tokio::task::spawn_blocking(move || File::open(path))
-                    .await
-                    .unwrap_or_else(|e| Err(std::io::Error::other(e)))?;
-                let h = Arc::new(opened);
+                let h = open_handle(&self.file).await?;
                 self.handle = Some(h.clone());
                 h
             }

@@ -13,7 +13,6 @@
 //! viewers watching the same part of a file share its segments and nothing else stays.
 
 use std::collections::VecDeque;
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -108,7 +107,7 @@ pub fn read_blocking(
     if wanted.is_empty() {
         return Ok(out);
     }
-    let mut handle = File::open(&file.path)?;
+    let mut handle = file.body.open()?;
     let shift = file.shift_ms();
     let mut at = 0;
     while at < wanted.len() {

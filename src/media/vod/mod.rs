@@ -18,6 +18,7 @@
 //! carry is left out and named in [`Index::skipped`].
 
 pub mod flv;
+pub mod join;
 pub mod mkv;
 pub mod mp3;
 pub mod mp4;

@@ -3,9 +3,12 @@
 //! - `http://.../x.m3u8` (or `.m3u8?query`) is always live: the input joins at the live edge
 //!   and follows it. `https://` URLs are taken too, but the HTTP client is built without TLS
 //!   (as for the HTTP triggers), so they fail with the reason.
-//! - A `.m3u8` / `.m3u` file path: while the playlist has no `#EXT-X-ENDLIST` it is followed
-//!   like a live one; an ended playlist is played from its first segment at its own pace, and
-//!   the input ends after its last segment (the stream may start it again).
+//! - A `.m3u8` / `.m3u` file path: a complete playlist whose segments are all on disk plays on
+//!   demand like a file ([`crate::hub::vod::playlist`]: seekable, with a duration); one that
+//!   has no `#EXT-X-ENDLIST` yet comes here and is followed like a live one.
+//! - An ended playlist that comes here anyway (over HTTP, or naming segments on a server) is
+//!   played from its first segment at its own pace, and the input ends after its last segment
+//!   (the stream may start it again).
 //! - A master playlist: every variant (and every audio rendition with its own playlist) is
 //!   followed, at most [`MAX_FOLLOWED`]; variant `n`'s tracks get the ids `n × 100 + id`
 //!   ([`sink`]), so the stream keeps every rendition and its HLS output lists them again.
