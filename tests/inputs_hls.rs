@@ -337,6 +337,110 @@ fn an_origin_that_stops_and_comes_back() {
     }
 }
 
+/// A test CA and a certificate for 127.0.0.1 signed by it, made with openssl in `dir`:
+/// `(ca.pem, leaf.pem, leaf.key)`.
+fn test_certificates(dir: &Path) -> (String, String, String) {
+    let at = |f: &str| dir.join(f).to_string_lossy().to_string();
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).output().unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {out:?}");
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Eddy test CA",
+        "-keyout",
+        &at("ca.key"),
+        "-out",
+        &at("ca.pem"),
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        &at("leaf.key"),
+        "-out",
+        &at("leaf.csr"),
+    ]);
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-days",
+        "2",
+        "-in",
+        &at("leaf.csr"),
+        "-CA",
+        &at("ca.pem"),
+        "-CAkey",
+        &at("ca.key"),
+        "-CAcreateserial",
+        "-extfile",
+        &at("leaf.ext"),
+        "-out",
+        &at("leaf.pem"),
+    ]);
+    (at("ca.pem"), at("leaf.pem"), at("leaf.key"))
+}
+
+/// Python's HTTP server over TLS, serving `dir` on `port`.
+fn https_origin(dir: &Path, port: u16, cert: &str, key: &str) -> Ffmpeg {
+    let script = format!(
+        "import http.server, ssl, functools\n\
+         h = functools.partial(http.server.SimpleHTTPRequestHandler, directory={dir:?})\n\
+         s = http.server.ThreadingHTTPServer(('127.0.0.1', {port}), h)\n\
+         c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n\
+         c.load_cert_chain({cert:?}, {key:?})\n\
+         s.socket = c.wrap_socket(s.socket, server_side=True)\n\
+         s.serve_forever()\n",
+        dir = dir.to_string_lossy()
+    );
+    let child = Command::new("python3")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Ffmpeg(child)
+}
+
+#[test]
+fn an_https_origin_is_verified_and_followed() {
+    let dir = temp();
+    let (ca, cert, key) = test_certificates(dir.path());
+    let media_dir = dir.path().join("media");
+    std::fs::create_dir(&media_dir).unwrap();
+    let _ff = hls_origin(&media_dir, "index.m3u8", &["-c", "copy"]);
+    wait_for(&media_dir.join("index.m3u8"));
+    let port = common::free_port();
+    let _origin = https_origin(&media_dir, port, &cert, &key);
+    // Eddy trusts the system's roots, and the file SSL_CERT_FILE names (here, the test CA).
+    std::env::set_var("SSL_CERT_FILE", &ca);
+    let url = format!("https://127.0.0.1:{port}/index.m3u8");
+    let ls = server(json!({"secure": {"source": url}}));
+    assert_eq!(
+        codecs(&ls.flv_url("secure")),
+        ["aac", "h264"],
+        "{}",
+        ls.server.stderr()
+    );
+}
+
 #[test]
 fn bad_playlists_are_logged_not_fatal() {
     let dir = temp();
@@ -370,8 +474,9 @@ fn bad_playlists_are_logged_not_fatal() {
     };
     assert!(logged("not an HLS playlist"), "{}", ls.server.stderr());
     assert!(logged("not-there-1.ts: HTTP 404"), "{}", ls.server.stderr());
+    // A playlist file that is not there is read as an on-demand file would be.
     assert!(
-        logged("nothing.m3u8: No such file"),
+        logged("Not found: ") && logged("nothing.m3u8"),
         "{}",
         ls.server.stderr()
     );

@@ -1,8 +1,8 @@
 //! HLS pull (manual §3.3.3): a stream whose source is an HLS playlist.
 //!
 //! - `http://.../x.m3u8` (or `.m3u8?query`) is always live: the input joins at the live edge
-//!   and follows it. `https://` URLs are taken too, but the HTTP client is built without TLS
-//!   (as for the HTTP triggers), so they fail with the reason.
+//!   and follows it. `https://` too, verified against the system's root certificates (and the
+//!   file `SSL_CERT_FILE` names, for a private CA) with rustls.
 //! - A `.m3u8` / `.m3u` file path: a complete playlist whose segments are all on disk plays on
 //!   demand like a file ([`crate::hub::vod::playlist`]: seekable, with a duration); one that
 //!   has no `#EXT-X-ENDLIST` yet comes here and is followed like a live one.

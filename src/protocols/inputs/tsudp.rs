@@ -160,10 +160,13 @@ pub async fn open(src: &UdpSource) -> Result<UdpSocket, String> {
                 let index = if iface.is_empty() {
                     0
                 } else {
-                    known
-                        .iter()
-                        .find(|i| i.name == iface || i.ip().to_string() == iface)
-                        .and_then(|i| i.index)
+                    interface_index(iface)
+                        .or_else(|| {
+                            known
+                                .iter()
+                                .find(|i| i.name == iface || i.ip().to_string() == iface)
+                                .and_then(|i| i.index)
+                        })
                         .ok_or_else(|| format!("no interface {iface:?}"))?
                 };
                 sock.join_multicast_v6(&group, index)
@@ -172,6 +175,16 @@ pub async fn open(src: &UdpSource) -> Result<UdpSocket, String> {
         }
     }
     Ok(sock)
+}
+
+/// The index of the interface named `name`, from `/sys/class/net` (Linux): an interface needs
+/// no address of its own to join an IPv6 group on it, so the address list cannot tell them all.
+fn interface_index(name: &str) -> Option<u32> {
+    if name.is_empty() || name.contains(['/', '\0']) || name.starts_with('.') {
+        return None;
+    }
+    let text = std::fs::read_to_string(format!("/sys/class/net/{name}/ifindex")).ok()?;
+    text.trim().parse().ok()
 }
 
 /// Runs the input of `stream` until `stop`.
