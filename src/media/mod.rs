@@ -40,6 +40,8 @@ pub mod mpd;
 pub mod nal;
 pub mod ogg;
 pub mod record;
+pub mod rtp;
+pub mod sdp;
 pub mod ts;
 pub mod vod;
 pub mod wav;

@@ -71,16 +71,49 @@ pub fn parse_loas_frame<'a>(
         .get(3..3 + length)
         .ok_or_else(|| format!("LOAS frame of {length} bytes runs past its PES"))?;
     let rest = data.get(3 + length..).unwrap_or_default();
+    Ok((parse_audio_mux_element(element, known)?, rest))
+}
+
+/// Reads one AudioMuxElement with muxConfigPresent = 1 (LOAS, and RTP MP4A-LATM with
+/// `cpresent=1`): its frames, or `None` when it uses the same StreamMuxConfig and none is known
+/// yet (`known`).
+pub fn parse_audio_mux_element(
+    element: &[u8],
+    known: Option<&LatmConfig>,
+) -> Result<Option<LoasFrame>> {
     let mut r = BitReader::new(element);
     let same = bits(r.read_bit())?;
     let config = if same {
         match known {
             Some(config) => config.clone(),
-            None => return Ok((None, rest)),
+            None => return Ok(None),
         }
     } else {
         stream_mux_config(&mut r)?
     };
+    let frames = payloads(&mut r, &config)?;
+    Ok(Some(LoasFrame { config, frames }))
+}
+
+/// Reads a StreamMuxConfig on its own, as RTP's MP4A-LATM `config=` carries it (RFC 6416
+/// 6.1, hex-decoded).
+pub fn parse_stream_mux_config(data: &[u8]) -> Result<LatmConfig> {
+    stream_mux_config(&mut BitReader::new(data))
+}
+
+/// Reads the frames of one AudioMuxElement with muxConfigPresent = 0 (RTP MP4A-LATM with
+/// `cpresent=0`: the configuration came out of band) at the start of `element`: the frames and
+/// how many bytes they took (the element ends byte-aligned: lengths and payloads are whole
+/// bytes with frameLengthType 0).
+pub fn parse_payload_mux(element: &[u8], config: &LatmConfig) -> Result<(Vec<Bytes>, usize)> {
+    let mut r = BitReader::new(element);
+    let frames = payloads(&mut r, config)?;
+    let used = (element.len() * 8 - r.bits_left()).div_ceil(8);
+    Ok((frames, used))
+}
+
+/// { PayloadLengthInfo, PayloadMux } for each sub-frame (frameLengthType 0).
+fn payloads(r: &mut BitReader, config: &LatmConfig) -> Result<Vec<Bytes>> {
     let mut frames = Vec::with_capacity(usize::from(config.frames));
     for _ in 0..config.frames {
         let mut len = 0usize;
@@ -93,7 +126,9 @@ pub fn parse_loas_frame<'a>(
         }
         // The length is checked against the bits left before anything is allocated.
         if len.saturating_mul(8) > r.bits_left() {
-            return Err(format!("AAC frame of {len} bytes runs past its LOAS frame"));
+            return Err(format!(
+                "AAC frame of {len} bytes runs past its AudioMuxElement"
+            ));
         }
         let mut frame = Vec::with_capacity(len);
         for _ in 0..len {
@@ -101,7 +136,7 @@ pub fn parse_loas_frame<'a>(
         }
         frames.push(Bytes::from(frame));
     }
-    Ok((Some(LoasFrame { config, frames }), rest))
+    Ok(frames)
 }
 
 /// `LatmGetValue()` is only used by audioMuxVersion 1, which is refused.
