@@ -15,6 +15,9 @@
 //! - [`mp4`]: fragmented MP4 (CMAF): boxes, init segments, media segments (also without copying
 //!   the samples) and recorded files.
 //! - [`m3u8`], [`mpd`]: HLS playlists and the DASH manifest, as text.
+//! - [`rtp`]: RTP for RTSP: the header, per-track depacketizers and packetizers (H.264, HEVC,
+//!   AAC, Opus, G.711, MPEG audio) and RTCP; [`sdp`]: session descriptions built from tracks
+//!   and parsed into tracks and depacketizers.
 //! - [`record`]: whole files (FLV, TS, fragmented MP4, MP3, ADTS AAC) for recording pushes.
 //! - [`ogg`]: Ogg pages, the Opus/Vorbis/Theora headers and the Ogg muxer; [`wav`]: WAV
 //!   headers.

@@ -1,5 +1,5 @@
 //! SDP (RFC 4566) for RTSP: the description Eddy answers DESCRIBE with ([`media_for`],
-//! [`write`], [`describe`]), and the one a publisher ANNOUNCEs or a camera DESCRIBEs
+//! [`write()`], [`describe`]), and the one a publisher ANNOUNCEs or a camera DESCRIBEs
 //! ([`parse`]) turned into tracks and depacketizers.
 //!
 //! Per payload format, the rtpmap / fmtp written and read:

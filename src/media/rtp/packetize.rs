@@ -35,6 +35,9 @@ pub struct Packetizer {
     sent_any: bool,
 }
 
+/// One packet to send: marker, RTP timestamp, payload.
+type Piece = (bool, u32, Vec<u8>);
+
 #[derive(Debug, Clone)]
 enum Kind {
     Nal {
@@ -172,7 +175,7 @@ impl Packetizer {
         &self,
         packet: &Packet,
         timestamp: u32,
-    ) -> Result<(Vec<(bool, u32, Vec<u8>)>, Option<u32>), RtpError> {
+    ) -> Result<(Vec<Piece>, Option<u32>), RtpError> {
         let data = &packet.data;
         let mtu = self.mtu;
         let first = !self.sent_any;
