@@ -33,6 +33,7 @@ pub mod aac;
 pub mod ac3;
 pub mod amf0;
 pub mod bits;
+pub mod decode_order;
 pub mod flv;
 pub mod h264;
 pub mod hevc;

@@ -7,7 +7,7 @@
 use serde_json::{json, Map, Value};
 
 use super::listen::{ListenerError, ListenerHandle, ListenerSettings};
-use super::{http, rtmp, ListenerContext};
+use super::{http, rtmp, rtsp, ListenerContext};
 use crate::config::ProtocolEntry;
 
 /// Starts a listener for one configured entry.
@@ -31,9 +31,10 @@ pub struct ConnectorSpec {
 /// Every connector Eddy implements.
 pub fn catalogue() -> &'static [ConnectorSpec] {
     use http::outputs as out;
-    static CATALOGUE: [ConnectorSpec; 11] = [
+    static CATALOGUE: [ConnectorSpec; 12] = [
         http::SPEC,
         rtmp::SPEC,
+        rtsp::SPEC,
         http::flv::SPEC,
         out::HLS,
         out::CMAF,

@@ -22,6 +22,7 @@ pub mod listen;
 pub mod listeners;
 pub mod push;
 pub mod rtmp;
+pub mod rtsp;
 pub mod track_select;
 pub mod write;
 

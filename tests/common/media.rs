@@ -181,7 +181,7 @@ impl Drop for Ffmpeg {
     }
 }
 
-fn spawn_ffmpeg(bin: &Path, args: &[&str], log_dir: &Path, tag: &str) -> Ffmpeg {
+pub fn spawn_ffmpeg(bin: &Path, args: &[&str], log_dir: &Path, tag: &str) -> Ffmpeg {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let log = log_dir.join(format!("ffmpeg-{tag}-{n}.log"));
@@ -338,7 +338,7 @@ pub fn probe_packets(url: &str, seconds: u32) -> Vec<(u64, f64, bool)> {
         .unwrap_or_default()
 }
 
-fn ffprobe(args: &[&str]) -> Output {
+pub fn ffprobe(args: &[&str]) -> Output {
     Command::new("ffprobe")
         .args(["-v", "error", "-rw_timeout", "20000000", "-of", "json"])
         .args(args)

@@ -296,6 +296,13 @@ fn sources(
                     let port = entry.get("port").and_then(Value::as_u64).unwrap_or(1935);
                     format!("rtmp://{hostname}:{port}{rel}")
                 }
+                Some("rtsp") => {
+                    let port = entry
+                        .get("port")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(u64::from(crate::protocols::rtsp::DEFAULT_PORT));
+                    format!("rtsp://{hostname}:{port}{rel}")
+                }
                 _ => format!("http://{host_header}{rel}"),
             };
             let src = json!({"type": kind, "relurl": rel, "priority": priority, "url": url, "simul_tracks": simul, "total_matches": simul, "hrn": caps.get("friendly").cloned().unwrap_or(Value::Null)});

@@ -1,0 +1,198 @@
+//! RTSP against real peers: ffmpeg publishes with ANNOUNCE/RECORD over TCP and UDP, ffprobe
+//! and ffmpeg play `rtsp://` back over TCP and UDP, and the published stream plays through
+//! the other outputs; malformed requests and frames close a connection and nothing else.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use common::media::{self, ffprobe, spawn_ffmpeg, Ffmpeg};
+use common::{eventually, free_port, md5_hex, Server};
+
+/// A server with HTTP (FLV, HLS), RTMP and RTSP on free ports, and these streams.
+struct Rtsp {
+    server: Server,
+    http: u16,
+    rtsp: u16,
+}
+
+impl Rtsp {
+    fn start(streams: Value) -> Rtsp {
+        let (http, rtmp, rtsp) = (free_port(), free_port(), free_port());
+        let cfg = json!({
+            "account": {"test": {"password": md5_hex("test")}},
+            "config": {"protocols": [
+                {"connector": "HTTP", "port": http, "interface": "127.0.0.1"},
+                {"connector": "RTMP", "port": rtmp, "interface": "127.0.0.1"},
+                {"connector": "RTSP", "port": rtsp, "interface": "127.0.0.1"},
+                {"connector": "FLV"}, {"connector": "HLS"}
+            ]},
+            "streams": streams
+        })
+        .to_string();
+        let server = Server::start(Some(&cfg));
+        assert!(eventually(Duration::from_secs(10), || TcpStream::connect(
+            ("127.0.0.1", rtsp)
+        )
+        .is_ok()));
+        Rtsp { server, http, rtsp }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("rtsp://127.0.0.1:{}/{path}", self.rtsp)
+    }
+}
+
+/// ffmpeg publishing the test clip in a loop over RTSP with `transport` (`tcp` or `udp`).
+fn publish(url: &str, transport: &str, logs: &Path) -> Ffmpeg {
+    let clip = media::h264_clip().to_string_lossy().to_string();
+    spawn_ffmpeg(
+        Path::new("ffmpeg"),
+        &[
+            "-v",
+            "error",
+            "-re",
+            "-stream_loop",
+            "-1",
+            "-i",
+            &clip,
+            "-c",
+            "copy",
+            "-f",
+            "rtsp",
+            "-rtsp_transport",
+            transport,
+            url,
+        ],
+        logs,
+        &format!("rtsp-{transport}"),
+    )
+}
+
+/// The codecs ffprobe finds at an `rtsp://` URL over `transport`, sorted, and how many video
+/// packets it read in 3 s.
+fn probe_rtsp(url: &str, transport: &str) -> (Vec<String>, usize) {
+    let out = ffprobe(&[
+        "-rtsp_transport",
+        transport,
+        "-show_streams",
+        "-show_packets",
+        "-read_intervals",
+        "%+3",
+        url,
+    ]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let mut codecs: Vec<String> = v["streams"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["codec_name"].as_str().map(String::from))
+        .collect();
+    codecs.sort();
+    let video = v["streams"]
+        .as_array()
+        .and_then(|s| s.iter().position(|s| s["codec_type"] == "video"));
+    let frames = v["packets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| video.is_some_and(|i| p["stream_index"] == i as u64))
+        .count();
+    (codecs, frames)
+}
+
+/// The codecs ffprobe finds at a URL, sorted (none when it cannot open it).
+fn codecs(url: &str) -> Vec<String> {
+    let out = ffprobe(&["-show_streams", url]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let mut c: Vec<String> = v["streams"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["codec_name"].as_str().map(String::from))
+        .collect();
+    c.sort();
+    c
+}
+
+#[test]
+fn publish_over_tcp_and_play_back_over_tcp_and_udp() {
+    let rs = Rtsp::start(json!({"live": {"source": "push://"}}));
+    let logs = rs.server.dir.path();
+    let _pub = publish(&rs.url("live"), "tcp", logs);
+    let flv = format!("http://127.0.0.1:{}/live.flv", rs.http);
+    assert!(
+        eventually(Duration::from_secs(15), || codecs(&flv) == ["aac", "h264"]),
+        "{}",
+        rs.server.stderr()
+    );
+    for transport in ["tcp", "udp"] {
+        let (codecs, frames) = probe_rtsp(&rs.url("live"), transport);
+        assert_eq!(
+            codecs,
+            ["aac", "h264"],
+            "{transport}: {}",
+            rs.server.stderr()
+        );
+        assert!(frames >= 40, "{transport}: {frames} video frames in 3 s");
+    }
+    // The HLS output of the RTSP-published stream plays too.
+    assert_eq!(
+        codecs(&format!("http://127.0.0.1:{}/hls/live/index.m3u8", rs.http)),
+        ["aac", "h264"]
+    );
+}
+
+#[test]
+fn publish_over_udp_with_a_passphrase() {
+    let rs = Rtsp::start(json!({"cam": {"source": "push://@s3cret"}}));
+    let logs = rs.server.dir.path();
+    // Without the passphrase: refused.
+    let mut refused = publish(&rs.url("cam"), "udp", logs);
+    assert!(
+        refused.wait_timeout(Duration::from_secs(10)).is_some(),
+        "a publisher without the passphrase was let in"
+    );
+    let _pub = publish(&rs.url("cam?pass=s3cret"), "udp", logs);
+    let flv = format!("http://127.0.0.1:{}/cam.flv", rs.http);
+    assert!(
+        eventually(Duration::from_secs(15), || codecs(&flv) == ["aac", "h264"]),
+        "{}",
+        rs.server.stderr()
+    );
+    let (codecs, frames) = probe_rtsp(&rs.url("cam"), "tcp");
+    assert_eq!(codecs, ["aac", "h264"]);
+    assert!(frames >= 40, "{frames}");
+}
+
+#[test]
+fn malformed_requests_and_frames_close_only_their_connection() {
+    let rs = Rtsp::start(json!({"live": {"source": "push://"}}));
+    let logs = rs.server.dir.path();
+    let _pub = publish(&rs.url("live"), "tcp", logs);
+    let garbage: Vec<Vec<u8>> = vec![
+        b"GARBAGE\r\n\r\n".to_vec(),
+        b"ANNOUNCE rtsp://x/live RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 999999999\r\n\r\n".to_vec(),
+        b"SETUP rtsp://x/live RTSP/1.0\r\nCSeq: 1\r\nTransport: nonsense\r\n\r\n".to_vec(),
+        vec![b'A'; 20_000],
+        (0..5000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect(),
+        b"ANNOUNCE rtsp://x/other RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 12\r\n\r\nv=0\r\nm=bad\r\n".to_vec(),
+    ];
+    for g in &garbage {
+        let mut s = TcpStream::connect(("127.0.0.1", rs.rtsp)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let _ = s.write_all(g);
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf);
+    }
+    // Still serving: a viewer plays the published stream.
+    let (codecs, _) = probe_rtsp(&rs.url("live"), "tcp");
+    assert_eq!(codecs, ["aac", "h264"], "{}", rs.server.stderr());
+    let log = rs.server.stderr();
+    assert!(log.contains("RTSP 127.0.0.1"), "{log}");
+}
