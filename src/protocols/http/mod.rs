@@ -249,6 +249,29 @@ pub fn token_suffix(req: &Request) -> String {
     format!("?tkn={encoded}")
 }
 
+/// Whether a shared cache (a CDN, nginx `proxy_cache`) may keep the answer to `req` of a
+/// playlist or segment and hand it to other viewers: unless the request carries a token the
+/// viewer brought (`?tkn=`/`sid`/`sessId`, or the `tkn` cookie).
+///
+/// Generated playlists name the viewer's token in every URL (`?tkn=`, MistServer's `tknMode`
+/// bit 4, facts §6.1), so a player whose user agent changes between requests stays one session.
+/// For a viewer that named no token, that token is a hash of its user agent
+/// ([`session::user_agent_token`]), the same for everyone with that browser: such URLs are
+/// shared, the answers `public`, and a cache in front of Eddy becomes one session per cache
+/// (its address), which is what a cache in front means. A token the viewer brought (a paywall's,
+/// in the query or a cookie) is a credential: the playlist that embeds it must never reach
+/// another viewer (a cache would merge their sessions and hand one viewer's access to
+/// everybody), and its segment URLs are that viewer's own, which MistServer answers without
+/// long cache headers (facts §9.4); Eddy answers them `private` (the viewer's browser may keep
+/// them, no shared cache may). Such viewers' requests all reach Eddy, whose session checks then
+/// hold for every request.
+pub fn shared_by_viewers(req: &Request) -> bool {
+    match session::explicit_http_token(&req.query, req.header("cookie")) {
+        None => true,
+        Some(t) => session::is_user_agent_token(&t),
+    }
+}
+
 /// The part of an on-demand stream a progressive request asks for: `?start=` and `?end=` (or
 /// MistServer's `?stop=`), in ms. Values that are not whole numbers are ignored.
 pub fn play_range(req: &Request) -> PlayRange {
