@@ -156,7 +156,8 @@ pub struct Opened {
     pub all: Vec<Track>,
     /// The tracks playlists and manifests list: `?video=`/`?audio=`, by default all of them.
     pub tracks: Vec<Track>,
-    /// `?tkn=...` for the URLs in playlists and manifests (see [`super::token_suffix`]).
+    /// `?tkn=...` for the URLs in playlists and manifests, or nothing (see
+    /// [`super::token_suffix`]).
     pub suffix: String,
     /// Set for an on-demand stream.
     pub vod: Option<OnDemand>,

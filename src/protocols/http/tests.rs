@@ -345,9 +345,10 @@ async fn hls_answers_are_cacheable_with_etags_304_and_head() {
     )
     .await;
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    // No token of the viewer's own: none in the URLs, the same for every user agent.
     let segment = first_uri(&media);
-    let (name, query) = segment.split_once('?').expect("a token");
-    assert!(query.starts_with("tkn=ua"), "{segment}");
+    assert!(!segment.contains('?'), "{segment}");
+    let name = segment.as_str();
     assert!(
         name.ends_with(&format!("_{generation}.ts")),
         "{segment} names generation {generation}"
@@ -476,7 +477,7 @@ async fn cmaf_answers_pin_their_generation() {
     assert!(head.starts_with("HTTP/1.1 404 Not Found\r\n"), "{head}");
     let chunk = first_uri(&media);
     assert!(
-        chunk.contains(&format!("_{generation}.m4s?tkn=")),
+        chunk.ends_with(&format!("_{generation}.m4s")),
         "{chunk}"
     );
     let (head, body) = ask_bytes(
