@@ -476,10 +476,7 @@ async fn cmaf_answers_pin_their_generation() {
     let (head, _) = ask(&mut c, "GET /cmaf/live/1/init_0-0.m4s HTTP/1.1\r\n\r\n").await;
     assert!(head.starts_with("HTTP/1.1 404 Not Found\r\n"), "{head}");
     let chunk = first_uri(&media);
-    assert!(
-        chunk.ends_with(&format!("_{generation}.m4s")),
-        "{chunk}"
-    );
+    assert!(chunk.ends_with(&format!("_{generation}.m4s")), "{chunk}");
     let (head, body) = ask_bytes(
         &mut c,
         &format!("GET /cmaf/live/1/{chunk} HTTP/1.1\r\n\r\n"),
