@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs Eddy's whole test suite against real peers. Installs what the tests use when missing:
-# curl, ffmpeg (ffmpeg + ffprobe), Chromium and Node.js from Debian's packages; a newer ffmpeg that
+# curl, ffmpeg (ffmpeg + ffprobe), Chromium, Node.js and nginx (a cache in front of Eddy) from
+# Debian's packages; a newer ffmpeg that
 # writes Enhanced RTMP (HEVC in FLV) from the imageio-ffmpeg wheel on PyPI; prometheus_client (a
 # real Prometheus text parser) from PyPI; playwright-core (to drive Chromium) from npm.
 set -euo pipefail
@@ -17,6 +18,7 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test.sh: installing ${need[*]} from Debian's packages"
   $sudo apt-get update -qq

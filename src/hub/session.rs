@@ -106,6 +106,17 @@ pub fn user_agent_token(user_agent: Option<&str>) -> String {
     )
 }
 
+/// Whether `token` has the form [`user_agent_token`] gives (`ua` and 12 lowercase hex
+/// digits): a token Eddy made up for a viewer that named none, shared by everyone with that
+/// user agent, rather than one a viewer brought.
+pub fn is_user_agent_token(token: &str) -> bool {
+    token.len() == 14
+        && token.starts_with("ua")
+        && token[2..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// What a session's connections moved, counted by the protocols without locking; the
 /// statistics read it once a second.
 #[derive(Debug, Default)]
@@ -250,5 +261,15 @@ mod tests {
         let ua = http_token("", None, Some("VLC/3"));
         assert!(ua.starts_with("ua") && ua == http_token("tkn=", None, Some("VLC/3")));
         assert_ne!(ua, http_token("", None, Some("ffmpeg")));
+        assert!(is_user_agent_token(&ua) && is_user_agent_token(&user_agent_token(None)));
+        for brought in [
+            "abc",
+            "ua",
+            "uaXXXXXXXXXXXX",
+            "ua0123456789abc",
+            "UA0123456789ab",
+        ] {
+            assert!(!is_user_agent_token(brought), "{brought}");
+        }
     }
 }

@@ -53,6 +53,11 @@ pub struct Manifest {
     pub representations: Vec<Representation>,
     /// Appended to segment URLs (a session token, `?tkn=...`).
     pub url_suffix: String,
+    /// Put into media segment names before `.m4s` (`chunk_$Time$<tag>.m4s`): which life of
+    /// the stream they belong to (empty: none).
+    pub segment_tag: String,
+    /// Put into the init segment's name (`init<tag>.m4s`; empty: none).
+    pub init_tag: String,
 }
 
 /// Escapes text for an XML attribute value.
@@ -121,10 +126,12 @@ pub fn manifest(m: &Manifest) -> String {
     }
     s.push_str("<Period id=\"0\" start=\"PT0S\">\n");
     let template = format!(
-        "<SegmentTemplate timescale=\"1000\" media=\"$RepresentationID$/chunk_$Time$.m4s{suffix}\" \
-         initialization=\"$RepresentationID$/init.m4s{suffix}\"><SegmentTimeline>{}</SegmentTimeline></SegmentTemplate>",
+        "<SegmentTemplate timescale=\"1000\" media=\"$RepresentationID$/chunk_$Time${seg}.m4s{suffix}\" \
+         initialization=\"$RepresentationID$/init{init}.m4s{suffix}\"><SegmentTimeline>{}</SegmentTimeline></SegmentTemplate>",
         timeline(&m.segments),
-        suffix = xml_attr(&m.url_suffix)
+        suffix = xml_attr(&m.url_suffix),
+        seg = xml_attr(&m.segment_tag),
+        init = xml_attr(&m.init_tag),
     );
     let video: Vec<&Representation> = m.representations.iter().filter(|r| r.video).collect();
     let mut sets: Vec<(Option<&str>, Vec<&Representation>)> = Vec::new();
@@ -218,6 +225,8 @@ mod tests {
             segments: vec![(1000, 2000), (3000, 2040)],
             representations: vec![rep(1, true, ""), rep(2, false, "")],
             url_suffix: "?tkn=a&b".into(),
+            segment_tag: String::new(),
+            init_tag: String::new(),
         };
         let text = manifest(&m);
         assert!(text.contains("chunk_$Time$.m4s?tkn=a&amp;b"));
@@ -245,10 +254,14 @@ mod tests {
                 rep(5, false, "eng"),
             ],
             url_suffix: String::new(),
+            segment_tag: "_g1".into(),
+            init_tag: "_g1-2".into(),
         };
         let text = manifest(&m);
         assert!(text.contains("type=\"static\" mediaPresentationDuration=\"PT7200.040S\""));
         assert!(!text.contains("minimumUpdatePeriod"));
+        assert!(text.contains("media=\"$RepresentationID$/chunk_$Time$_g1.m4s\""));
+        assert!(text.contains("initialization=\"$RepresentationID$/init_g1-2.m4s\""));
         assert!(text.contains("<S t=\"0\" d=\"2000\" r=\"2\"/><S t=\"6000\" d=\"1500\"/>"));
         assert_eq!(text.matches("<AdaptationSet").count(), 3);
         assert_eq!(text.matches("contentType=\"video\"").count(), 1);

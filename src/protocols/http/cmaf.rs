@@ -1,6 +1,8 @@
 //! DASH and HLS over fragmented MP4 (CMAF), facts §9.2: `/cmaf/STREAM/index.mpd`,
 //! `/cmaf/STREAM/index.m3u8` (HLS version 7 master), `/cmaf/STREAM/<track>/index.m3u8`,
-//! `/cmaf/STREAM/<track>/init.m4s` and `/cmaf/STREAM/<track>/chunk_<time>.m4s` (time in ms).
+//! `/cmaf/STREAM/<track>/init_<tag>.m4s` and `/cmaf/STREAM/<track>/chunk_<time>_<generation>.m4s`
+//! (time in ms; the generation and tag pin the bytes for caches, see [`super::segmented`];
+//! MistServer's `init.m4s` and `chunk_<time>.m4s` are served too).
 //!
 //! Every track has its own segments, cut at the same fragment boundaries as HLS, built by the
 //! first request for it (live: cached on the fragment; a file: read from it for that range).
@@ -13,7 +15,7 @@
 use bytes::Bytes;
 
 use super::hls::{audio_name, playlist, split, track_bps, variant, PLAYLIST_TYPE};
-use super::segmented::{Answer, Ask, Format, Opened};
+use super::segmented::{split_generation, Answer, Ask, Format, Opened};
 use super::Response;
 use crate::hub::fragments::Fragment;
 use crate::media::{m3u8, mp4, mpd, Packet, Track, TrackKind};
@@ -40,31 +42,45 @@ impl Format for Cmaf {
             ["index.mpd"] => Response::ok("application/dash+xml", manifest(stream)),
             ["index.m3u8"] => Response::ok(PLAYLIST_TYPE, hls_master(stream)),
             [folder, "index.m3u8"] if track_of(folder).is_some() => {
+                let tag = stream.segment_tag();
                 let mut pl = playlist(
                     &stream.fragments(),
-                    |f| format!("chunk_{}.m4s{suffix}", f.start_ms),
-                    Some(format!("init.m4s{suffix}")),
+                    |f| format!("chunk_{}{tag}.m4s{suffix}", f.start_ms),
+                    Some(format!("init{}.m4s{suffix}", stream.init_name_tag())),
                     7,
                     stream.ended(),
                 );
                 pl.vod = stream.vod.is_some();
                 Response::ok(PLAYLIST_TYPE, m3u8::media(&pl))
             }
-            [folder, "init.m4s"] => match track_of(folder).map(|t| mp4::init_segment(&[t])) {
-                Some(Ok(bytes)) => Response::ok("video/mp4", bytes),
-                Some(Err(e)) => Response::internal(e),
-                None => Response::missing("No such track"),
-            },
+            // `init.m4s`, or `init_<tag>.m4s` of the tracks as they are now.
+            [folder, file] if file.starts_with("init") && file.ends_with(".m4s") => {
+                let tag = file
+                    .strip_prefix("init")
+                    .and_then(|f| f.strip_suffix(".m4s"))
+                    .unwrap_or_default();
+                let current = stream.init_name_tag();
+                match track_of(folder).map(|t| mp4::init_segment(&[t])) {
+                    _ if !tag.is_empty() && tag != current => {
+                        Response::missing("No such init segment")
+                    }
+                    Some(Ok(bytes)) => Response::ok("video/mp4", bytes),
+                    Some(Err(e)) => Response::internal(e),
+                    None => Response::missing("No such track"),
+                }
+            }
             [folder, file] if file.starts_with("chunk_") && file.ends_with(".m4s") => {
-                let time = file
+                let stem = file
                     .strip_prefix("chunk_")
                     .and_then(|f| f.strip_suffix(".m4s"))
-                    .and_then(|t| t.parse::<i64>().ok());
-                match (track_of(folder), time) {
+                    .unwrap_or_default();
+                let (time, generation) = split_generation(stem, 1);
+                match (track_of(folder), time.parse::<i64>().ok()) {
                     (Some(track), Some(start_ms)) => {
                         return Answer::Segment {
                             start_ms,
                             tracks: vec![track.clone()],
+                            generation,
                         }
                     }
                     _ => Response::missing("No such chunk"),
@@ -138,6 +154,8 @@ fn manifest(stream: &Opened) -> String {
             .collect(),
         representations: reps,
         url_suffix: stream.suffix.clone(),
+        segment_tag: stream.segment_tag(),
+        init_tag: stream.init_name_tag(),
     })
 }
 

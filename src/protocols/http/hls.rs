@@ -1,6 +1,8 @@
 //! HLS over MPEG-TS (facts §9.2, §9.4): `/hls/STREAM/index.m3u8` (master),
 //! `/hls/STREAM/<video>_<audio>/index.m3u8` (media playlist) and
-//! `/hls/STREAM/<video>_<audio>/<from>_<until>.ts` (segments, times in ms).
+//! `/hls/STREAM/<video>_<audio>/<from>_<until>_<generation>.ts` (segments, times in ms; the
+//! generation pins the bytes for caches, see [`super::segmented`], and MistServer's
+//! `<from>_<until>.ts` is served too).
 //!
 //! Live, segments are the buffer's fragments (cut at keyframes, at least `segmentsize` long),
 //! muxed to MPEG-TS by the first viewer that asks and cached on the fragment, so every viewer
@@ -17,7 +19,7 @@
 
 use bytes::Bytes;
 
-use super::segmented::{tracks_key, Answer, Ask, Format, Opened};
+use super::segmented::{split_generation, tracks_key, Answer, Ask, Format, Opened};
 use super::Response;
 use crate::hub::fragments::Fragment;
 use crate::media::{m3u8, ts, Packet, Track, TrackKind};
@@ -48,19 +50,19 @@ impl Format for Hls {
                 Some(_) => Answer::Done(media(stream)),
                 None => missing(),
             },
-            // `<from>_<until>.ts`: the fragment starting at `from` (tracks that left the stream
-            // took their segments with them).
+            // `<from>_<until>[_<generation>].ts`: the fragment starting at `from` (tracks that
+            // left the stream took their segments with them).
             [folder, file] => {
                 let Some(tracks) = stream.folder_tracks(folder) else {
                     return Answer::Done(Response::out_of_range());
                 };
-                match file
-                    .trim_end_matches(".ts")
-                    .split('_')
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                {
-                    Some(start_ms) => Answer::Segment { start_ms, tracks },
+                let (times, generation) = split_generation(file.trim_end_matches(".ts"), 2);
+                match times.split('_').next().and_then(|v| v.parse().ok()) {
+                    Some(start_ms) => Answer::Segment {
+                        start_ms,
+                        tracks,
+                        generation,
+                    },
                     None => Answer::Done(Response::out_of_range()),
                 }
             }
@@ -184,13 +186,14 @@ fn master(stream: &Opened) -> Response {
     Response::ok(PLAYLIST_TYPE, m3u8::master(&variants, &renditions, 3))
 }
 
-/// The media playlist of the `<from>_<until>.ts` segments: live, the buffer's window; for a
-/// file, all of them.
+/// The media playlist of the `<from>_<until>_<generation>.ts` segments: live, the buffer's
+/// window; for a file, all of them.
 fn media(stream: &Opened) -> Response {
     let suffix = &stream.suffix;
+    let tag = stream.segment_tag();
     let mut pl = playlist(
         &stream.fragments(),
-        |f| format!("{}_{}.ts{suffix}", f.start_ms, f.end_ms),
+        |f| format!("{}_{}{tag}.ts{suffix}", f.start_ms, f.end_ms),
         None,
         3,
         stream.ended(),

@@ -38,10 +38,16 @@ pub async fn stream_info(req: &Request, raw_name: &str, ctx: &ListenerContext) -
     }
 }
 
+/// How long a `json_`/`info_` answer may be kept by any cache: it follows the stream's state,
+/// so briefly (a page of many players asks a cache in front once a second at most).
+pub const INFO_MAX_AGE_S: i64 = 1;
+
 /// `json_STREAM.js`.
 pub async fn json(req: &Request, name: &str, ctx: &ListenerContext) -> Response {
     let (status, v) = stream_info(req, name, ctx).await;
-    Response::new(status).body("application/json", v.to_string())
+    Response::new(status)
+        .body("application/json", v.to_string())
+        .cache_for(INFO_MAX_AGE_S, true, false)
 }
 
 /// `info_STREAM.js`.
@@ -49,7 +55,9 @@ pub async fn info_js(req: &Request, name: &str, ctx: &ListenerContext) -> Respon
     let (status, v) = stream_info(req, name, ctx).await;
     let key = js_string(&crate::stream_name::sanitize(name));
     let body = format!("if (!mistvideo){{var mistvideo ={{}};}}\nmistvideo[{key}] = {v};\n");
-    Response::new(status).body("application/javascript", body)
+    Response::new(status)
+        .body("application/javascript", body)
+        .cache_for(INFO_MAX_AGE_S, true, false)
 }
 
 /// A JSON string literal (also a valid JavaScript string literal).

@@ -242,11 +242,43 @@ pub async fn admit_viewer(
 }
 
 /// `?tkn=TOKEN` for URLs in generated playlists and manifests, so a player that follows them
-/// stays in its session (MistServer's `tknMode` bit 4, on by default).
+/// stays in its session (MistServer's `tknMode` bit 4, on by default, facts §6.1): the token the
+/// viewer brought (query or `tkn` cookie). A viewer that brought none gets URLs without one.
+///
+/// That last part differs from MistServer, which writes the token it made up into the URLs too.
+/// Eddy's made-up token is a hash of the user agent ([`session::user_agent_token`]), which every
+/// request carries anyway, so writing it into URLs keeps nobody in a session they would not be
+/// in; but it would give every user agent its own segment URLs, and a cache in front (a CDN,
+/// nginx `proxy_cache`) would keep and fetch each segment once per user agent instead of once.
 pub fn token_suffix(req: &Request) -> String {
-    let token = session::http_token(&req.query, req.header("cookie"), req.header("user-agent"));
-    let encoded: String = form_urlencoded::byte_serialize(token.as_bytes()).collect();
-    format!("?tkn={encoded}")
+    match session::explicit_http_token(&req.query, req.header("cookie")) {
+        Some(token) => {
+            let encoded: String = form_urlencoded::byte_serialize(token.as_bytes()).collect();
+            format!("?tkn={encoded}")
+        }
+        None => String::new(),
+    }
+}
+
+/// Whether a shared cache (a CDN, nginx `proxy_cache`) may keep the answer to `req` of a
+/// playlist or segment and hand it to other viewers: unless the request carries a token the
+/// viewer brought (`?tkn=`/`sid`/`sessId`, or the `tkn` cookie).
+///
+/// A viewer that named no token gets playlists without one ([`token_suffix`]): the same text for
+/// everyone, so the answers are `public`, and a cache in front of Eddy becomes one session per
+/// cache (its address), which is what a cache in front means. A token the viewer brought (a
+/// paywall's, in the query or a cookie) is a credential, written into every URL of the
+/// playlists: a playlist that embeds it must never reach another viewer (a cache would merge
+/// their sessions and hand one viewer's access to everybody), and its segment URLs are that
+/// viewer's own, which MistServer answers without long cache headers (facts §9.4). Eddy answers
+/// both `private` (the viewer's browser may keep them, no shared cache may), so such viewers'
+/// requests all reach Eddy and its session checks hold for every one. A token of the form Eddy
+/// makes up (`ua` and 12 hex digits, from an older playlist) is no credential and stays public.
+pub fn shared_by_viewers(req: &Request) -> bool {
+    match session::explicit_http_token(&req.query, req.header("cookie")) {
+        None => true,
+        Some(t) => session::is_user_agent_token(&t),
+    }
 }
 
 /// The part of an on-demand stream a progressive request asks for: `?start=` and `?end=` (or

@@ -46,6 +46,18 @@ pub const CORS: [(&str, &str); 5] = [
 const NO_CACHE: &str =
     "Cache-Control: no-cache, no-store, must-revalidate\r\nPragma: no-cache\r\nExpires: 0\r\n";
 
+/// Where an FNV-1a hash starts.
+pub const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// Goes on with the FNV-1a (64-bit) hash `h` over `bytes`: a cheap fingerprint for `ETag`s and
+/// URL generations (not a defence against anyone choosing bytes to collide).
+pub fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
 /// The status lines port 8080 answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -58,6 +70,8 @@ pub enum Status {
     NoContent,
     /// `206 Partial Content`: the byte range a `Range` header asked for (RFC 9110 15.3.7).
     PartialContent,
+    /// `304 Not Modified`: the client's copy (its `If-None-Match`) is current (RFC 9110 15.4.5).
+    NotModified,
     /// `400 Bad Request`: a request head that cannot be parsed.
     BadRequest,
     /// `403 Forbidden`: the viewer's session is not allowed.
@@ -86,6 +100,7 @@ impl Status {
             Status::Ok | Status::StreamNotFound => 200,
             Status::NoContent => 204,
             Status::PartialContent => 206,
+            Status::NotModified => 304,
             Status::BadRequest => 400,
             Status::Forbidden => 403,
             Status::NotFound | Status::ErrorOpeningStream | Status::FragmentOutOfRange => 404,
@@ -103,6 +118,7 @@ impl Status {
             Status::StreamNotFound => "Stream not found",
             Status::NoContent => "No Content",
             Status::PartialContent => "Partial Content",
+            Status::NotModified => "Not Modified",
             Status::BadRequest => "Bad Request",
             Status::Forbidden => "Forbidden",
             Status::NotFound => "Not Found",
@@ -198,12 +214,73 @@ impl Response {
         self
     }
 
-    /// Cacheable for `max_age_s` seconds, and never changing (segments).
-    pub fn cacheable(self, max_age_s: i64) -> Self {
+    /// Cacheable for `max_age_s` seconds: by any cache (`shared`) or only the viewer's own
+    /// (`private`, for an answer that names the viewer), and `immutable` when the URL can never
+    /// name other bytes (a segment of one generation, see [`super::segmented`]).
+    pub fn cache_for(self, max_age_s: i64, shared: bool, immutable: bool) -> Self {
+        let scope = if shared { "public" } else { "private" };
+        let tail = if immutable { ", immutable" } else { "" };
         self.header(
             "Cache-Control",
-            format!("public, max-age={max_age_s}, immutable"),
+            format!("{scope}, max-age={}{tail}", max_age_s.max(0)),
         )
+    }
+
+    /// Cacheable by anyone for `max_age_s` seconds, and never changing.
+    pub fn cacheable(self, max_age_s: i64) -> Self {
+        self.cache_for(max_age_s, true, true)
+    }
+
+    /// Sets the `ETag` (`tag` is quoted here; it must hold no `"`): a request whose
+    /// `If-None-Match` names it gets `304 Not Modified` from [`Self::send`].
+    pub fn etag(self, tag: &str) -> Self {
+        self.header("ETag", format!("\"{}\"", tag.replace('"', "")))
+    }
+
+    /// Sets an `ETag` made from the body's bytes (FNV-1a, 64 bits): for answers built anew
+    /// for each request (playlists, manifests, init segments), so a revalidating cache gets a
+    /// `304` when nothing changed.
+    pub fn body_etag(self) -> Self {
+        let Body::Full(body) = &self.body else {
+            return self;
+        };
+        let h = fnv1a(FNV_START, body);
+        let tag = format!("b{h:016x}-{}", body.len());
+        self.etag(&tag)
+    }
+
+    /// The `ETag` value set on this answer (quoted), if any.
+    fn etag_value(&self) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("etag"))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether `req`'s `If-None-Match` names this answer's `ETag` (or is `*`), compared weakly
+    /// as RFC 9110 13.1.2 says: then the answer is `304 Not Modified`. Only a `200` with an
+    /// `ETag` qualifies.
+    pub fn not_modified_for(&self, req: &Request) -> bool {
+        let (Some(tag), Some(asked)) = (self.etag_value(), req.header("if-none-match")) else {
+            return false;
+        };
+        if self.status != Status::Ok || !matches!(self.body, Body::Full(_)) {
+            return false;
+        }
+        let bare = |t: &str| t.trim().trim_start_matches("W/").to_string();
+        let tag = bare(tag);
+        asked.split(',').any(|t| t.trim() == "*" || bare(t) == tag)
+    }
+
+    /// This answer as `304 Not Modified`: its headers (`ETag`, `Cache-Control`) without a
+    /// body, type or length.
+    fn into_not_modified(self) -> Self {
+        Response {
+            status: Status::NotModified,
+            content_type: None,
+            body: Body::Full(Bytes::new()),
+            ..self
+        }
     }
 
     /// Closes the connection after this answer.
@@ -304,7 +381,7 @@ impl Response {
             let _ = write!(head, "Content-Type: {t}\r\n");
         }
         if let Body::Full(body) = &self.body {
-            if self.status != Status::NoContent {
+            if !matches!(self.status, Status::NoContent | Status::NotModified) {
                 let _ = write!(head, "Content-Length: {}\r\n", body.len());
             }
         }
@@ -332,15 +409,21 @@ impl Response {
         head
     }
 
-    /// Sends the answer to `req` (the head only for HEAD); returns whether the connection may
-    /// serve another request. After a stream head the caller writes the body, unless
+    /// Sends the answer to `req` (the head only for HEAD, `304 Not Modified` when its
+    /// `If-None-Match` names the answer's `ETag`); returns whether the connection may serve
+    /// another request. After a stream head the caller writes the body, unless
     /// [`Request::is_head`].
     pub async fn send<W: AsyncWrite + Unpin>(
         self,
         w: &mut W,
         req: &Request,
     ) -> std::io::Result<bool> {
-        self.send_to(w, req.keep_alive, req.is_head()).await
+        let resp = if self.not_modified_for(req) {
+            self.into_not_modified()
+        } else {
+            self
+        };
+        resp.send_to(w, req.keep_alive, req.is_head()).await
     }
 
     /// [`Self::send`] without a parsed request: `keep_alive` as the request allows it,
@@ -411,6 +494,56 @@ mod tests {
         );
         assert_eq!(bytes, want);
         assert!(keep);
+    }
+
+    #[tokio::test]
+    async fn if_none_match_gets_a_304_without_a_body() {
+        let seg = || {
+            Response::ok("video/mp2t", vec![1u8; 376])
+                .cacheable(60)
+                .etag("g-7")
+        };
+        let plain = request(b"GET /s.ts HTTP/1.1\r\n\r\n");
+        let (bytes, _) = sent(seg(), &plain).await;
+        assert!(bytes.contains("\r\nETag: \"g-7\"\r\n") && bytes.contains("Content-Length: 376"));
+        for asked in ["\"g-7\"", "W/\"g-7\"", "\"a\", \"g-7\"", "*"] {
+            for method in ["GET", "HEAD"] {
+                let raw = format!("{method} /s.ts HTTP/1.1\r\nIf-None-Match: {asked}\r\n\r\n");
+                let (bytes, keep) = sent(seg(), &request(raw.as_bytes())).await;
+                let want = format!(
+                    "HTTP/1.1 304 Not Modified\r\nServer: {}\r\n{CORS_HEAD}\
+                     Connection: keep-alive\r\nCache-Control: public, max-age=60, immutable\r\n\
+                     ETag: \"g-7\"\r\n\r\n",
+                    crate::server_header()
+                );
+                assert_eq!(bytes, want, "{asked}");
+                assert!(keep);
+            }
+        }
+        // Another tag, an answer without one, an error: the whole answer.
+        let other = request(b"GET /s.ts HTTP/1.1\r\nIf-None-Match: \"g-8\"\r\n\r\n");
+        assert!(sent(seg(), &other)
+            .await
+            .0
+            .starts_with("HTTP/1.1 200 OK\r\n"));
+        let any = request(b"GET /s.ts HTTP/1.1\r\nIf-None-Match: *\r\n\r\n");
+        let untagged = Response::ok("text/plain", "x");
+        assert!(sent(untagged, &any)
+            .await
+            .0
+            .starts_with("HTTP/1.1 200 OK\r\n"));
+        let gone = Response::out_of_range().etag("g-7");
+        assert!(sent(gone, &any).await.0.starts_with("HTTP/1.1 404 "));
+        // A body's own tag follows its bytes.
+        let a = Response::ok("text/plain", "abc").body_etag().head(true);
+        let b = Response::ok("text/plain", "abd").body_etag().head(true);
+        assert_ne!(a, b);
+        assert!(a.contains("ETag: \"b") && a.contains("-3\"\r\n"), "{a}");
+        let private = Response::ok("x/y", "")
+            .cache_for(2, false, false)
+            .head(true);
+        assert!(private.contains("\r\nCache-Control: private, max-age=2\r\n"));
+        assert!(!private.contains("Pragma"));
     }
 
     #[tokio::test]
