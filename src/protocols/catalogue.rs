@@ -7,7 +7,7 @@
 use serde_json::{json, Map, Value};
 
 use super::listen::{ListenerError, ListenerHandle, ListenerSettings};
-use super::{http, rtmp, ListenerContext};
+use super::{dtsc, http, rtmp, ListenerContext};
 use crate::config::ProtocolEntry;
 
 /// Starts a listener for one configured entry.
@@ -31,9 +31,10 @@ pub struct ConnectorSpec {
 /// Every connector Eddy implements.
 pub fn catalogue() -> &'static [ConnectorSpec] {
     use http::outputs as out;
-    static CATALOGUE: [ConnectorSpec; 11] = [
+    static CATALOGUE: [ConnectorSpec; 12] = [
         http::SPEC,
         rtmp::SPEC,
+        dtsc::SPEC,
         http::flv::SPEC,
         out::HLS,
         out::CMAF,
@@ -102,7 +103,7 @@ pub struct InputSpec {
 /// on-demand files (an absolute path; the container is told by the file's first bytes, the
 /// extension only picks the entry `capabilities` shows).
 pub fn inputs() -> &'static [InputSpec] {
-    static INPUTS: [InputSpec; 14] = [
+    static INPUTS: [InputSpec; 15] = [
         InputSpec {
             name: "Buffer",
             source_match: &["push://*"],
@@ -141,6 +142,19 @@ pub fn inputs() -> &'static [InputSpec] {
                     "desc": "HLS pull: an http:// playlist (always live, followed at its live edge) or a .m3u8 / .m3u file (live while it grows); every variant of a master playlist kept, TS and fMP4 segments.",
                     "priority": 9,
                     "codecs": [[["H264", "HEVC"], ["AAC", "MP3"]]],
+                    "required": {},
+                    "optional": {}
+                })
+            },
+        },
+        InputSpec {
+            name: "DTSC",
+            source_match: &["dtsc://*"],
+            capabilities: || {
+                json!({
+                    "desc": "DTSC pull from another Eddy or MistServer: dtsc://host[:port][/stream] (port 4200 by default; without a stream, the local name; a local wildcard stream base+foo asks for stream+foo). Reconnects when the origin goes away; viewers stay while it comes back.",
+                    "priority": 9,
+                    "codecs": [[["H264", "HEVC", "AV1", "VP9"], ["AAC", "MP3", "opus", "AC3"]]],
                     "required": {},
                     "optional": {}
                 })
@@ -308,7 +322,7 @@ mod tests {
         for input in inputs().iter().filter(|i| {
             !matches!(
                 i.name,
-                "Buffer" | "Folder" | "TSUDP" | "TSExec" | "H264Exec" | "HLS"
+                "Buffer" | "Folder" | "TSUDP" | "TSExec" | "H264Exec" | "HLS" | "DTSC"
             )
         }) {
             for pattern in input.source_match {

@@ -93,7 +93,6 @@ pub fn read_frame(buf: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
         });
     }
     if buf.len() < HEAD_LEN + size {
-        buf.reserve(HEAD_LEN + size - buf.len());
         return Ok(None);
     }
     buf.advance(HEAD_LEN);
