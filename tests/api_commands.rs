@@ -251,7 +251,10 @@ fn capabilities_browse_ui_settings_update_stats() {
         .collect();
     assert_eq!(
         names,
-        vec!["AAC", "CMAF", "FLV", "HLS", "HTTP", "HTTPTS", "MP3", "MP4", "OGG", "RTMP", "WAV"],
+        vec![
+            "AAC", "CMAF", "DTSC", "FLV", "HLS", "HTTP", "HTTPTS", "MP3", "MP4", "OGG", "RTMP",
+            "WAV"
+        ],
         "only what Eddy implements"
     );
     assert!(caps["inputs"].is_object());
