@@ -252,8 +252,8 @@ fn capabilities_browse_ui_settings_update_stats() {
     assert_eq!(
         names,
         vec![
-            "AAC", "CMAF", "FLV", "HLS", "HTTP", "HTTPTS", "MP3", "MP4", "OGG", "RTMP", "RTSP",
-            "WAV"
+            "AAC", "CMAF", "DTSC", "FLV", "HLS", "HTTP", "HTTPTS", "MP3", "MP4", "OGG", "RTMP",
+            "RTSP", "WAV"
         ],
         "only what Eddy implements"
     );

@@ -24,6 +24,8 @@
 //! - [`vod`]: on-demand files (MP4/MOV, FLV, TS, MP3, ADTS AAC, Ogg, WAV, Matroska/WebM): the
 //!   index of tracks and packets built by scanning a file, stored beside it, and the packets
 //!   read back from it.
+//! - [`dtsc`]: MistServer's DTSC: packed values, frames, and the header and packets as
+//!   our tracks and packets.
 //! - [`bits`]: a bit reader with Exp-Golomb codes for the parameter-set parsers.
 //!
 //! Times are milliseconds: a packet's `time` is its decode time and `offset` the composition
@@ -34,6 +36,7 @@ pub mod ac3;
 pub mod amf0;
 pub mod bits;
 pub mod decode_order;
+pub mod dtsc;
 pub mod flv;
 pub mod h264;
 pub mod hevc;
@@ -114,6 +117,28 @@ impl Codec {
             Codec::Ulaw => "ULAW",
             Codec::Amf => "JSON",
         }
+    }
+
+    /// The codec MistServer calls `name` (the inverse of [`Codec::mist_name`]); also its
+    /// older spellings (`H265`, `Opus`, `Vorbis`, `Theora` as DTSC headers may have them).
+    pub fn from_mist_name(name: &str) -> Option<Codec> {
+        Some(match name {
+            "H264" => Codec::H264,
+            "HEVC" | "H265" => Codec::Hevc,
+            "AV1" => Codec::Av1,
+            "VP9" => Codec::Vp9,
+            "AAC" => Codec::Aac,
+            "MP3" => Codec::Mp3,
+            "opus" | "Opus" => Codec::Opus,
+            "vorbis" | "Vorbis" => Codec::Vorbis,
+            "theora" | "Theora" => Codec::Theora,
+            "AC3" => Codec::Ac3,
+            "PCM" => Codec::Pcm,
+            "ALAW" => Codec::Alaw,
+            "ULAW" => Codec::Ulaw,
+            "JSON" => Codec::Amf,
+            _ => return None,
+        })
     }
 
     pub fn kind(self) -> TrackKind {

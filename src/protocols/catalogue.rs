@@ -7,7 +7,7 @@
 use serde_json::{json, Map, Value};
 
 use super::listen::{ListenerError, ListenerHandle, ListenerSettings};
-use super::{http, rtmp, rtsp, ListenerContext};
+use super::{dtsc, http, rtmp, rtsp, ListenerContext};
 use crate::config::ProtocolEntry;
 
 /// Starts a listener for one configured entry.
@@ -31,10 +31,11 @@ pub struct ConnectorSpec {
 /// Every connector Eddy implements.
 pub fn catalogue() -> &'static [ConnectorSpec] {
     use http::outputs as out;
-    static CATALOGUE: [ConnectorSpec; 12] = [
+    static CATALOGUE: [ConnectorSpec; 13] = [
         http::SPEC,
         rtmp::SPEC,
         rtsp::SPEC,
+        dtsc::SPEC,
         http::flv::SPEC,
         out::HLS,
         out::CMAF,
@@ -103,7 +104,7 @@ pub struct InputSpec {
 /// on-demand files (an absolute path; the container is told by the file's first bytes, the
 /// extension only picks the entry `capabilities` shows).
 pub fn inputs() -> &'static [InputSpec] {
-    static INPUTS: [InputSpec; 14] = [
+    static INPUTS: [InputSpec; 15] = [
         InputSpec {
             name: "Buffer",
             source_match: &["push://*"],
@@ -139,9 +140,22 @@ pub fn inputs() -> &'static [InputSpec] {
             source_match: &["http://*.m3u8", "https://*.m3u8", "/*.m3u8", "/*.m3u"],
             capabilities: || {
                 json!({
-                    "desc": "HLS pull: an http:// playlist (always live, followed at its live edge) or a .m3u8 / .m3u file (live while it grows); every variant of a master playlist kept, TS and fMP4 segments.",
+                    "desc": "HLS pull: an http(s):// playlist (always live, followed at its live edge) or a .m3u8 / .m3u file (on demand when complete, live while it grows); every variant of a master playlist kept, TS and fMP4 segments.",
                     "priority": 9,
                     "codecs": [[["H264", "HEVC"], ["AAC", "MP3"]]],
+                    "required": {},
+                    "optional": {}
+                })
+            },
+        },
+        InputSpec {
+            name: "DTSC",
+            source_match: &["dtsc://*"],
+            capabilities: || {
+                json!({
+                    "desc": "DTSC pull from another Eddy or MistServer: dtsc://host[:port][/stream] (port 4200 by default; without a stream, the local name; a local wildcard stream base+foo asks for stream+foo). Reconnects when the origin goes away; viewers stay while it comes back.",
+                    "priority": 9,
+                    "codecs": [[["H264", "HEVC", "AV1", "VP9"], ["AAC", "MP3", "opus", "AC3"]]],
                     "required": {},
                     "optional": {}
                 })
@@ -299,7 +313,8 @@ mod tests {
         let caps = capabilities();
         assert!(caps.contains_key("HTTP"));
         assert!(find("http").is_some());
-        assert!(find("RTSP").is_none());
+        assert!(find("rtsp").is_some() && find("dtsc").is_some());
+        assert!(find("SRT").is_none());
         assert!(default_protocols().iter().any(|p| p["connector"] == "HTTP"));
     }
 
@@ -309,7 +324,7 @@ mod tests {
         for input in inputs().iter().filter(|i| {
             !matches!(
                 i.name,
-                "Buffer" | "Folder" | "TSUDP" | "TSExec" | "H264Exec" | "HLS"
+                "Buffer" | "Folder" | "TSUDP" | "TSExec" | "H264Exec" | "HLS" | "DTSC"
             )
         }) {
             for pattern in input.source_match {
@@ -327,8 +342,10 @@ mod tests {
         assert!(crate::hub::vod::on_demand("/films/"));
         for hls in ["/films/a.m3u8", "/films/a.m3u", "http://h/live/a.m3u8"] {
             assert_eq!(input_for(hls).map(|i| i.name), Some("HLS"), "{hls}");
-            assert!(!crate::hub::vod::on_demand(hls), "{hls}");
         }
+        // A playlist file starts like a file (complete: on demand; growing: the HLS input).
+        assert!(crate::hub::vod::on_demand("/films/a.m3u8"));
+        assert!(!crate::hub::vod::on_demand("http://h/live/a.m3u8"));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! - [`listen`]: binding a port and the accept loop.
 //! - [`mod@write`]: vectored writes to viewers, with a write time-out and byte counting.
 //! - [`rtmp`]: RTMP publishing and playing (port 1935) and the RTMP client for pushes.
+//! - [`dtsc`]: the DTSC output (port 4200), MistServer's protocol between servers.
 //! - [`http`]: the HTTP outputs (port 8080): FLV, HLS, DASH/CMAF, TS, MP4, MP3, AAC, info.
 //! - [`push`]: the output side of pushes and recordings (files, RTMP servers).
 //! - [`inputs`]: inputs that bring their own media (TS over UDP), run by the streams through
@@ -16,6 +17,7 @@
 
 pub mod av_select;
 pub mod catalogue;
+pub mod dtsc;
 pub mod http;
 pub mod inputs;
 pub mod listen;

@@ -6,9 +6,12 @@
 //!   or multicast, plain or in RTP.
 //! - [`exec`]: `ts-exec:COMMAND` and `h264-exec:COMMAND` (manual §3.3.5), a command's output.
 //! - [`hls`]: HLS pull (manual §3.3.3), `http://.../*.m3u8` or a `.m3u8` / `.m3u` file.
+//! - [`dtsc`]: `dtsc://host[:port][/stream]` (manual §3.3.2), a stream pulled from another
+//!   Eddy or MistServer over DTSC, rejoined across origin restarts.
 //! - [`feed`]: the MPEG-TS demuxer's tracks and packets written into a publisher, with
 //!   problems logged once per burst.
 
+pub mod dtsc;
 pub mod exec;
 pub mod feed;
 pub mod hls;
@@ -35,6 +38,9 @@ impl InputRunner for Inputs {
         if hls::reads(source) {
             return Some(hls::NAME);
         }
+        if dtsc::reads(source) {
+            return Some(dtsc::NAME);
+        }
         tsudp::reads(source)
             .then_some(tsudp::NAME)
             .or_else(|| exec::input_for(source))
@@ -54,6 +60,8 @@ impl InputRunner for Inputs {
                 exec::run(&stream, &source, publisher, stop).await
             } else if hls::reads(&source) {
                 hls::run(&stream, &source, publisher, stop).await
+            } else if dtsc::reads(&source) {
+                dtsc::run(&stream, &source, publisher, stop).await
             } else {
                 InputEnd::Failed(format!("no input reads {source:?}"))
             }
