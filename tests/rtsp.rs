@@ -196,3 +196,40 @@ fn malformed_requests_and_frames_close_only_their_connection() {
     let log = rs.server.stderr();
     assert!(log.contains("RTSP 127.0.0.1"), "{log}");
 }
+
+/// A second Eddy pulls the first one's stream over RTSP (`rtsp://` source); ffprobe plays the
+/// edge's HTTP-FLV and RTSP. The origin restarts (its publisher too) and the edge's pull comes
+/// back by itself.
+#[test]
+fn a_second_server_pulls_over_rtsp_and_survives_an_origin_restart() {
+    let mut origin = Rtsp::start(json!({"live": {"source": "push://"}}));
+    let logs = origin.server.dir.path().to_path_buf();
+    let publisher = publish(&origin.url("live"), "tcp", &logs);
+    let edge = Rtsp::start(json!({"relay": {"source": origin.url("live")}}));
+    let flv = format!("http://127.0.0.1:{}/relay.flv", edge.http);
+    assert!(
+        eventually(Duration::from_secs(20), || codecs(&flv) == ["aac", "h264"]),
+        "edge: {}\norigin: {}",
+        edge.server.stderr(),
+        origin.server.stderr()
+    );
+    let (codecs_rtsp, frames) = probe_rtsp(&edge.url("relay"), "tcp");
+    assert_eq!(codecs_rtsp, ["aac", "h264"]);
+    assert!(frames >= 40, "{frames}");
+    assert!(edge
+        .server
+        .stderr()
+        .contains("RTSP: pulling rtsp://127.0.0.1"));
+    // The origin goes away and comes back; the edge's input starts again with back-off.
+    drop(publisher);
+    origin.server.restart();
+    let _publisher = publish(&origin.url("live"), "tcp", &logs);
+    assert!(
+        eventually(Duration::from_secs(40), || {
+            let before = edge.server.stderr().matches("RTSP: pulling").count();
+            before >= 2 && codecs(&flv) == ["aac", "h264"]
+        }),
+        "edge: {}",
+        edge.server.stderr()
+    );
+}

@@ -17,7 +17,7 @@
 //! Parsing is bounded ([`MAX_SDP`], [`MAX_LINE`], [`MAX_MEDIA`]); a media section of a codec
 //! Eddy does not know is listed in [`Sdp::skipped`] and left out, not an error.
 
-mod base64;
+pub mod base64;
 mod parse;
 
 pub use parse::parse;

@@ -104,7 +104,7 @@ pub struct InputSpec {
 /// on-demand files (an absolute path; the container is told by the file's first bytes, the
 /// extension only picks the entry `capabilities` shows).
 pub fn inputs() -> &'static [InputSpec] {
-    static INPUTS: [InputSpec; 15] = [
+    static INPUTS: [InputSpec; 16] = [
         InputSpec {
             name: "Buffer",
             source_match: &["push://*"],
@@ -143,6 +143,19 @@ pub fn inputs() -> &'static [InputSpec] {
                     "desc": "HLS pull: an http(s):// playlist (always live, followed at its live edge) or a .m3u8 / .m3u file (on demand when complete, live while it grows); every variant of a master playlist kept, TS and fMP4 segments.",
                     "priority": 9,
                     "codecs": [[["H264", "HEVC"], ["AAC", "MP3"]]],
+                    "required": {},
+                    "optional": {}
+                })
+            },
+        },
+        InputSpec {
+            name: "RTSP",
+            source_match: &["rtsp://*"],
+            capabilities: || {
+                json!({
+                    "desc": "RTSP pull from a camera or server: rtsp://[user:password@]host[:port]/path (port 554 by default; Basic or Digest login from the URL), RTP interleaved over TCP. Started again with back-off when the server goes away.",
+                    "priority": 9,
+                    "codecs": [[["H264", "HEVC"], ["AAC", "MP3", "opus", "PCMU", "PCMA"]]],
                     "required": {},
                     "optional": {}
                 })
@@ -324,7 +337,7 @@ mod tests {
         for input in inputs().iter().filter(|i| {
             !matches!(
                 i.name,
-                "Buffer" | "Folder" | "TSUDP" | "TSExec" | "H264Exec" | "HLS" | "DTSC"
+                "Buffer" | "Folder" | "TSUDP" | "TSExec" | "H264Exec" | "HLS" | "DTSC" | "RTSP"
             )
         }) {
             for pattern in input.source_match {

@@ -8,6 +8,7 @@
 //! - [`hls`]: HLS pull (manual §3.3.3), `http://.../*.m3u8` or a `.m3u8` / `.m3u` file.
 //! - [`dtsc`]: `dtsc://host[:port][/stream]` (manual §3.3.2), a stream pulled from another
 //!   Eddy or MistServer over DTSC, rejoined across origin restarts.
+//! - [`rtsp`]: `rtsp://[user:pass@]host[:port]/path`, a camera or server pulled over RTSP.
 //! - [`feed`]: the MPEG-TS demuxer's tracks and packets written into a publisher, with
 //!   problems logged once per burst.
 
@@ -15,6 +16,7 @@ pub mod dtsc;
 pub mod exec;
 pub mod feed;
 pub mod hls;
+pub mod rtsp;
 pub mod tsudp;
 
 use tokio::sync::watch;
@@ -41,6 +43,9 @@ impl InputRunner for Inputs {
         if dtsc::reads(source) {
             return Some(dtsc::NAME);
         }
+        if rtsp::reads(source) {
+            return Some(rtsp::NAME);
+        }
         tsudp::reads(source)
             .then_some(tsudp::NAME)
             .or_else(|| exec::input_for(source))
@@ -62,6 +67,8 @@ impl InputRunner for Inputs {
                 hls::run(&stream, &source, publisher, stop).await
             } else if dtsc::reads(&source) {
                 dtsc::run(&stream, &source, publisher, stop).await
+            } else if rtsp::reads(&source) {
+                rtsp::run(&stream, &source, publisher, stop).await
             } else {
                 InputEnd::Failed(format!("no input reads {source:?}"))
             }

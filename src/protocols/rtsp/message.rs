@@ -160,6 +160,103 @@ pub fn next(buf: &mut BytesMut) -> Result<Incoming, MessageError> {
     Ok(Incoming::Request(Request { body, ..request }))
 }
 
+/// A response a server sent (for the pull client).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub code: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What a client's buffer starts with: a response, an interleaved frame, or not enough.
+#[derive(Debug, PartialEq)]
+pub enum FromServer {
+    Answer(Answer),
+    Frame(u8, Bytes),
+    /// A request from the server (some cameras send GET_PARAMETER or ANNOUNCE): skipped.
+    Request(Request),
+    Partial,
+}
+
+/// Takes the first message off a client's buffer when it is complete, with the same bounds as
+/// [`next`].
+pub fn next_from_server(buf: &mut BytesMut) -> Result<FromServer, MessageError> {
+    if !buf.starts_with(b"RTSP/") {
+        if buf.len() < 5 && b"RTSP/".starts_with(&buf[..]) && !buf.is_empty() {
+            return Ok(FromServer::Partial);
+        }
+        return Ok(match next(buf)? {
+            Incoming::Request(r) => FromServer::Request(r),
+            Incoming::Frame(c, d) => FromServer::Frame(c, d),
+            Incoming::Partial => FromServer::Partial,
+        });
+    }
+    let Some(head_end) = find(buf, b"\r\n\r\n") else {
+        if buf.len() > MAX_HEAD {
+            return Err(MessageError::HeadTooLarge);
+        }
+        return Ok(FromServer::Partial);
+    };
+    if head_end > MAX_HEAD {
+        return Err(MessageError::HeadTooLarge);
+    }
+    let head = &buf[..head_end + 4];
+    let line_end = find(head, b"\r\n").unwrap_or(head_end);
+    let line = String::from_utf8_lossy(&head[..line_end]).into_owned();
+    let code: u16 = line
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| MessageError::Malformed(format!("status line {line:?}")))?;
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let list: Vec<(String, String)> =
+        match httparse::parse_headers(&head[line_end + 2..], &mut headers)
+            .map_err(|e| MessageError::Malformed(format!("headers: {e}")))?
+        {
+            httparse::Status::Complete((_, hs)) => hs
+                .iter()
+                .map(|h| {
+                    let v = String::from_utf8_lossy(h.value).trim().to_string();
+                    (h.name.to_string(), v)
+                })
+                .collect(),
+            httparse::Status::Partial => {
+                return Err(MessageError::Malformed("headers do not end".into()))
+            }
+        };
+    let body_len = match list
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("Content-Length"))
+    {
+        None => 0,
+        Some((_, v)) => v
+            .parse::<usize>()
+            .map_err(|_| MessageError::Malformed(format!("Content-Length {v:?}")))?,
+    };
+    if body_len > MAX_BODY {
+        return Err(MessageError::BodyTooLarge(body_len));
+    }
+    if buf.len() < head_end + 4 + body_len {
+        return Ok(FromServer::Partial);
+    }
+    buf.advance(head_end + 4);
+    let body = buf.split_to(body_len).freeze();
+    Ok(FromServer::Answer(Answer {
+        code,
+        headers: list,
+        body,
+    }))
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
@@ -397,6 +494,29 @@ mod tests {
         assert!(text.starts_with("RTSP/1.0 200 OK\r\nCSeq: 7\r\n"), "{text}");
         assert!(text.contains("Session: abc  X: y\r\n"), "{text}");
         assert!(text.contains("Content-Length: 5\r\n\r\nv=0\r\n"), "{text}");
+    }
+
+    #[test]
+    fn answers_from_a_server() {
+        let mut b =
+            buf(b"RTSP/1.0 200 OK\r\nCSeq: 2\r\nContent-Length: 3\r\n\r\nv=0$\x00\x00\x01x");
+        let Ok(FromServer::Answer(a)) = next_from_server(&mut b) else {
+            panic!("an answer")
+        };
+        assert_eq!(
+            (a.code, a.header("cseq"), &a.body[..]),
+            (200, Some("2"), &b"v=0"[..])
+        );
+        assert_eq!(
+            next_from_server(&mut b),
+            Ok(FromServer::Frame(0, Bytes::from_static(b"x")))
+        );
+        assert_eq!(next_from_server(&mut buf(b"RTS")), Ok(FromServer::Partial));
+        assert!(next_from_server(&mut buf(b"RTSP/1.0 abc\r\n\r\n")).is_err());
+        assert!(next_from_server(&mut buf(
+            b"RTSP/1.0 200 OK\r\nContent-Length: 999999999\r\n\r\n"
+        ))
+        .is_err());
     }
 
     #[test]

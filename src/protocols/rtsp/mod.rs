@@ -10,7 +10,9 @@
 //! - [`play`]: RTP out to a viewer; [`record`]: RTP in from a publisher.
 //! - [`udp`]: the RTP/RTCP socket pairs of UDP transport.
 
+pub mod client;
 pub mod conn;
+pub mod ingest;
 pub mod message;
 pub mod play;
 pub mod record;
