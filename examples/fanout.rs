@@ -6,6 +6,7 @@
 //! cargo run --release --example fanout -- --viewers 200 --protocols flv --seconds 30
 //! cargo run --release --example fanout -- --viewers 10,50 --protocols rec-ts,rec-mp4,rec-flv
 //! cargo run --release --example fanout -- --viewers 100 --protocols ts,mp4   # progressive TS, MP4
+//! cargo run --release --example fanout -- --viewers 200 --protocols rtsp,rtmp  # RTSP (TCP) vs RTMP
 //! ```
 //!
 //! It builds `target/release/eddy`, makes a 720p H.264 + AAC clip at 2.5 Mbit/s with ffmpeg
@@ -365,6 +366,77 @@ async fn hls_viewer(
     }
 }
 
+/// A minimal RTSP player: DESCRIBE, SETUP of every media (TCP interleaved), PLAY; then read.
+async fn rtsp_viewer(
+    port: u16,
+    stats: Arc<ViewerStats>,
+    measuring: Arc<std::sync::atomic::AtomicBool>,
+) {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)).await else {
+        return;
+    };
+    let url = format!("rtsp://127.0.0.1:{port}/bench");
+    let mut cseq = 0;
+    let mut session = String::new();
+    let mut ask = |method: &str, target: &str, extra: &str| {
+        cseq += 1;
+        format!("{method} {target} RTSP/1.0\r\nCSeq: {cseq}\r\n{extra}\r\n")
+    };
+    let Some(sdp) = rtsp_answer(&mut s, ask("DESCRIBE", &url, "")).await else {
+        return;
+    };
+    let controls: Vec<String> = sdp
+        .lines()
+        .filter_map(|l| l.strip_prefix("a=control:track"))
+        .map(|id| format!("{url}/track{}", id.trim()))
+        .collect();
+    for (n, control) in controls.iter().enumerate() {
+        let extra = format!(
+            "Transport: RTP/AVP/TCP;unicast;interleaved={}-{}\r\n{session}",
+            2 * n,
+            2 * n + 1
+        );
+        let Some(head) = rtsp_answer(&mut s, ask("SETUP", control, &extra)).await else {
+            return;
+        };
+        if let Some(id) = head.lines().find_map(|l| l.strip_prefix("Session: ")) {
+            session = format!("Session: {}\r\n", id.split(';').next().unwrap_or(id));
+        }
+    }
+    if s.write_all(ask("PLAY", &url, &session).as_bytes())
+        .await
+        .is_err()
+    {
+        return;
+    }
+    read_loop(s, stats, measuring).await;
+}
+
+/// Sends a request and reads its answer (head and body) as text.
+async fn rtsp_answer(s: &mut TcpStream, request: String) -> Option<String> {
+    s.write_all(request.as_bytes()).await.ok()?;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = s.read(&mut buf).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        got.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&got).to_string();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let len: usize = text
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Length: "))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if got.len() >= end + 4 + len {
+                return Some(text);
+            }
+        }
+    }
+}
+
 async fn read_loop(
     mut s: TcpStream,
     stats: Arc<ViewerStats>,
@@ -393,6 +465,7 @@ struct Server {
     api: u16,
     http: u16,
     rtmp: u16,
+    rtsp: u16,
     _dir: tempfile::TempDir,
 }
 
@@ -405,11 +478,12 @@ impl Drop for Server {
 
 fn start_server(bin: &Path) -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (api, http, rtmp) = (free_port(), free_port(), free_port());
+    let (api, http, rtmp, rtsp) = (free_port(), free_port(), free_port(), free_port());
     let cfg = serde_json::json!({
         "config": {"protocols": [
             {"connector": "HTTP", "port": http, "interface": "127.0.0.1"},
             {"connector": "RTMP", "port": rtmp, "interface": "127.0.0.1"},
+            {"connector": "RTSP", "port": rtsp, "interface": "127.0.0.1"},
             {"connector": "FLV"},
             {"connector": "HLS"},
             {"connector": "HTTPTS"},
@@ -440,6 +514,7 @@ fn start_server(bin: &Path) -> Server {
         api,
         http,
         rtmp,
+        rtsp,
         _dir: dir,
     }
 }
@@ -493,6 +568,7 @@ fn main() {
                 let (s, m) = (s.clone(), measuring.clone());
                 match proto.as_str() {
                     "rtmp" => drop(rt.spawn(rtmp_viewer(server.rtmp, s, m))),
+                    "rtsp" => drop(rt.spawn(rtsp_viewer(server.rtsp, s, m))),
                     "hls" => drop(rt.spawn(hls_viewer(server.http, s, m))),
                     "ts" => drop(rt.spawn(http_viewer(server.http, "ts", s, m))),
                     "mp4" => drop(rt.spawn(http_viewer(server.http, "mp4", s, m))),

@@ -233,3 +233,121 @@ fn a_second_server_pulls_over_rtsp_and_survives_an_origin_restart() {
         edge.server.stderr()
     );
 }
+
+/// Sends raw bytes and reads whatever comes back until the server closes or 3 s pass.
+fn exchange(port: u16, steps: &[Vec<u8>]) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut got = Vec::new();
+    for step in steps {
+        if s.write_all(step).is_err() {
+            break;
+        }
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = s.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// A publisher whose RTP is garbage (random bytes, wrong versions, truncated headers, FU-A
+/// without a start): logged and counted, the connection's publish goes on, nothing else
+/// changes, and a viewer of another stream keeps playing.
+#[test]
+fn malformed_rtp_from_a_publisher_is_logged_not_fatal() {
+    let rs = Rtsp::start(json!({"live": {"source": "push://"}, "junk": {"source": "push://"}}));
+    let logs = rs.server.dir.path();
+    let _pub = publish(&rs.url("live"), "tcp", logs);
+    let sdp = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=x\r\nt=0 0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1\r\na=control:streamid=0\r\n";
+    let url = rs.url("junk");
+    let mut steps = vec![
+        format!("ANNOUNCE {url} RTSP/1.0\r\nCSeq: 1\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}", sdp.len()).into_bytes(),
+        format!("SETUP {url}/streamid=0 RTSP/1.0\r\nCSeq: 2\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1;mode=record\r\n\r\n").into_bytes(),
+        format!("RECORD {url} RTSP/1.0\r\nCSeq: 3\r\n\r\n").into_bytes(),
+    ];
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut frames = Vec::new();
+    for i in 0..400u32 {
+        let len = 1 + (i as usize * 53) % 1300;
+        let mut payload: Vec<u8> = (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        match i % 4 {
+            // RTP version 2 with an FU-A fragment that never started.
+            0 if len > 14 => {
+                payload[0] = 0x80;
+                payload[12] = 28;
+                payload[13] = 0x05;
+            }
+            // Truncated header.
+            1 => payload.truncate(5),
+            _ => {}
+        }
+        let channel = (i % 2) as u8;
+        frames.extend_from_slice(&[
+            b'$',
+            channel,
+            (payload.len() >> 8) as u8,
+            payload.len() as u8,
+        ]);
+        frames.extend_from_slice(&payload);
+    }
+    steps.push(frames);
+    steps.push(format!("TEARDOWN {url} RTSP/1.0\r\nCSeq: 4\r\n\r\n").into_bytes());
+    let answers = exchange(rs.rtsp, &steps);
+    assert_eq!(answers.matches("RTSP/1.0 200 OK").count(), 4, "{answers}");
+    assert!(
+        eventually(Duration::from_secs(5), || rs
+            .server
+            .stderr()
+            .contains("RTSP publish of junk")),
+        "{}",
+        rs.server.stderr()
+    );
+    let (codecs, frames) = probe_rtsp(&rs.url("live"), "tcp");
+    assert_eq!(codecs, ["aac", "h264"], "{}", rs.server.stderr());
+    assert!(frames >= 40);
+}
+
+/// USER_NEW decides for RTSP viewers as for any other: a handler that says no gets the viewer
+/// a 403 to DESCRIBE; one that says yes lets it play.
+#[test]
+fn user_new_decides_for_rtsp_viewers() {
+    let handler = common::handler::HandlerServer::start(&[("USER_NEW", "false")]);
+    let rs = Rtsp::start(json!({"live": {"source": "push://"}}));
+    let logs = rs.server.dir.path();
+    let _pub = publish(&rs.url("live"), "tcp", logs);
+    let flv = format!("http://127.0.0.1:{}/live.flv", rs.http);
+    assert!(eventually(Duration::from_secs(15), || codecs(&flv) == ["aac", "h264"]));
+    rs.server.api2(json!({"config": {"triggers": {"USER_NEW": [
+        {"handler": handler.url(), "sync": true, "default": "true", "streams": ["live"]}
+    ]}}}));
+    let describe = format!(
+        "DESCRIBE {} RTSP/1.0\r\nCSeq: 1\r\nAccept: application/sdp\r\n\r\n",
+        rs.url("live")
+    );
+    let answer = exchange(rs.rtsp, &[describe.into_bytes()]);
+    assert!(answer.starts_with("RTSP/1.0 403"), "{answer}");
+    let calls = handler.calls_for("USER_NEW");
+    assert!(
+        calls.iter().any(|c| c.body.contains("RTSP")),
+        "USER_NEW names the protocol: {calls:?}"
+    );
+    // Allowed: the viewer plays.
+    let allow = common::handler::HandlerServer::start(&[("USER_NEW", "true")]);
+    rs.server.api2(json!({"config": {"triggers": {"USER_NEW": [
+        {"handler": allow.url(), "sync": true, "default": "false", "streams": ["live"]}
+    ]}}}));
+    let (codecs, _) = probe_rtsp(&rs.url("live"), "tcp");
+    assert_eq!(codecs, ["aac", "h264"], "{}", rs.server.stderr());
+}
