@@ -12,12 +12,14 @@
 //! - [`hub`]: the stream hub, the one interface between protocols and actors (resolve, subscribe,
 //!   publish, admit), the live buffer the publisher and the viewers share, and the on-demand
 //!   side (a file's index, each viewer fed from disk). No actix in it.
-//! - [`protocols`]: the wire protocols (RTMP, the HTTP outputs on 8080, the output side of
-//!   pushes), the inputs that bring their own media (TS over UDP, exec, HLS pull), the connector
+//! - [`protocols`]: the wire protocols (RTMP, RTSP, DTSC, the HTTP outputs on 8080, the output
+//!   side of pushes), the inputs that bring their own media (TS over UDP, exec, HLS, RTSP and
+//!   DTSC pulls), the connector
 //!   catalogue and the listeners `config.protocols` turns on.
 //! - [`media`]: the internal model ([`media::Track`], [`media::Packet`]) and the formats: FLV
 //!   (with the depacketizer RTMP ingest uses), MPEG-TS (muxer and demuxer), MP4 (fragmented and
-//!   progressive), Ogg, WAV, AMF0, H.264/HEVC/AAC/MP3/AC-3 parameters, HLS and DASH manifests,
+//!   progressive), Ogg, WAV, AMF0, RTP payloads and SDP, DTSC, H.264/HEVC/AAC/MP3/AC-3
+//!   parameters, HLS and DASH manifests,
 //!   recordings, and the on-demand file indexes (`media::vod`: MP4, FLV, TS, MP3, Ogg, WAV,
 //!   Matroska). Pure code: no sockets, files or actors.
 //! - [`stats`]: the statistics store (a record per session, sampled once a second, ten minutes

@@ -8,6 +8,8 @@
 //! - [`mod@write`]: vectored writes to viewers, with a write time-out and byte counting.
 //! - [`rtmp`]: RTMP publishing and playing (port 1935) and the RTMP client for pushes.
 //! - [`dtsc`]: the DTSC output (port 4200), MistServer's protocol between servers.
+//! - [`rtsp`]: RTSP publishing and playing (port 5554) over RTP, and the client the RTSP pull
+//!   input uses.
 //! - [`http`]: the HTTP outputs (port 8080): FLV, HLS, DASH/CMAF, TS, MP4, MP3, AAC, info.
 //! - [`push`]: the output side of pushes and recordings (files, RTMP servers).
 //! - [`inputs`]: inputs that bring their own media (TS over UDP), run by the streams through
