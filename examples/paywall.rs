@@ -53,9 +53,9 @@
 //!    asks Eddy to stop every session it allowed with that token, and answers with Eddy's JSON.
 //!    The `ffplay` from step 4 is disconnected, and the paywall refuses `secret1` from then on.
 //!
-//!    A stopped session is refused for ten seconds, but Eddy remembers that it was allowed: the
-//!    same player (same stream, address and token) coming back later is let in without a new
-//!    `USER_NEW`. To have Eddy ask the paywall again, invalidate the stream's sessions as well:
+//!    The same player coming back is a new decision: Eddy asks the paywall again (`USER_NEW`),
+//!    which now says no. To have Eddy ask again about viewers still connected, invalidate the
+//!    stream's sessions:
 //!    `curl -s http://localhost:4242/api2 --data-urlencode 'command={"invalidate_sessions":"live"}'`.
 //!
 //! The wire formats:

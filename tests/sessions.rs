@@ -82,8 +82,10 @@ impl Paywall {
 }
 
 fn live_with_paywall(pw: &Paywall) -> LiveServer {
-    let ls =
-        LiveServer::start_with_outputs(json!({"live": {"source": "push://"}}), &["FLV", "HLS"]);
+    let ls = LiveServer::start_with_outputs(
+        json!({"live": {"source": "push://"}}),
+        &["FLV", "HLS", "HTTPTS"],
+    );
     ls.server
         .api2(json!({"config": {"triggers": pw.triggers()}}));
     ls
@@ -278,8 +280,23 @@ fn stop_tag_invalidate_and_stop_sessions_disconnect_viewers() {
         "stop_sessid closed the viewer"
     );
     assert!(t.elapsed() < Duration::from_secs(3));
-    // With USER_NEW in use a stopped session is refused for a while.
+    // A stopped session's client that comes back is a new decision (facts §6.5): USER_NEW is
+    // asked again, and the handler's answer counts, yes...
+    let asked = |token: &str| {
+        pw.calls()
+            .iter()
+            .filter(|c| c.get(2).map(String::as_str) == Some(token))
+            .count()
+    };
+    let before = asked("a");
+    assert_eq!(status_of(&format!("{}?tkn=a", ls.flv_url("live"))), 200);
+    assert_eq!(asked("a"), before + 1, "USER_NEW again after stop_sessid");
+    // ... or no.
+    ls.server.api2(json!({"stop_sessid": id_a.clone()}));
+    std::thread::sleep(Duration::from_millis(500));
+    pw.allowed.lock().expect("lock").retain(|t| t != "a");
     assert_eq!(status_of(&format!("{}?tkn=a", ls.flv_url("live"))), 403);
+    assert_eq!(asked("a"), before + 2);
 
     // tag_sessid + stop_tag.
     let (mut b, id_b) = viewer(&ls, &pw, "b");
@@ -305,10 +322,28 @@ fn stop_tag_invalidate_and_stop_sessions_disconnect_viewers() {
         "invalidated and denied"
     );
 
-    // stop_sessions by stream, and the INPUT pseudo-protocol stops the publisher.
+    // stop_sessions by stream and protocol: one session (same token, so the same id: it
+    // leaves the protocol out) plays FLV and TS; only its FLV connection closes.
     let (mut d, _) = viewer(&ls, &pw, "d");
+    let ts_out = ls.server.dir.path().join("d.ts");
+    let mut d_ts = record(
+        std::path::Path::new("ffmpeg"),
+        &format!("http://127.0.0.1:{}/live.ts?tkn=d", ls.http),
+        120,
+        &ts_out,
+        ls.server.dir.path(),
+    );
+    std::thread::sleep(Duration::from_secs(2));
     ls.server.api2(json!({"stop_sessions": {"live": "FLV"}}));
     assert!(ends_within(&mut d, Duration::from_secs(3)));
+    assert!(
+        d_ts.wait_timeout(Duration::from_secs(2)).is_none(),
+        "the session's TS connection plays on: {} {}",
+        d_ts.log(),
+        ls.server.stderr()
+    );
+    ls.server.api2(json!({"stop_sessions": {"live": "HTTPTS"}}));
+    assert!(ends_within(&mut d_ts, Duration::from_secs(3)));
     assert_eq!(
         ls.server.api2(json!({"active_streams": ["inputs"]}))["active_streams"]["live"],
         json!([1]),
@@ -319,6 +354,85 @@ fn stop_tag_invalidate_and_stop_sessions_disconnect_viewers() {
         .server
         .api2(json!({"active_streams": true}))["active_streams"]
         == json!([])));
+}
+
+/// A USER_NEW handler that cannot be reached, or fails, gets its configured default: `true`
+/// admits the viewer, `false` refuses it (facts §5.3).
+#[test]
+fn an_unreachable_handler_gets_its_default() {
+    let ls =
+        LiveServer::start_with_outputs(json!({"live": {"source": "push://"}}), &["FLV", "HLS"]);
+    let _p = publish(
+        h264_clip(),
+        &ls.rtmp_url("live", "live"),
+        ls.server.dir.path(),
+    );
+    assert!(ls.wait_online("live"));
+    // Nothing listens on this port: connections are refused.
+    let nowhere = format!("http://127.0.0.1:{}/", free_port());
+    // A handler that answers 500.
+    let failing = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let failing_url = format!(
+        "http://127.0.0.1:{}/",
+        failing.local_addr().expect("addr").port()
+    );
+    std::thread::spawn(move || {
+        for mut sock in failing.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = sock.read(&mut buf);
+            let _ = sock.write_all(b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    for (handler, default, want) in [
+        (&nowhere, "true", 200),
+        (&nowhere, "false", 403),
+        (&failing_url, "1", 200),
+        (&failing_url, "false", 403),
+    ] {
+        ls.server.api2(json!({"config": {"triggers": {"USER_NEW": [
+            {"handler": handler, "sync": true, "default": default}
+        ]}}}));
+        // A fresh token: a session of its own, so USER_NEW is asked.
+        let token = format!("t{}{default}", want);
+        let url = format!("{}?tkn={token}{}", ls.flv_url("live"), handler.len());
+        assert_eq!(
+            status_of(&url),
+            want,
+            "{handler} default {default}: {}",
+            ls.server.stderr()
+        );
+    }
+    // A handler that takes the call and never answers: the default after the 5 s time-out,
+    // not after three of them.
+    let silent = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let silent_url = format!(
+        "http://127.0.0.1:{}/",
+        silent.local_addr().expect("addr").port()
+    );
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for sock in silent.incoming().flatten() {
+            held.push(sock);
+        }
+    });
+    ls.server.api2(json!({"config": {"triggers": {"USER_NEW": [
+        {"handler": silent_url, "sync": true, "default": "true"}
+    ]}}}));
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    let t = Instant::now();
+    let resp = client
+        .get(format!("{}?tkn=patient", ls.flv_url("live")))
+        .send()
+        .expect("an answer");
+    assert_eq!(resp.status().as_u16(), 200);
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_secs(4) && waited < Duration::from_secs(9),
+        "waited {waited:?}"
+    );
 }
 
 #[test]

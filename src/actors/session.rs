@@ -6,10 +6,14 @@
 //!
 //! USER_NEW runs once per session, before the first byte of media: the first connection starts
 //! it, later ones wait for the same verdict. A denied session refuses every connection until the
-//! session expires from the cache, ten minutes after its last connection. Stopping a session
-//! (`stop_sessid`, `stop_tag`, `stop_sessions`) closes its connections within a second and, when
-//! USER_NEW is in use, refuses new ones for ten seconds (manual §4.1.23). `invalidate_sessions`
-//! runs USER_NEW again; a denial then disconnects the session.
+//! session expires from the cache, ten minutes after its last connection (facts §6.5), or until
+//! `invalidate_sessions` asks again. Stopping a session (`stop_sessid`, `stop_tag`,
+//! `stop_sessions`) closes its connections within a second and denies nothing: a client that
+//! comes back is a new decision, USER_NEW is asked again (facts §6.5, as MistServer does; the
+//! 2.12 manual's "ten seconds" block is not what MistServer does). `stop_sessions` with a
+//! protocol closes only that protocol's connections: a viewer session spans protocols (its id
+//! leaves the protocol out, facts §6.2). `invalidate_sessions` runs USER_NEW again; a denial
+//! then disconnects the session.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -28,8 +32,6 @@ use crate::triggers::Triggers;
 
 /// How long a session is remembered after its last connection (by default).
 pub const SESSION_CACHE: Duration = Duration::from_secs(600);
-/// How long a stopped session refuses new connections when USER_NEW is in use.
-pub const STOP_BLOCK: Duration = Duration::from_secs(10);
 
 enum Verdict {
     Unknown,
@@ -53,10 +55,10 @@ pub struct SessionActor {
     conn: ConnInfo,
     triggers: Triggers,
     verdict: Verdict,
-    conns: HashMap<u64, watch::Sender<bool>>,
+    /// Open connections: their stop signal and protocol.
+    conns: HashMap<u64, (watch::Sender<bool>, &'static str)>,
     next_conn: u64,
     tags: Vec<String>,
-    blocked_until: Option<Instant>,
     idle_since: Option<Instant>,
     gone: Recipient<SessionGone>,
     cache: Duration,
@@ -113,7 +115,6 @@ impl SessionActor {
             conns: HashMap::new(),
             next_conn: 1,
             tags: Vec::new(),
-            blocked_until: None,
             idle_since: Some(Instant::now()),
             gone,
             cache,
@@ -206,8 +207,21 @@ impl SessionActor {
     }
 
     fn stop_connections(&mut self) {
-        for stop in self.conns.values() {
+        for (stop, _) in self.conns.values() {
             let _ = stop.send(true);
+        }
+    }
+
+    /// Closes the connections (of `protocol` only, when given). The next connection is a new
+    /// decision.
+    fn stop(&mut self, protocol: Option<&str>) {
+        for (stop, p) in self.conns.values() {
+            if protocol.is_none_or(|want| want == *p) {
+                let _ = stop.send(true);
+            }
+        }
+        if matches!(self.verdict, Verdict::Allowed) {
+            self.verdict = Verdict::Unknown;
         }
     }
 }
@@ -253,9 +267,6 @@ impl Handler<Admit> for SessionActor {
     fn handle(&mut self, msg: Admit, ctx: &mut Self::Context) -> Self::Result {
         let id = self.info.id.clone();
         let protocol = msg.0;
-        if self.blocked_until.is_some_and(|t| Instant::now() < t) {
-            return Box::pin(fut::ready(Err(SessionError::Blocked(id))));
-        }
         let needs_user_new = self.needs_user_new();
         let waiter = match &mut self.verdict {
             Verdict::Allowed => None,
@@ -291,7 +302,7 @@ impl Handler<Admit> for SessionActor {
                 let conn = act.next_conn;
                 act.next_conn += 1;
                 let (tx, rx) = watch::channel(false);
-                act.conns.insert(conn, tx);
+                act.conns.insert(conn, (tx, protocol));
                 act.idle_since = None;
                 act.active_since.get_or_insert_with(Instant::now);
                 if !act.stats.joined(act.record, protocol) {
@@ -337,8 +348,10 @@ impl Handler<Leave> for SessionActor {
 #[derive(Message, Clone)]
 #[rtype(result = "()")]
 pub enum Control {
-    /// Close its connections (and refuse new ones for a while when USER_NEW is in use).
+    /// Close its connections; a client that comes back is asked about again.
     Stop,
+    /// Close its connections of this protocol (`stop_sessions` with a protocol).
+    StopProtocol(String),
     /// Close its connections when it carries this tag.
     StopIfTagged(String),
     Tag(String),
@@ -350,12 +363,8 @@ impl Handler<Control> for SessionActor {
     type Result = ();
     fn handle(&mut self, msg: Control, ctx: &mut Self::Context) {
         match msg {
-            Control::Stop => {
-                self.stop_connections();
-                if self.needs_user_new() {
-                    self.blocked_until = Some(Instant::now() + STOP_BLOCK);
-                }
-            }
+            Control::Stop => self.stop(None),
+            Control::StopProtocol(p) => self.stop(Some(&p)),
             Control::StopIfTagged(tag) => {
                 if self.tags.contains(&tag) {
                     ctx.notify(Control::Stop);

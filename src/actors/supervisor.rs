@@ -652,18 +652,26 @@ impl Handler<SessionCommand> for Supervisor {
             }
             SessionCommand::StopStreams(list) => {
                 for (a, info) in self.sessions.values() {
-                    let hit = list.iter().any(|(stream, proto)| {
-                        let stream_ok = stream.is_empty() || *stream == info.stream;
-                        let proto_ok = match proto.as_deref() {
-                            None => true,
-                            Some("INPUT") => info.kind == SessionKind::Input,
-                            Some("OUTPUT") => info.kind == SessionKind::Output,
-                            Some(p) => p == info.protocol,
-                        };
-                        stream_ok && proto_ok
-                    });
-                    if hit {
-                        a.do_send(Control::Stop);
+                    for (stream, proto) in &list {
+                        if !(stream.is_empty() || *stream == info.stream) {
+                            continue;
+                        }
+                        match proto.as_deref() {
+                            None => a.do_send(Control::Stop),
+                            Some("INPUT") if info.kind == SessionKind::Input => {
+                                a.do_send(Control::Stop)
+                            }
+                            Some("OUTPUT") if info.kind == SessionKind::Output => {
+                                a.do_send(Control::Stop)
+                            }
+                            Some("INPUT" | "OUTPUT") => {}
+                            // A viewer session spans protocols: only that protocol's
+                            // connections close (case-sensitive, manual §4.1.23).
+                            Some(p) if info.kind == SessionKind::Viewer => {
+                                a.do_send(Control::StopProtocol(p.to_string()))
+                            }
+                            Some(_) => {}
+                        }
                     }
                 }
             }

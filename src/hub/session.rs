@@ -215,8 +215,6 @@ pub async fn stopped(stop: &mut watch::Receiver<bool>) {
 pub enum SessionError {
     #[error("session {0} is not allowed (USER_NEW)")]
     Denied(String),
-    #[error("session {0} was stopped; try again later")]
-    Blocked(String),
     #[error("{0}")]
     Refused(String),
     #[error("the server is shutting down")]

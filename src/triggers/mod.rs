@@ -374,6 +374,11 @@ async fn run_http(
                     "Trigger {name}: {} attempt {attempt} failed: {e}",
                     h.handler
                 );
+                // A handler that took the whole time-out is not asked again: the viewer (or
+                // the stream) would wait three times as long for the default.
+                if e.is_timeout() {
+                    return None;
+                }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
