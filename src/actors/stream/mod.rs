@@ -12,9 +12,11 @@
 //! the source's `push://` rules and then STREAM_PUSH (§4.4.12). The other STREAM_* triggers
 //! follow its state ([`events`]).
 //!
-//! Publisher loss (manual §3.3.1 "resume support"): without `resume` the buffer ends at once and
-//! viewers finish; with it the tracks and packets stay for `inputtimeout` seconds (default 30)
-//! and a publisher that comes back continues the same buffer, its timestamps shifted to follow on.
+//! Publisher loss (manual §3.3.1 "resume support"): with `resume` the tracks and packets stay for
+//! `inputtimeout` seconds (default 30) and a publisher that comes back continues the same buffer,
+//! its timestamps shifted to follow on (HLS marks the new timeline with a discontinuity). Without
+//! it the same holds for [`FLAP_GRACE`] only, so a publisher that hiccups (an encoder's
+//! reconnect) does not cost every viewer its connection; after that the stream ends.
 //!
 //! A stream whose source is a file is on demand ([`vod`]): it opens the file's index instead of
 //! waiting for a publisher, and each viewer plays the file from where it asked ([`viewers`]).
@@ -48,6 +50,9 @@ const TICK: Duration = Duration::from_secs(1);
 const PUBLISHER_STALL: Duration = Duration::from_secs(5);
 /// A stream with neither publisher nor viewers stops after this long.
 const IDLE_STOP: Duration = Duration::from_secs(3);
+/// How long a stream without `resume` keeps its buffer and viewers for a publisher that left
+/// (a reconnecting encoder), before it ends.
+pub const FLAP_GRACE: Duration = Duration::from_secs(5);
 
 /// A stream's numbers, as the API shows them.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -432,6 +437,16 @@ impl StreamActor {
         );
     }
 
+    /// How long viewers wait for a publisher that left: `inputtimeout` with `resume` (or for an
+    /// input of the stream's own), else [`FLAP_GRACE`].
+    fn resume_window(&self) -> Duration {
+        if self.options.resume || self.pull.is_some() {
+            self.options.input_timeout
+        } else {
+            FLAP_GRACE
+        }
+    }
+
     fn tick(&mut self, ctx: &mut Context<Self>) {
         self.check_ready(ctx);
         self.check_bandwidth(ctx);
@@ -442,7 +457,7 @@ impl StreamActor {
             self.last_input = (up, Instant::now());
         }
         if let Some(left) = self.publisher_left {
-            if left.elapsed() >= self.options.input_timeout {
+            if left.elapsed() >= self.resume_window() {
                 tracing::info!(
                     kind = "STRM",
                     stream = self.name.as_str(),
@@ -586,8 +601,9 @@ impl StreamActor {
                 msg.peer
             );
         }
-        let resume =
-            self.options.resume && (self.publisher.is_some() || self.publisher_left.is_some());
+        // With `resume`, or within the short grace every stream has, a returning publisher
+        // continues the buffer (and its viewers) on a timeline that follows on.
+        let resume = self.publisher.is_some() || self.publisher_left.is_some();
         let token = self.buffer.new_publisher(resume);
         self.ready = false;
         self.inputs_total += 1;
@@ -625,7 +641,7 @@ struct DetachPublisher {
 
 impl Handler<DetachPublisher> for StreamActor {
     type Result = ();
-    fn handle(&mut self, msg: DetachPublisher, ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: DetachPublisher, _: &mut Self::Context) {
         if self.publisher.as_ref().map(|p| p.token) != Some(msg.token) {
             return;
         }
@@ -635,23 +651,15 @@ impl Handler<DetachPublisher> for StreamActor {
             // The input is started again (see `pull`); viewers wait for it as for a
             // publisher that may resume.
             self.publisher_left = Some(Instant::now());
-        } else if self.options.resume {
-            tracing::info!(
-                kind = "STRM",
-                stream = self.name.as_str(),
-                "{protocol} publisher of {} left; keeping the buffer {:?} for it to resume",
-                self.name,
-                self.options.input_timeout
-            );
-            self.publisher_left = Some(Instant::now());
         } else {
             tracing::info!(
                 kind = "STRM",
                 stream = self.name.as_str(),
-                "{protocol} publisher of {} left; stream ends",
-                self.name
+                "{protocol} publisher of {} left; keeping the buffer {:?} for it to come back",
+                self.name,
+                self.resume_window()
             );
-            ctx.stop();
+            self.publisher_left = Some(Instant::now());
         }
         self.report();
     }
