@@ -246,6 +246,15 @@ fn apply_settings(cfg: &mut Config, members: Map<String, Value>) {
                 s.debug = Some(v);
                 true
             }
+            // Eddy's own bounds: a count, 0 for none (`protocols::limits`, the sessions).
+            ("maxconnsperip" | "maxsessions", Value::Null) => {
+                s.extra.remove(key.as_str());
+                true
+            }
+            ("maxconnsperip" | "maxsessions", v @ Value::Number(_)) if v.as_u64().is_some() => {
+                s.extra.insert(key.to_string(), v);
+                true
+            }
             (k, Value::Null) if PLAIN_SETTINGS.contains(&k) => {
                 s.extra.remove(k);
                 true

@@ -79,7 +79,7 @@ impl ActorHub {
             .supervisor
             .send(OpenSession(info))
             .await
-            .map_err(|_| SessionError::Gone)?;
+            .map_err(|_| SessionError::Gone)??;
         let mut conn = session
             .send(Admit(protocol))
             .await

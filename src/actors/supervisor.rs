@@ -30,7 +30,7 @@ use super::stream::{StopStream, StreamActor, StreamReport, StreamStats, UpdateCo
 use crate::config::Config;
 use crate::hub::outlets::{InputRunner, Listeners, PushRunner};
 use crate::hub::push::ExitReason;
-use crate::hub::session::{session_id, ConnInfo, SessionKind};
+use crate::hub::session::{session_id, ConnInfo, SessionError, SessionKind};
 use crate::hub::StreamError;
 use crate::stats::Stats;
 use crate::stream_name;
@@ -67,6 +67,8 @@ pub struct Supervisor {
     /// The trigger configuration, shared with streams and listeners.
     triggers: Triggers,
     session_cache: Duration,
+    /// When "too many sessions" was last logged.
+    sessions_full_logged: Option<Instant>,
     /// Sessions by id, with what the session commands match on.
     sessions: HashMap<String, (Addr<SessionActor>, SessionInfo)>,
     /// Their last reported numbers.
@@ -127,6 +129,7 @@ impl Supervisor {
             triggers: s.triggers,
             sessions: HashMap::new(),
             session_cache: s.session_cache,
+            sessions_full_logged: None,
             stream_stats: BTreeMap::new(),
             stream_errors: BTreeMap::new(),
             pushes: PushRegistry::default(),
@@ -253,9 +256,21 @@ impl Supervisor {
         }
     }
 
+    /// Hands `config.maxconnsperip` to the listeners.
+    fn apply_limits(&self) {
+        let per_ip = self
+            .config
+            .config
+            .extra
+            .get("maxconnsperip")
+            .and_then(Value::as_u64);
+        self.listeners.set_conn_limit(per_ip);
+    }
+
     /// Restarts listeners after a change: stop the retired ones, wait, start the new ones.
     fn reconcile(&mut self) -> ResponseActFuture<Self, ()> {
         let wanted = self.config.config.protocols.clone();
+        self.apply_limits();
         let stops = self.listeners.retire(&wanted);
         Box::pin(
             async move {
@@ -385,6 +400,7 @@ impl Handler<ApplyChange> for Supervisor {
             .retain(|name, _| next.streams.get(name) == self.config.streams.get(name));
         self.config = next;
         self.apply_triggers();
+        self.apply_limits();
         self.note_change();
         if streams_changed {
             self.update_streams();
@@ -577,19 +593,53 @@ impl Handler<StreamReport> for Supervisor {
     }
 }
 
-/// Finds or starts the session of a connection.
+/// Most sessions held in memory unless `config.maxsessions` says otherwise (0: no limit).
+pub const MAX_SESSIONS: usize = 100_000;
+
+/// Finds or starts the session of a connection; a new one is refused when
+/// `config.maxsessions` sessions are held already.
 #[derive(Message)]
-#[rtype(result = "Addr<SessionActor>")]
+#[rtype(result = "Result<Addr<SessionActor>, SessionError>")]
 pub struct OpenSession(pub ConnInfo);
 
 impl Handler<OpenSession> for Supervisor {
-    type Result = MessageResult<OpenSession>;
+    type Result = Result<Addr<SessionActor>, SessionError>;
     fn handle(&mut self, msg: OpenSession, ctx: &mut Self::Context) -> Self::Result {
         let id = session_id(&msg.0);
         if let Some((addr, _)) = self.sessions.get(&id) {
             if addr.connected() {
-                return MessageResult(addr.clone());
+                return Ok(addr.clone());
             }
+        }
+        let limit = match self
+            .config
+            .config
+            .extra
+            .get("maxsessions")
+            .and_then(Value::as_u64)
+        {
+            Some(0) => usize::MAX,
+            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            None => MAX_SESSIONS,
+        };
+        if self.sessions.len() >= limit {
+            let now = Instant::now();
+            if self
+                .sessions_full_logged
+                .is_none_or(|t| now - t >= Duration::from_secs(10))
+            {
+                self.sessions_full_logged = Some(now);
+                tracing::warn!(
+                    kind = "ACCS",
+                    "{} sessions held (config maxsessions); refusing new ones from {}",
+                    self.sessions.len(),
+                    msg.0.ip
+                );
+            }
+            return Err(SessionError::Refused(format!(
+                "too many sessions ({}; config maxsessions)",
+                self.sessions.len()
+            )));
         }
         let actor = SessionActor::new(
             msg.0,
@@ -601,7 +651,7 @@ impl Handler<OpenSession> for Supervisor {
         let info = actor.info().clone();
         let addr = actor.start();
         self.sessions.insert(id, (addr.clone(), info));
-        MessageResult(addr)
+        Ok(addr)
     }
 }
 

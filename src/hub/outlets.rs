@@ -32,6 +32,9 @@ pub trait Listeners: Send {
     fn has_failures(&self) -> bool;
     /// The `online` value of a configured entry (facts §2.5).
     fn online(&self, entry: &ProtocolEntry) -> Value;
+    /// How many connections one address may hold open (`config.maxconnsperip`; `None`: the
+    /// default, 0: no limit).
+    fn set_conn_limit(&self, _per_ip: Option<u64>) {}
 }
 
 /// Runs pushes: the output side of a push (open the stream, write it to a file or another

@@ -50,8 +50,17 @@ where
                 accepted = listener.accept() => match accepted {
                     Ok((sock, peer)) => {
                         backoff = Duration::from_millis(10);
+                        // Over its address's limit: closed before anything is read.
+                        let Some(slot) = conn_ctx.limits.enter(peer.ip(), name) else {
+                            drop(sock);
+                            continue;
+                        };
                         let _ = sock.set_nodelay(true);
-                        tokio::spawn(serve(sock, peer, conn_ctx.clone(), stop_rx.clone()));
+                        let conn = serve(sock, peer, conn_ctx.clone(), stop_rx.clone());
+                        tokio::spawn(async move {
+                            conn.await;
+                            drop(slot);
+                        });
                     }
                     Err(e) => {
                         // Out of file descriptors and the like: wait, then try again.

@@ -153,6 +153,10 @@ impl Listeners for ListenerSet {
             .any(|s| matches!(s.state, EntryState::Failed(_)))
     }
 
+    fn set_conn_limit(&self, per_ip: Option<u64>) {
+        self.ctx.limits.set_per_ip(per_ip);
+    }
+
     fn online(&self, entry: &ProtocolEntry) -> Value {
         self.slots
             .iter()

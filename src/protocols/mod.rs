@@ -5,6 +5,7 @@
 //! - [`listeners`]: the listeners `config.protocols` turns on, driven by the supervisor through
 //!   [`crate::hub::outlets::Listeners`].
 //! - [`listen`]: binding a port and the accept loop.
+//! - [`limits`]: connections per address (`config.maxconnsperip`).
 //! - [`mod@write`]: vectored writes to viewers, with a write time-out and byte counting.
 //! - [`rtmp`]: RTMP publishing and playing (port 1935) and the RTMP client for pushes.
 //! - [`dtsc`]: the DTSC output (port 4200), MistServer's protocol between servers.
@@ -22,6 +23,7 @@ pub mod catalogue;
 pub mod dtsc;
 pub mod http;
 pub mod inputs;
+pub mod limits;
 pub mod listen;
 pub mod listeners;
 pub mod push;
@@ -61,6 +63,8 @@ pub struct ListenerContext {
     /// The configured protocol entries, kept current by [`listeners::ListenerSet`] (which
     /// outputs are enabled, and on which ports, for generated links).
     pub protocols: Arc<RwLock<Vec<ProtocolEntry>>>,
+    /// Connections open per address, across every listener ([`limits`]).
+    pub limits: Arc<limits::ConnLimits>,
 }
 
 impl ListenerContext {
@@ -69,6 +73,7 @@ impl ListenerContext {
             hub,
             runtime,
             protocols: Arc::default(),
+            limits: Arc::default(),
         }
     }
 
