@@ -1,6 +1,6 @@
 //! Every bound hit on a running server while an ffmpeg viewer plays: connections per address
 //! (`config.maxconnsperip`), sessions held (`config.maxsessions`), the HTTP request head's size
-//! and time (slowloris), the RTMP handshake's time, and the API body's size. Each gets a clean
+//! and time (slowloris), the RTMP handshake's time, AMF0 nesting, and the API body's size. Each gets a clean
 //! refusal (a status or a closed connection, and a log line) and the viewer plays on.
 
 mod common;
@@ -136,6 +136,35 @@ fn every_bound_refuses_cleanly_while_a_viewer_plays() {
         .send()
         .unwrap();
     assert_eq!(resp.status().as_u16(), 413);
+
+    // An RTMP `connect` whose AMF0 nests deeper than 32 containers: the connection is closed
+    // with a log line.
+    let mut deep = TcpStream::connect(("127.0.0.1", ls.rtmp)).unwrap();
+    let mut c0c1 = vec![3u8];
+    c0c1.extend(vec![0u8; 1536]);
+    deep.write_all(&c0c1).unwrap();
+    let mut s0s1s2 = vec![0u8; 3073];
+    deep.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    deep.read_exact(&mut s0s1s2).unwrap();
+    let mut command = vec![0x02, 0, 7];
+    command.extend_from_slice(b"connect");
+    command.push(0x00);
+    command.extend_from_slice(&1f64.to_be_bytes());
+    for _ in 0..40 {
+        command.extend_from_slice(&[0x03, 0, 1, b'a']);
+    }
+    let mut out = bytes::BytesMut::new();
+    out.extend_from_slice(&s0s1s2[1..1537]);
+    eddy::protocols::rtmp::chunk::write_message(&mut out, 128, 3, 0, 20, 0, &command);
+    deep.write_all(&out).unwrap();
+    assert!(
+        closed_within(&mut deep, Duration::from_secs(5)),
+        "deep AMF kept"
+    );
+    assert!(eventually(Duration::from_secs(3), || ls
+        .server
+        .stderr()
+        .contains("AMF0 nesting deeper")));
 
     assert!(playing(&mut viewer), "the viewer stopped: {}", viewer.log());
 }
