@@ -413,7 +413,7 @@ impl Conn {
     }
 
     async fn setup(&mut self, req: &Request) -> Response {
-        let Some((transport, _record)) = req.header("Transport").and_then(message::parse_transport)
+        let Some((asked, _record)) = req.header("Transport").and_then(message::parse_transport)
         else {
             return Response::new(461);
         };
@@ -421,78 +421,82 @@ impl Conn {
         if self.session_id.is_none() {
             self.session_id = Some(format!("{:016x}", rand_u64()));
         }
-        if let Some(rec) = &mut self.record {
-            let i = match find_media(rec.media.iter().map(|m| &m.media), control.as_deref()) {
-                Some(i) => i,
+        // Which media, and how many were set up before it (for the default channels).
+        let (i, n) = if let Some(rec) = &self.record {
+            match find_media(rec.media.iter().map(|m| &m.media), control.as_deref()) {
+                Some(i) => (i, i),
                 None => return Response::new(404),
+            }
+        } else if let Some(play) = &self.play {
+            let Some(i) = find_media(play.media.iter(), control.as_deref()) else {
+                return Response::new(404);
             };
-            let (transport, udp, echo) = match transport {
-                Transport::Interleaved { rtp, rtcp } => {
-                    let (rtp, rtcp) = channels(rtp, rtcp, i);
-                    (
-                        Transport::Interleaved { rtp, rtcp },
-                        None,
-                        format!("RTP/AVP/TCP;unicast;interleaved={rtp}-{rtcp};mode=record"),
-                    )
-                }
-                Transport::Udp { rtp, rtcp } => match UdpPair::bind(self.local).await {
-                    Ok(pair) => {
-                        let (a, b) = pair.ports();
-                        let echo = format!("RTP/AVP;unicast;client_port={rtp}-{rtcp};server_port={a}-{b};mode=record");
-                        (transport, Some(pair), echo)
-                    }
-                    Err(e) => {
-                        tracing::warn!(kind = "ACCS", "RTSP {}: no UDP ports: {e}", self.peer);
-                        return Response::new(500);
-                    }
-                },
-            };
+            if play
+                .outs
+                .iter()
+                .any(|o| o.media.track.id == play.media[i].track.id)
+            {
+                return Response::new(459);
+            }
+            (i, play.outs.len())
+        } else {
+            return Response::new(455);
+        };
+        let recording = self.record.is_some();
+        let (transport, udp, echo) = match self.transport(asked, n, recording).await {
+            Ok(t) => t,
+            Err(resp) => return resp,
+        };
+        if let Some(rec) = &mut self.record {
             let m = &mut rec.media[i];
             m.transport = Some(transport);
             m.udp = udp;
-            return Response::new(200).header("Transport", echo);
+        } else if let Some(play) = &mut self.play {
+            let ip = self.peer.ip();
+            let udp = match (udp, transport) {
+                (Some(pair), Transport::Udp { rtp, rtcp }) => {
+                    Some((pair, SocketAddr::new(ip, rtp), SocketAddr::new(ip, rtcp)))
+                }
+                _ => None,
+            };
+            play.outs.push(MediaOut {
+                media: play.media[i].clone(),
+                transport,
+                udp,
+            });
         }
-        let Some(play) = &mut self.play else {
-            return Response::new(455);
-        };
-        let Some(i) = find_media(play.media.iter(), control.as_deref()) else {
-            return Response::new(404);
-        };
-        let media = play.media[i].clone();
-        if play.outs.iter().any(|o| o.media.track.id == media.track.id) {
-            return Response::new(459);
-        }
-        let n = play.outs.len();
-        let (transport, udp, echo) = match transport {
+        Response::new(200).header("Transport", echo)
+    }
+
+    /// The transport given for what the client asked (the `n`-th media set up): its channels
+    /// (or `2n`, `2n + 1`), or a UDP socket pair; and the `Transport` header that says so.
+    async fn transport(
+        &self,
+        asked: Transport,
+        n: usize,
+        recording: bool,
+    ) -> Result<(Transport, Option<UdpPair>, String), Response> {
+        let mode = if recording { ";mode=record" } else { "" };
+        match asked {
             Transport::Interleaved { rtp, rtcp } => {
                 let (rtp, rtcp) = channels(rtp, rtcp, n);
-                (
-                    Transport::Interleaved { rtp, rtcp },
-                    None,
-                    format!("RTP/AVP/TCP;unicast;interleaved={rtp}-{rtcp}"),
-                )
+                let echo = format!("RTP/AVP/TCP;unicast;interleaved={rtp}-{rtcp}{mode}");
+                Ok((Transport::Interleaved { rtp, rtcp }, None, echo))
             }
             Transport::Udp { rtp, rtcp } => match UdpPair::bind(self.local).await {
                 Ok(pair) => {
                     let (a, b) = pair.ports();
-                    let ip = self.peer.ip();
-                    let echo =
-                        format!("RTP/AVP;unicast;client_port={rtp}-{rtcp};server_port={a}-{b}");
-                    let to = (SocketAddr::new(ip, rtp), SocketAddr::new(ip, rtcp));
-                    (transport, Some((pair, to.0, to.1)), echo)
+                    let echo = format!(
+                        "RTP/AVP;unicast;client_port={rtp}-{rtcp};server_port={a}-{b}{mode}"
+                    );
+                    Ok((asked, Some(pair), echo))
                 }
                 Err(e) => {
                     tracing::warn!(kind = "ACCS", "RTSP {}: no UDP ports: {e}", self.peer);
-                    return Response::new(500);
+                    Err(Response::new(500))
                 }
             },
-        };
-        play.outs.push(MediaOut {
-            media,
-            transport,
-            udp,
-        });
-        Response::new(200).header("Transport", echo)
+        }
     }
 }
 

@@ -100,7 +100,6 @@ pub fn next(buf: &mut BytesMut) -> Result<Incoming, MessageError> {
     if head_end > MAX_HEAD {
         return Err(MessageError::HeadTooLarge);
     }
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     // httparse reads `RTSP/1.0` no more than any other version, so the request line is read
     // here and the headers by httparse.
     let head = &buf[..head_end + 4];
@@ -116,35 +115,7 @@ pub fn next(buf: &mut BytesMut) -> Result<Incoming, MessageError> {
     if !version.starts_with("RTSP/1.") || method.is_empty() || url.is_empty() {
         return Err(MessageError::Malformed(format!("request line {line:?}")));
     }
-    let rest = &head[line_end + 2..];
-    let parsed = httparse::parse_headers(rest, &mut headers)
-        .map_err(|e| MessageError::Malformed(format!("headers: {e}")))?;
-    let headers_list: Vec<(String, String)> = match parsed {
-        httparse::Status::Complete((_, hs)) => hs
-            .iter()
-            .map(|h| {
-                (
-                    h.name.to_string(),
-                    String::from_utf8_lossy(h.value).trim().to_string(),
-                )
-            })
-            .collect(),
-        httparse::Status::Partial => {
-            return Err(MessageError::Malformed("headers do not end".into()));
-        }
-    };
-    let body_len = match headers_list
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("Content-Length"))
-    {
-        None => 0,
-        Some((_, v)) => v
-            .parse::<usize>()
-            .map_err(|_| MessageError::Malformed(format!("Content-Length {v:?}")))?,
-    };
-    if body_len > MAX_BODY {
-        return Err(MessageError::BodyTooLarge(body_len));
-    }
+    let (headers_list, body_len) = headers_and_body_len(&head[line_end + 2..])?;
     let total = head_end + 4 + body_len;
     if buf.len() < total {
         return Ok(Incoming::Partial);
@@ -217,22 +188,37 @@ pub fn next_from_server(buf: &mut BytesMut) -> Result<FromServer, MessageError> 
         .nth(1)
         .and_then(|c| c.parse().ok())
         .ok_or_else(|| MessageError::Malformed(format!("status line {line:?}")))?;
+    let (list, body_len) = headers_and_body_len(&head[line_end + 2..])?;
+    if buf.len() < head_end + 4 + body_len {
+        return Ok(FromServer::Partial);
+    }
+    buf.advance(head_end + 4);
+    let body = buf.split_to(body_len).freeze();
+    Ok(FromServer::Answer(Answer {
+        code,
+        headers: list,
+        body,
+    }))
+}
+
+/// The headers after a message's first line (up to and with the blank line), and the body
+/// length their `Content-Length` announces (at most [`MAX_BODY`]).
+fn headers_and_body_len(rest: &[u8]) -> Result<(Vec<(String, String)>, usize), MessageError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let list: Vec<(String, String)> =
-        match httparse::parse_headers(&head[line_end + 2..], &mut headers)
-            .map_err(|e| MessageError::Malformed(format!("headers: {e}")))?
-        {
-            httparse::Status::Complete((_, hs)) => hs
-                .iter()
-                .map(|h| {
-                    let v = String::from_utf8_lossy(h.value).trim().to_string();
-                    (h.name.to_string(), v)
-                })
-                .collect(),
-            httparse::Status::Partial => {
-                return Err(MessageError::Malformed("headers do not end".into()))
-            }
-        };
+    let list: Vec<(String, String)> = match httparse::parse_headers(rest, &mut headers)
+        .map_err(|e| MessageError::Malformed(format!("headers: {e}")))?
+    {
+        httparse::Status::Complete((_, hs)) => hs
+            .iter()
+            .map(|h| {
+                let v = String::from_utf8_lossy(h.value).trim().to_string();
+                (h.name.to_string(), v)
+            })
+            .collect(),
+        httparse::Status::Partial => {
+            return Err(MessageError::Malformed("headers do not end".into()))
+        }
+    };
     let body_len = match list
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case("Content-Length"))
@@ -245,16 +231,7 @@ pub fn next_from_server(buf: &mut BytesMut) -> Result<FromServer, MessageError> 
     if body_len > MAX_BODY {
         return Err(MessageError::BodyTooLarge(body_len));
     }
-    if buf.len() < head_end + 4 + body_len {
-        return Ok(FromServer::Partial);
-    }
-    buf.advance(head_end + 4);
-    let body = buf.split_to(body_len).freeze();
-    Ok(FromServer::Answer(Answer {
-        code,
-        headers: list,
-        body,
-    }))
+    Ok((list, body_len))
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
