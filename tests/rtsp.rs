@@ -103,6 +103,24 @@ fn probe_rtsp(url: &str, transport: &str) -> (Vec<String>, usize) {
         .flatten()
         .filter(|p| video.is_some_and(|i| p["stream_index"] == i as u64))
         .count();
+    // Audio times step forward by about a frame each (no jitter from the RTP clock).
+    let audio = v["streams"]
+        .as_array()
+        .and_then(|s| s.iter().position(|s| s["codec_type"] == "audio"));
+    let times: Vec<f64> = v["packets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| audio.is_some_and(|i| p["stream_index"] == i as u64))
+        .filter_map(|p| p["pts_time"].as_str().and_then(|t| t.parse().ok()))
+        .collect();
+    for w in times.windows(2) {
+        let step = w[1] - w[0];
+        assert!(
+            (0.015..0.035).contains(&step),
+            "{url} {transport}: audio step {step}"
+        );
+    }
     (codecs, frames)
 }
 

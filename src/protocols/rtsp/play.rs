@@ -14,16 +14,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::conn::{rand_u64, Conn, ConnError, PlaySetup};
-use super::message::{self, Incoming, Request, Response, Transport};
+use super::message::{Incoming, Request, Response, Transport};
 use super::udp::UdpPair;
 use crate::hub::buffer::{Entry, ReadEvent};
+use crate::media::rtp::header::HEADER_LEN;
 use crate::media::rtp::{rtcp, Packetizer};
+use crate::media::Track;
 use crate::protocols::{deliver, OFFLINE_WAIT};
 
 /// Most packets taken from the buffer at once.
@@ -33,12 +35,19 @@ pub const SR_EVERY: Duration = Duration::from_secs(5);
 
 /// One media being sent.
 struct Out {
-    track: u32,
+    /// The track as the SDP described it.
+    track: Track,
     url: String,
     packetizer: Packetizer,
     transport: Transport,
     udp: Option<(UdpPair, SocketAddr, SocketAddr)>,
     last_report: Option<Instant>,
+    /// The next sequence number, and the timestamp base (RFC 3550 5.1: random per sender).
+    seq: u16,
+    ts_base: u32,
+    /// Packets and payload octets sent (for sender reports).
+    packets: u32,
+    octets: u32,
 }
 
 /// Plays until the client leaves, the stream ends or the server stops.
@@ -63,17 +72,22 @@ pub async fn run(
     for o in outs {
         let ssrc = rand_u64() as u32;
         let r = rand_u64();
+        let (seq, ts_base) = ((r >> 48) as u16, r as u32);
         let packetizer = Packetizer::new(&o.media.track, o.media.payload_type, ssrc)
             .map_err(|e| ConnError::Refused(format!("{name}: {e}")))?
-            .with_start((r >> 48) as u16, r as u32);
+            .with_start(seq, ts_base);
         let control = o.media.control.clone().unwrap_or_default();
         media.push(Out {
-            track: o.media.track.id,
+            track: o.media.track.clone(),
             url: crate::media::sdp::resolve_control(&base, &control),
             packetizer,
             transport: o.transport,
             udp: o.udp,
             last_report: None,
+            seq,
+            ts_base,
+            packets: 0,
+            octets: 0,
         });
     }
     if let Some(ms) = play.header("Range").and_then(npt_start) {
@@ -94,6 +108,8 @@ pub async fn run(
     tracing::debug!(stream = name.as_str(), "RTSP viewer {peer} started");
     let mut buffer = sub.reader.buffer().clone();
     let mut out: Vec<Bytes> = Vec::new();
+    // The interleaved frames' heads of one batch, in one allocation.
+    let mut heads = BytesMut::with_capacity(64 * (4 + HEADER_LEN));
     let mut paused = false;
     let ended = crate::hub::session::stopped(&mut session.stop);
     tokio::pin!(ended);
@@ -101,10 +117,10 @@ pub async fn run(
         if !paused && !batch.is_empty() {
             crate::protocols::write::recycle(&mut out);
             for entry in &batch {
-                let Some(o) = media.iter_mut().find(|o| o.track == entry.packet.track) else {
+                let Some(o) = media.iter_mut().find(|o| o.track.id == entry.packet.track) else {
                     continue;
                 };
-                send_packet(o, entry, &mut out).await;
+                send_packet(o, entry, &mut out, &mut heads);
             }
             if !out.is_empty()
                 && !deliver(&mut wr, &out, &batch, &buffer.counters, &session.counters).await?
@@ -184,43 +200,84 @@ fn play_answer(media: &[Out], start_ms: i64) -> Response {
         .header("RTP-Info", info.join(","))
 }
 
-/// Packetizes one packet for its media: interleaved frames go into `out`, UDP goes out now.
-async fn send_packet(o: &mut Out, entry: &Entry, out: &mut Vec<Bytes>) {
+/// A packet's RTP packets as the first viewer of its track built them (sequence numbers from 0,
+/// SSRC 0, timestamps from base 0), kept on the buffer entry: every other viewer writes only its
+/// own 12-byte header (its SSRC, sequence number, timestamp base and payload type) in front of
+/// the shared payloads, as RTMP viewers share their chunks.
+struct SharedRtp(Vec<Bytes>);
+
+impl SharedRtp {
+    fn build(track: &Track, packet: &crate::media::Packet) -> SharedRtp {
+        let packets = Packetizer::new(track, 96, 0)
+            .and_then(|mut p| p.packetize(packet))
+            .unwrap_or_else(|e| {
+                tracing::debug!("RTSP: packet of track {} not sent: {e}", track.id);
+                Vec::new()
+            });
+        SharedRtp(packets)
+    }
+}
+
+/// Sends one packet of its media (and a sender report when one is due): interleaved frames go
+/// into `out` (their heads into `heads`), UDP goes out now.
+fn send_packet(o: &mut Out, entry: &Entry, out: &mut Vec<Bytes>, heads: &mut BytesMut) {
     let pts = entry.packet.time + i64::from(entry.packet.offset);
     if o.last_report.is_none_or(|t| t.elapsed() >= SR_EVERY) {
         o.last_report = Some(Instant::now());
         let since = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let (packets, octets) = o.packetizer.counts();
         let report = rtcp::SenderReport {
             ssrc: o.packetizer.ssrc(),
             ntp: rtcp::ntp_time(since),
             rtp_time: o.packetizer.rtp_timestamp(pts),
-            packets,
-            octets,
+            packets: o.packets,
+            octets: o.octets,
         };
         let sr = rtcp::sender_report(&report, "eddy");
-        emit(o, sr, true, out).await;
+        emit(o, &sr, None, out, heads);
     }
-    match o.packetizer.packetize(&entry.packet) {
-        Ok(packets) => {
-            for p in packets {
-                emit(o, p, false, out).await;
+    let track = o.track.clone();
+    entry.cache.with(
+        || SharedRtp::build(&track, &entry.packet),
+        |shared| {
+            for p in &shared.0 {
+                if p.len() < HEADER_LEN {
+                    continue;
+                }
+                let ts = u32::from_be_bytes([p[4], p[5], p[6], p[7]]).wrapping_add(o.ts_base);
+                let mut head = [0u8; HEADER_LEN];
+                head[0] = p[0];
+                head[1] = (p[1] & 0x80) | (o.packetizer.payload_type() & 0x7F);
+                head[2..4].copy_from_slice(&o.seq.to_be_bytes());
+                head[4..8].copy_from_slice(&ts.to_be_bytes());
+                head[8..12].copy_from_slice(&o.packetizer.ssrc().to_be_bytes());
+                o.seq = o.seq.wrapping_add(1);
+                o.packets = o.packets.wrapping_add(1);
+                o.octets = o.octets.wrapping_add((p.len() - HEADER_LEN) as u32);
+                emit(o, &head, Some(p.slice(HEADER_LEN..)), out, heads);
             }
-        }
-        Err(e) => tracing::debug!("RTSP: packet of track {} not sent: {e}", o.track),
-    }
+        },
+    );
 }
 
-/// Sends one RTP (or RTCP) packet of a media.
-async fn emit(o: &Out, packet: Bytes, control: bool, out: &mut Vec<Bytes>) {
+/// Sends one RTP packet (`head` then `payload`) or, without a payload, an RTCP packet of a
+/// media.
+fn emit(o: &Out, head: &[u8], payload: Option<Bytes>, out: &mut Vec<Bytes>, heads: &mut BytesMut) {
+    let control = payload.is_none();
+    let len = head.len() + payload.as_ref().map_or(0, Bytes::len);
     match (&o.transport, &o.udp) {
         (Transport::Interleaved { rtp, rtcp }, _) => {
             let channel = if control { *rtcp } else { *rtp };
-            if let Some(head) = message::frame(channel, &packet) {
-                out.push(Bytes::copy_from_slice(&head));
-                out.push(packet);
+            let Ok(len) = u16::try_from(len) else {
+                return;
+            };
+            heads.extend_from_slice(&[b'$', channel]);
+            heads.extend_from_slice(&len.to_be_bytes());
+            heads.extend_from_slice(head);
+            out.push(heads.split().freeze());
+            if let Some(p) = payload {
+                out.push(p);
             }
         }
         (Transport::Udp { .. }, Some((pair, to_rtp, to_rtcp))) => {
@@ -229,8 +286,13 @@ async fn emit(o: &Out, packet: Bytes, control: bool, out: &mut Vec<Bytes>) {
             } else {
                 (&pair.rtp, to_rtp)
             };
+            let mut datagram = Vec::with_capacity(len);
+            datagram.extend_from_slice(head);
+            if let Some(p) = &payload {
+                datagram.extend_from_slice(p);
+            }
             // A datagram that cannot go is lost, as UDP is.
-            let _ = sock.try_send_to(&packet, *to);
+            let _ = sock.try_send_to(&datagram, *to);
         }
         (Transport::Udp { .. }, None) => {}
     }
