@@ -1,0 +1,66 @@
+//! The streaming MPEG-TS demuxer (TS over UDP, SRT-less pushes, HLS pulls): input pushed in
+//! pieces of varying size, events pulled after each piece, `finish` at the end; the packets
+//! that come out are muxed into TS again, as an HLS or `.ts` viewer would get them.
+//!
+//! Byte 0 (via `pieces`) sets the piece sizes; byte 1 bit 0 makes the demuxer follow PIDs
+//! 0x100 (H.264), 0x101 (AAC), 0x102 (MP3) and 0x103 (HEVC) without a PAT/PMT, as for a piece
+//! cut out of a file, so PES parsing is reached without valid CRCs.
+#![no_main]
+
+use bytes::Bytes;
+use eddy::media::ts::{self, TsDemuxer, TsEvent};
+use eddy::media::{Codec, Packet, Track};
+use libfuzzer_sys::fuzz_target;
+
+fn track(id: u32, codec: Codec) -> Track {
+    Track {
+        id,
+        codec: Some(codec),
+        rate: 48000,
+        channels: 2,
+        init: match codec {
+            Codec::Aac => Bytes::from_static(&[0x11, 0x90]),
+            _ => Bytes::new(),
+        },
+        ..Track::default()
+    }
+}
+
+fn drain(demuxer: &mut TsDemuxer, tracks: &mut Vec<Track>, packets: &mut Vec<Packet>) {
+    while let Some(event) = demuxer.pull() {
+        match event {
+            Ok(TsEvent::Track(t)) => {
+                tracks.retain(|old| old.id != t.id);
+                tracks.push(t);
+            }
+            Ok(TsEvent::Packet(p)) => {
+                if packets.len() < 64 {
+                    packets.push(p);
+                }
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let follow = data.get(1).is_some_and(|b| b & 1 == 1);
+    let mut demuxer = TsDemuxer::new();
+    if follow {
+        demuxer.follow(0x100, track(1, Codec::H264));
+        demuxer.follow(0x101, track(2, Codec::Aac));
+        demuxer.follow(0x102, track(3, Codec::Mp3));
+        demuxer.follow(0x103, track(4, Codec::Hevc));
+    }
+    let mut tracks = Vec::new();
+    let mut packets = Vec::new();
+    for piece in eddy_fuzz::pieces(data) {
+        demuxer.push(piece);
+        drain(&mut demuxer, &mut tracks, &mut packets);
+    }
+    demuxer.finish();
+    drain(&mut demuxer, &mut tracks, &mut packets);
+    let _ = demuxer.tracks();
+    let refs: Vec<&Packet> = packets.iter().collect();
+    let _ = ts::segment(&tracks, &refs);
+});
