@@ -2,7 +2,7 @@
 //! read off a buffer pushed in pieces, header frames through `meta::parse_header`, packets
 //! through `meta::to_packet`, and the value codec (decode, encode again, decode the same).
 //!
-//! Byte 0 seeds the piece sizes; odd bytes 1 make the rest one bare value instead.
+//! Byte 0: odd makes the rest one bare value; even seeds the piece sizes of a frame stream.
 #![no_main]
 
 use bytes::{Bytes, BytesMut};
@@ -12,15 +12,16 @@ use eddy::media::dtsc::value::Value;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if data.get(1).is_some_and(|b| b & 1 == 1) {
-        let bytes = Bytes::copy_from_slice(&data[2..]);
+    if data.first().is_some_and(|b| b & 1 == 1) {
+        let bytes = Bytes::copy_from_slice(&data[1..]);
         if let Ok((v, used)) = Value::decode(&bytes) {
             assert!(used <= bytes.len());
             let again = v.encode();
             assert_eq!(again.len(), v.packed_size());
             let (back, n) = Value::decode(&again).expect("an encoded value decodes");
             assert_eq!(n, again.len());
-            assert_eq!(back, v);
+            // Encoding sorts and dedups object keys, so compare the encodings.
+            assert_eq!(back.encode(), again);
         }
         return;
     }
