@@ -9,7 +9,7 @@
 
 use bytes::Bytes;
 use eddy::media::ts::{self, TsDemuxer, TsEvent};
-use eddy::media::{Codec, Packet, Track};
+use eddy::media::{nal, Codec, Packet, Track};
 use libfuzzer_sys::fuzz_target;
 
 fn track(id: u32, codec: Codec) -> Track {
@@ -34,6 +34,21 @@ fn drain(demuxer: &mut TsDemuxer, tracks: &mut Vec<Track>, packets: &mut Vec<Pac
                 tracks.push(t);
             }
             Ok(TsEvent::Packet(p)) => {
+                // What the demuxer promises the rest of Eddy (module docs): video as 4-byte
+                // length-prefixed NAL units, audio never a keyframe.
+                match tracks
+                    .iter()
+                    .find(|t| t.id == p.track)
+                    .and_then(|t| t.codec)
+                {
+                    Some(Codec::H264 | Codec::Hevc) => {
+                        for nal in nal::length_prefixed(&p.data, 4) {
+                            nal.expect("demuxed video is length-prefixed");
+                        }
+                    }
+                    Some(_) => assert!(!p.keyframe, "audio packets are not keyframes"),
+                    None => {}
+                }
                 if packets.len() < 64 {
                     packets.push(p);
                 }
@@ -46,13 +61,19 @@ fn drain(demuxer: &mut TsDemuxer, tracks: &mut Vec<Track>, packets: &mut Vec<Pac
 fuzz_target!(|data: &[u8]| {
     let follow = data.get(1).is_some_and(|b| b & 1 == 1);
     let mut demuxer = TsDemuxer::new();
-    if follow {
-        demuxer.follow(0x100, track(1, Codec::H264));
-        demuxer.follow(0x101, track(2, Codec::Aac));
-        demuxer.follow(0x102, track(3, Codec::Mp3));
-        demuxer.follow(0x103, track(4, Codec::Hevc));
-    }
     let mut tracks = Vec::new();
+    if follow {
+        let followed = [
+            (0x100, 1, Codec::H264),
+            (0x101, 2, Codec::Aac),
+            (0x102, 3, Codec::Mp3),
+            (0x103, 4, Codec::Hevc),
+        ];
+        for (pid, id, codec) in followed {
+            assert!(demuxer.follow(pid, track(id, codec)));
+            tracks.push(track(id, codec));
+        }
+    }
     let mut packets = Vec::new();
     for piece in eddy_fuzz::pieces(data) {
         demuxer.push(piece);
