@@ -55,7 +55,35 @@ fn level_filter(debug: u8) -> LevelFilter {
     }
 }
 
+/// One malloc arena for the whole process (glibc), unless `MALLOC_ARENA_MAX` says otherwise.
+///
+/// glibc gives each thread that contends for the heap an arena of its own. A viewer's
+/// connection is polled by whichever media thread is free, so its allocations and frees land
+/// in several arenas, and each keeps the holes the others' frees leave. Measured with the
+/// `fanout` example (200 RTMP viewers on 2 cores): 36 KiB of memory per viewer with glibc's
+/// default, 19 KiB with one arena, at the same CPU (small blocks come from glibc's per-thread
+/// cache without taking the arena's lock).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn one_malloc_arena() {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+        return;
+    }
+    extern "C" {
+        fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
+    }
+    const M_ARENA_MAX: std::ffi::c_int = -8;
+    // SAFETY: mallopt only sets a malloc tunable; it is called first thing in `main`, before
+    // any other thread exists.
+    unsafe {
+        mallopt(M_ARENA_MAX, 1);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn one_malloc_arena() {}
+
 fn main() -> ExitCode {
+    one_malloc_arena();
     let args = Args::parse();
     let logbook = LogBook::new();
     let fmt = tracing_subscriber::fmt::layer()

@@ -67,8 +67,12 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
 
     // Protocol connections run on their own multi-threaded runtime, so viewers use every core;
     // the actors (control) stay on the actix system thread.
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
+    // `EDDY_MEDIA_THREADS` overrides the count (one per core by default), for measuring.
+    let threads = std::env::var("EDDY_MEDIA_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .or_else(|| std::thread::available_parallelism().map(|n| n.get()).ok())
         .unwrap_or(2);
     let media = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)

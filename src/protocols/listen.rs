@@ -56,7 +56,10 @@ where
                             continue;
                         };
                         let _ = sock.set_nodelay(true);
-                        let conn = serve(sock, peer, conn_ctx.clone(), stop_rx.clone());
+                        // Boxed: an async block that awaits a future it captured stores it
+                        // twice (the capture and the awaited copy), which for a connection's
+                        // state machine is kilobytes per viewer.
+                        let conn = Box::pin(serve(sock, peer, conn_ctx.clone(), stop_rx.clone()));
                         tokio::spawn(async move {
                             conn.await;
                             drop(slot);

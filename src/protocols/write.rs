@@ -40,12 +40,13 @@ pub async fn deliver<W: tokio::io::AsyncWrite + Unpin>(
     Ok(true)
 }
 
-/// How many buffers a viewer's write list keeps room for between batches.
-const KEPT_PIECES: usize = 256;
+/// How many buffers a viewer's write list keeps room for between batches: a live batch is a
+/// packet or two, a few pieces each.
+const KEPT_PIECES: usize = 32;
 
 /// Empties a viewer's list of buffers to write for the next batch. A catch-up batch (a new
 /// viewer's first seconds, in 188-byte TS pieces) may have grown it to thousands of entries;
-/// that room is given back, so an idle viewer keeps room for at most 256.
+/// that room is given back, so an idle viewer keeps room for at most 32.
 pub fn recycle(out: &mut Vec<Bytes>) {
     out.clear();
     out.shrink_to(KEPT_PIECES);

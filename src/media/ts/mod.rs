@@ -93,7 +93,12 @@ impl TsError {
 /// does not carry are skipped; malformed packets fail the segment.
 pub fn segment(tracks: &[Track], packets: &[&Packet]) -> Result<Bytes, TsError> {
     let mut muxer = TsMuxer::new(tracks);
-    let mut out = BytesMut::new();
+    // Sized up front (payload in 184-byte packets, plus a PES head and a PCR packet's worth per
+    // packet, plus the tables): grown by doubling, a cached segment would keep up to twice its
+    // size for as long as it is cached.
+    let payload: usize = packets.iter().map(|p| p.data.len()).sum();
+    let estimate = (payload / 184 + 2 * packets.len() + 4) * 188;
+    let mut out = BytesMut::with_capacity(estimate);
     muxer.write_tables(&mut out);
     for packet in packets {
         match muxer.write_packet(packet.track, packet, &mut out) {

@@ -297,7 +297,7 @@ pub fn play_range(req: &Request) -> PlayRange {
 }
 
 /// How many packets one viewer write takes at most.
-const VIEWER_BATCH: usize = 64;
+const VIEWER_BATCH: usize = 16;
 
 /// Feeds a progressive viewer (FLV, TS, MP4, MP3, AAC) until the stream ends, the session is
 /// stopped or the viewer stops reading (the listener's stop ends the whole request, see

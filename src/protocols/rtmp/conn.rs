@@ -95,6 +95,9 @@ pub struct Conn {
     /// The peer's window: acknowledge each time this many bytes arrived.
     peer_window: u32,
     next_stream_id: u32,
+    /// Room made in `rbuf` before each read: 4 KiB for publishers and commands, less for a
+    /// viewer, which sends only acknowledgements and the odd command while it plays.
+    read_reserve: usize,
 }
 
 /// What a command asks the connection to do next.
@@ -128,6 +131,7 @@ impl Conn {
             last_ack: 0,
             peer_window: 0,
             next_stream_id: 1,
+            read_reserve: 4096,
         }
     }
 
@@ -180,8 +184,9 @@ impl Conn {
                 }
                 msg::COMMAND_AMF0 | msg::COMMAND_AMF3 => {
                     let command = msg::parse_command(message.msg_type, &message.payload)?;
-                    match self
-                        .on_command(&command, message.stream_id, ingest.is_some())
+                    // Boxed: commands await the hub and triggers, whose futures are several
+                    // KiB; inline they would size every viewer's task for its whole life.
+                    match Box::pin(self.on_command(&command, message.stream_id, ingest.is_some()))
                         .await?
                     {
                         Next::Continue => {}
@@ -222,7 +227,7 @@ impl Conn {
             if let Some(m) = self.reader.read_message(&mut self.rbuf)? {
                 return Ok(Some(m));
             }
-            self.rbuf.reserve(4096);
+            self.rbuf.reserve(self.read_reserve);
             let n = match limit {
                 Some(limit) => tokio::time::timeout(limit, sock.read_buf(&mut self.rbuf))
                     .await
@@ -323,6 +328,15 @@ impl Conn {
             write_all_within(sock, &[data], VIEWER_WRITE_TIMEOUT).await?;
         }
         Ok(())
+    }
+
+    /// From now on the peer only plays: its read buffer shrinks to what acknowledgements need
+    /// (it grows again for a larger message).
+    pub fn now_playing(&mut self) {
+        self.read_reserve = 256;
+        if self.rbuf.is_empty() {
+            self.rbuf = BytesMut::new();
+        }
     }
 
     /// The URL a client asked for, from `tcUrl` and a stream name.

@@ -32,7 +32,9 @@ use crate::protocols::deliver;
 use crate::protocols::http::flv::metadata_for;
 use crate::protocols::track_select::TrackSelector;
 
-const BATCH: usize = 64;
+/// Most packets one write takes. A new viewer's first batch is the keyframe group so far: in
+/// batches of 16 its write list stays a few KiB (it is kept between batches).
+const BATCH: usize = 16;
 /// The message stream id cached chunkings are made for.
 const SHARED_STREAM_ID: u32 = 1;
 
@@ -109,6 +111,7 @@ pub async fn run(
     conn.flush(&mut sock).await?;
     tracing::debug!(stream = name.as_str(), "RTMP viewer {peer} started");
 
+    conn.now_playing();
     let mut buffer = sub.reader.buffer().clone();
     let (mut rd, mut wr) = sock.split();
     let mut sel = AvSelection::new(selector);
