@@ -52,6 +52,13 @@ pub struct BufferSettings {
     pub max_keepaway_ms: i64,
     /// Minimum fragment length for segmented outputs (`segmentsize`, default 1900).
     pub segment_ms: i64,
+    /// Fan-out batching (`fanout_batch_ms`, an Eddy option, default 0 = off): viewers waiting
+    /// for packets are woken this many ms after the first packet they were not woken for, and
+    /// take everything that came meanwhile in one write. Fewer, larger writes per viewer (at
+    /// 40 ms, one per video frame of a 25 fps stream instead of one per audio or video packet)
+    /// for up to this much added latency. Readers that are not waiting (catching up, HLS) are
+    /// not held back.
+    pub batch_ms: i64,
 }
 
 impl Default for BufferSettings {
@@ -61,6 +68,7 @@ impl Default for BufferSettings {
             cut_ms: 0,
             max_keepaway_ms: 45_000,
             segment_ms: 1_900,
+            batch_ms: 0,
         }
     }
 }
@@ -141,7 +149,13 @@ struct Inner {
 pub struct LiveBuffer {
     inner: RwLock<Inner>,
     /// The sequence number one past the newest packet; bumped on every change readers must see.
-    notify: watch::Sender<u64>,
+    notify: Arc<watch::Sender<u64>>,
+    /// Non-zero while packets are in the ring that readers were not woken for (see
+    /// [`BufferSettings::batch_ms`]): the number of that batch, so a batch's timer wakes the
+    /// readers only if its own batch is still held.
+    held: Arc<AtomicU64>,
+    /// `settings.batch_ms`, read on every push without the settings lock.
+    batch_ms: AtomicI64,
     settings: Mutex<BufferSettings>,
     /// `settings.max_keepaway_ms`, readable by every viewer without a lock.
     max_keepaway_ms: AtomicI64,
@@ -164,7 +178,9 @@ impl LiveBuffer {
     pub fn new(settings: BufferSettings) -> Arc<LiveBuffer> {
         Arc::new(LiveBuffer {
             inner: RwLock::new(Inner::default()),
-            notify: watch::channel(0).0,
+            notify: Arc::new(watch::channel(0).0),
+            held: Arc::default(),
+            batch_ms: AtomicI64::new(settings.batch_ms),
             max_keepaway_ms: AtomicI64::new(settings.max_keepaway_ms),
             settings: Mutex::new(settings),
             counters: Arc::default(),
@@ -185,6 +201,7 @@ impl LiveBuffer {
     pub fn set_settings(&self, s: BufferSettings) {
         self.max_keepaway_ms
             .store(s.max_keepaway_ms, Ordering::Relaxed);
+        self.batch_ms.store(s.batch_ms.max(0), Ordering::Relaxed);
         *self.settings.lock().unwrap_or_else(|p| p.into_inner()) = s;
     }
 
@@ -272,6 +289,8 @@ impl LiveBuffer {
         }
         let seq = inner.base_seq + inner.packets.len() as u64;
         let is_key = inner.is_start_point(&packet);
+        let batch_ms = self.batch_ms.load(Ordering::Relaxed);
+        let hold = batch_ms > 0 && self.on_demand.is_none();
         let len = packet.data.len();
         let entry_time = packet.time;
         let entry = Arc::new(Entry {
@@ -303,8 +322,45 @@ impl LiveBuffer {
         }
         let end = seq + 1;
         drop(inner);
-        self.notify.send_replace(end);
+        if hold {
+            self.hold(end, batch_ms);
+        } else {
+            self.held.store(0, Ordering::Release);
+            self.notify.send_replace(end);
+        }
         Ok(())
+    }
+
+    /// Records `end` without waking the readers; the first held packet of a batch arms a timer
+    /// that wakes them `batch_ms` later (unless something else woke them first).
+    fn hold(&self, end: u64, batch_ms: i64) {
+        self.notify.send_if_modified(|v| {
+            *v = end;
+            false
+        });
+        // Batches are numbered by the sequence number that opened them (never 0: `end` ≥ 1).
+        if self
+            .held
+            .compare_exchange(0, end, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.wake();
+            return;
+        };
+        let (notify, held) = (self.notify.clone(), self.held.clone());
+        let wait = Duration::from_millis(batch_ms.unsigned_abs());
+        runtime.spawn(async move {
+            tokio::time::sleep(wait).await;
+            if held
+                .compare_exchange(end, 0, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                notify.send_modify(|_| {});
+            }
+        });
     }
 
     /// Marks the stream ended; readers finish what they have and then see the end.
@@ -318,6 +374,7 @@ impl LiveBuffer {
     }
 
     fn wake(&self) {
+        self.held.store(0, Ordering::Release);
         self.notify.send_modify(|_| {});
     }
 

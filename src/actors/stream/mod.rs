@@ -116,6 +116,9 @@ impl StreamOptions {
                 max_keepaway_ms: int_option(cfg, "maxkeepaway")
                     .unwrap_or(d.max_keepaway_ms)
                     .max(1_000),
+                batch_ms: int_option(cfg, "fanout_batch_ms")
+                    .unwrap_or(0)
+                    .clamp(0, 1_000),
             },
             resume: int_option(cfg, "resume").unwrap_or(0) != 0,
             input_timeout: Duration::from_secs(

@@ -60,7 +60,9 @@ impl LiveBuffer {
         };
         Arc::new(LiveBuffer {
             inner: RwLock::new(Inner::default()),
-            notify: watch::channel(0).0,
+            notify: Arc::new(watch::channel(0).0),
+            held: Arc::default(),
+            batch_ms: AtomicI64::new(0),
             max_keepaway_ms: AtomicI64::new(settings.max_keepaway_ms),
             settings: Mutex::new(settings),
             counters,

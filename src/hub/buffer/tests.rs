@@ -209,3 +209,69 @@ async fn a_live_buffer_has_no_read_ahead_to_wait_for() {
         .await
         .expect("returns at once");
 }
+
+#[tokio::test(start_paused = true)]
+async fn batching_wakes_waiting_readers_once_per_batch() {
+    let (b, p) = av_buffer(BufferSettings {
+        batch_ms: 40,
+        ..BufferSettings::default()
+    });
+    b.push(p, pkt(1, 0, true, 100)).unwrap();
+    let mut r = b.reader();
+    let mut got = Vec::new();
+    assert!(matches!(
+        r.next_batch(&mut got, 64).await,
+        ReadEvent::Packets
+    ));
+    assert_eq!(got.len(), 1);
+    let ms = Duration::from_millis;
+    // The first packet's batch ends (nobody was waiting for it).
+    tokio::time::sleep(ms(50)).await;
+
+    // A waiting reader is woken 40 ms after the first packet it was not woken for, once, for
+    // everything that came meanwhile, in order.
+    for round in 0..2 {
+        let publisher = b.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(ms(1)).await;
+            publisher.push(p, pkt(2, 10, false, 10)).unwrap();
+            tokio::time::sleep(ms(20)).await;
+            publisher.push(p, pkt(1, 40, false, 100)).unwrap();
+            publisher.push(p, pkt(2, 41, false, 10)).unwrap();
+        });
+        got.clear();
+        let t0 = tokio::time::Instant::now();
+        assert!(matches!(
+            r.next_batch(&mut got, 64).await,
+            ReadEvent::Packets
+        ));
+        assert_eq!(t0.elapsed(), ms(41), "round {round}");
+        let tracks: Vec<u32> = got.iter().map(|e| e.packet.track).collect();
+        assert_eq!(tracks, [2, 1, 2], "round {round}");
+    }
+
+    // A reader that was not waiting takes what is there at once.
+    b.push(p, pkt(2, 60, false, 10)).unwrap();
+    got.clear();
+    let t0 = tokio::time::Instant::now();
+    r.next_batch(&mut got, 64).await;
+    assert_eq!((got.len(), t0.elapsed()), (1, Duration::ZERO));
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_batching_by_default() {
+    let (b, p) = av_buffer(BufferSettings::default());
+    b.push(p, pkt(1, 0, true, 100)).unwrap();
+    let mut r = b.reader();
+    let mut got = Vec::new();
+    r.next_batch(&mut got, 64).await;
+    let publisher = b.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        publisher.push(p, pkt(2, 10, false, 10)).unwrap();
+    });
+    got.clear();
+    let t0 = tokio::time::Instant::now();
+    r.next_batch(&mut got, 64).await;
+    assert_eq!((got.len(), t0.elapsed()), (1, Duration::from_millis(1)));
+}
