@@ -54,7 +54,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::net::TcpStream;
 
-use super::response::{fnv1a, FNV_START};
+use super::memfile::MemFile;
+use super::response::{fnv1a, Status, FNV_START};
 use super::{Request, Response};
 use crate::hub::buffer::LiveBuffer;
 use crate::hub::fragments::Fragment;
@@ -402,15 +403,17 @@ pub async fn route<F: Format>(
         return probe.send(sock, req).await;
     }
     let found = match &stream.vod {
-        Some(vod) => vod_segment::<F>(vod, &fragment, &tracks).await,
+        Some(vod) => vod_segment::<F>(vod, &fragment, &tracks)
+            .await
+            .map(SegmentBody::Memory),
         None => live_segment::<F>(&stream.buffer, &fragment, &tracks),
     };
-    let bytes = match found {
+    let body = match found {
         Ok(found) => found,
         Err(resp) => return resp.send(sock, req).await,
     };
     if !req.is_head() {
-        let len = bytes.len() as u64;
+        let len = body.len();
         let packets = fragment.end_seq - fragment.first_seq;
         session.counters.sent(len, packets, Some(fragment.end_ms));
         stream
@@ -419,9 +422,40 @@ pub async fn route<F: Format>(
             .down_bytes
             .fetch_add(len, Ordering::Relaxed);
     }
-    caching(Response::ok(F::SEGMENT_TYPE, bytes))
-        .send(sock, req)
-        .await
+    match body {
+        SegmentBody::Memory(bytes) => {
+            caching(Response::ok(F::SEGMENT_TYPE, bytes))
+                .send(sock, req)
+                .await
+        }
+        SegmentBody::File(file) => {
+            // The same head as for the bytes (a 304 was answered above), then the file.
+            let head = caching(Response::sized(Status::Ok, F::SEGMENT_TYPE, file.len()));
+            let keep = head.send(sock, req).await?;
+            if !req.is_head() {
+                file.send(sock, crate::protocols::write::VIEWER_WRITE_TIMEOUT)
+                    .await?;
+            }
+            Ok(keep)
+        }
+    }
+}
+
+/// A built segment: in memory, or (a cached live segment) in an in-memory file that is sent
+/// with `sendfile`, without a copy through Eddy ([`MemFile`]).
+#[derive(Clone)]
+enum SegmentBody {
+    Memory(Bytes),
+    File(Arc<MemFile>),
+}
+
+impl SegmentBody {
+    fn len(&self) -> u64 {
+        match self {
+            SegmentBody::Memory(b) => b.len() as u64,
+            SegmentBody::File(f) => f.len(),
+        }
+    }
 }
 
 /// How long a segment or init whose name pins its generation may be kept.
@@ -450,14 +484,14 @@ const LIVE_SEGMENTS_PER_FRAGMENT: usize = 8;
 
 /// The segments built from a live fragment, by format and track set.
 #[derive(Default)]
-struct LiveSegments(Mutex<Vec<(&'static str, String, Bytes)>>);
+struct LiveSegments(Mutex<Vec<(&'static str, String, SegmentBody)>>);
 
 /// A live fragment's segment of `tracks`, built by the first viewer asking.
 fn live_segment<F: Format>(
     buffer: &LiveBuffer,
     fragment: &Fragment,
     tracks: &[Track],
-) -> Result<Bytes, Response> {
+) -> Result<SegmentBody, Response> {
     let key = tracks_key(tracks);
     let cached = |set: &LiveSegments| {
         let list = set.0.lock().unwrap_or_else(|p| p.into_inner());
@@ -465,8 +499,8 @@ fn live_segment<F: Format>(
             .find(|(f, k, _)| *f == F::PROTOCOL && *k == key)
             .map(|(_, _, b)| b.clone())
     };
-    if let Some(bytes) = fragment.cache.with(LiveSegments::default, cached) {
-        return Ok(bytes);
+    if let Some(body) = fragment.cache.with(LiveSegments::default, cached) {
+        return Ok(body);
     }
     let entries = buffer.packets(fragment.first_seq, fragment.end_seq);
     let packets: Vec<&Packet> = entries
@@ -475,13 +509,25 @@ fn live_segment<F: Format>(
         .filter(|p| tracks.iter().any(|t| t.id == p.track))
         .collect();
     let bytes = build::<F>(tracks, fragment, &packets)?;
-    fragment.cache.with(LiveSegments::default, |set| {
+    let kept = fragment.cache.with(LiveSegments::default, |set| {
         let mut list = set.0.lock().unwrap_or_else(|p| p.into_inner());
-        if list.len() < LIVE_SEGMENTS_PER_FRAGMENT {
-            list.push((F::PROTOCOL, key.clone(), bytes.clone()));
+        // A racing viewer may have built it too: every viewer gets the one that is kept.
+        if let Some((_, _, body)) = list.iter().find(|(f, k, _)| *f == F::PROTOCOL && *k == key) {
+            return Some(body.clone());
         }
+        if list.len() >= LIVE_SEGMENTS_PER_FRAGMENT {
+            return None;
+        }
+        // Copied once into a file every later viewer is sent from without a copy.
+        let name = format!("eddy-{}-{}", F::PROTOCOL, fragment.start_ms);
+        let body = match MemFile::new(&name, &bytes) {
+            Some(file) => SegmentBody::File(file),
+            None => SegmentBody::Memory(bytes.clone()),
+        };
+        list.push((F::PROTOCOL, key.clone(), body.clone()));
+        Some(body)
     });
-    Ok(bytes)
+    Ok(kept.unwrap_or(SegmentBody::Memory(bytes)))
 }
 
 /// An on-demand segment of `tracks`: from the recent-segment cache, else read from the file
