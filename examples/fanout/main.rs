@@ -22,8 +22,8 @@
 //! (`apt-get install nginx libnginx-mod-rtmp`), one after the other with the same clip, publisher
 //! and viewers, for a side-by-side figure (nginx has no fan-out latency figure and no FLV).
 //!
-//! `--batch-ms 40` sets the stream's `fanout_batch_ms`: a waiting viewer is woken at most once per
-//! 40 ms, so it gets fewer, larger writes for up to 40 ms more latency.
+//! `--batch-ms 40` sets the stream's `fanout_batch_ms`: audio waits for the next video frame (at
+//! most 40 ms), so each viewer gets one write per frame instead of one per packet.
 //!
 //! The `rec-ts`, `rec-mp4` and `rec-flv` "protocols" start N recordings of the stream
 //! (`push_start` to files in a temporary folder) instead of viewers; their rate is the bytes each

@@ -211,7 +211,7 @@ async fn a_live_buffer_has_no_read_ahead_to_wait_for() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn batching_wakes_waiting_readers_once_per_batch() {
+async fn batching_holds_audio_until_the_next_video_packet() {
     let (b, p) = av_buffer(BufferSettings {
         batch_ms: 40,
         ..BufferSettings::default()
@@ -225,41 +225,46 @@ async fn batching_wakes_waiting_readers_once_per_batch() {
     ));
     assert_eq!(got.len(), 1);
     let ms = Duration::from_millis;
-    // The first packet's batch ends (nobody was waiting for it).
-    tokio::time::sleep(ms(50)).await;
 
-    // A waiting reader is woken 40 ms after the first packet it was not woken for, once, for
-    // everything that came meanwhile, in order.
-    for round in 0..2 {
-        let publisher = b.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(ms(1)).await;
-            publisher.push(p, pkt(2, 10, false, 10)).unwrap();
-            tokio::time::sleep(ms(20)).await;
-            publisher.push(p, pkt(1, 40, false, 100)).unwrap();
-            publisher.push(p, pkt(2, 41, false, 10)).unwrap();
-        });
-        got.clear();
-        let t0 = tokio::time::Instant::now();
-        assert!(matches!(
-            r.next_batch(&mut got, 64).await,
-            ReadEvent::Packets
-        ));
-        assert_eq!(t0.elapsed(), ms(41), "round {round}");
-        let tracks: Vec<u32> = got.iter().map(|e| e.packet.track).collect();
-        assert_eq!(tracks, [2, 1, 2], "round {round}");
-    }
+    // A waiting reader is not woken for the audio; the video packet wakes it, once, for both.
+    let publisher = b.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(ms(1)).await;
+        publisher.push(p, pkt(2, 10, false, 10)).unwrap();
+        tokio::time::sleep(ms(20)).await;
+        publisher.push(p, pkt(1, 40, false, 100)).unwrap();
+        // Audio again at once: a new batch, whose wait the first batch's timer does not cut.
+        tokio::time::sleep(ms(1)).await;
+        publisher.push(p, pkt(2, 50, false, 10)).unwrap();
+    });
+    got.clear();
+    let t0 = tokio::time::Instant::now();
+    assert!(matches!(
+        r.next_batch(&mut got, 64).await,
+        ReadEvent::Packets
+    ));
+    assert_eq!(t0.elapsed(), ms(21), "woken by the video packet");
+    let tracks: Vec<u32> = got.iter().map(|e| e.packet.track).collect();
+    assert_eq!(tracks, [2, 1], "in arrival order");
+
+    // Without video, the audio goes out batch_ms after it came.
+    got.clear();
+    assert!(matches!(
+        r.next_batch(&mut got, 64).await,
+        ReadEvent::Packets
+    ));
+    assert_eq!((got.len(), t0.elapsed()), (1, ms(62)));
 
     // A reader that was not waiting takes what is there at once.
     b.push(p, pkt(2, 60, false, 10)).unwrap();
     got.clear();
-    let t0 = tokio::time::Instant::now();
+    let t1 = tokio::time::Instant::now();
     r.next_batch(&mut got, 64).await;
-    assert_eq!((got.len(), t0.elapsed()), (1, Duration::ZERO));
+    assert_eq!((got.len(), t1.elapsed()), (1, Duration::ZERO));
 }
 
 #[tokio::test(start_paused = true)]
-async fn no_batching_by_default() {
+async fn no_batching_by_default_or_without_video() {
     let (b, p) = av_buffer(BufferSettings::default());
     b.push(p, pkt(1, 0, true, 100)).unwrap();
     let mut r = b.reader();
@@ -269,6 +274,27 @@ async fn no_batching_by_default() {
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(1)).await;
         publisher.push(p, pkt(2, 10, false, 10)).unwrap();
+    });
+    got.clear();
+    let t0 = tokio::time::Instant::now();
+    r.next_batch(&mut got, 64).await;
+    assert_eq!((got.len(), t0.elapsed()), (1, Duration::from_millis(1)));
+
+    // An audio-only stream is never held.
+    let b = LiveBuffer::new(BufferSettings {
+        batch_ms: 40,
+        ..BufferSettings::default()
+    });
+    let p = b.new_publisher(false);
+    b.set_track(p, track(2, Codec::Aac)).unwrap();
+    b.push(p, pkt(2, 0, false, 10)).unwrap();
+    let mut r = b.reader();
+    got.clear();
+    r.next_batch(&mut got, 64).await;
+    let publisher = b.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        publisher.push(p, pkt(2, 21, false, 10)).unwrap();
     });
     got.clear();
     let t0 = tokio::time::Instant::now();
