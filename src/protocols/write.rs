@@ -52,6 +52,14 @@ pub fn recycle(out: &mut Vec<Bytes>) {
     out.shrink_to(KEPT_PIECES);
 }
 
+/// The error of a write that made no progress for `stall`.
+pub fn stalled(stall: Duration) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("the peer took nothing for {stall:?}"),
+    )
+}
+
 /// Most buffers one `writev` takes (Linux's `IOV_MAX`). A progressive TS viewer writes two
 /// pieces per 188-byte packet, so a keyframe's worth goes out in one call.
 const MAX_SLICES: usize = 1024;
@@ -91,12 +99,9 @@ pub async fn write_all_within<W: tokio::io::AsyncWrite + Unpin>(
             }
             std::pin::Pin::new(&mut *w).poll_write_vectored(cx, &slices[..count])
         });
-        let mut n = tokio::time::timeout(stall, write).await.map_err(|_| {
-            std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!("the peer took nothing for {stall:?}"),
-            )
-        })??;
+        let mut n = tokio::time::timeout(stall, write)
+            .await
+            .map_err(|_| stalled(stall))??;
         if n == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
         }

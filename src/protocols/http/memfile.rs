@@ -59,12 +59,9 @@ impl MemFile {
                 rustix::fs::sendfile(sock, &self.file, Some(&mut offset), count)
                     .map_err(std::io::Error::from)
             });
-            let n = tokio::time::timeout(stall, send).await.map_err(|_| {
-                std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!("the peer took nothing for {stall:?}"),
-                )
-            })??;
+            let n = tokio::time::timeout(stall, send)
+                .await
+                .map_err(|_| crate::protocols::write::stalled(stall))??;
             if n == 0 {
                 return Err(std::io::ErrorKind::WriteZero.into());
             }

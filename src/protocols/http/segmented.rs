@@ -486,6 +486,23 @@ const LIVE_SEGMENTS_PER_FRAGMENT: usize = 8;
 #[derive(Default)]
 struct LiveSegments(Mutex<Vec<(&'static str, String, SegmentBody)>>);
 
+impl LiveSegments {
+    fn list(&self) -> std::sync::MutexGuard<'_, Vec<(&'static str, String, SegmentBody)>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The segment of format `protocol` and track set `key` in `list`.
+fn find_segment(
+    list: &[(&'static str, String, SegmentBody)],
+    protocol: &str,
+    key: &str,
+) -> Option<SegmentBody> {
+    list.iter()
+        .find(|(f, k, _)| *f == protocol && k == key)
+        .map(|(_, _, b)| b.clone())
+}
+
 /// A live fragment's segment of `tracks`, built by the first viewer asking.
 fn live_segment<F: Format>(
     buffer: &LiveBuffer,
@@ -493,12 +510,7 @@ fn live_segment<F: Format>(
     tracks: &[Track],
 ) -> Result<SegmentBody, Response> {
     let key = tracks_key(tracks);
-    let cached = |set: &LiveSegments| {
-        let list = set.0.lock().unwrap_or_else(|p| p.into_inner());
-        list.iter()
-            .find(|(f, k, _)| *f == F::PROTOCOL && *k == key)
-            .map(|(_, _, b)| b.clone())
-    };
+    let cached = |set: &LiveSegments| find_segment(&set.list(), F::PROTOCOL, &key);
     if let Some(body) = fragment.cache.with(LiveSegments::default, cached) {
         return Ok(body);
     }
@@ -509,25 +521,27 @@ fn live_segment<F: Format>(
         .filter(|p| tracks.iter().any(|t| t.id == p.track))
         .collect();
     let bytes = build::<F>(tracks, fragment, &packets)?;
+    // Copied once into a file every later viewer is sent from without a copy; the copy is made
+    // before the cache's lock is taken, so viewers of other segments of this fragment never
+    // wait for it.
+    let name = format!("eddy-{}-{}", F::PROTOCOL, fragment.start_ms);
+    let body = match MemFile::new(&name, &bytes) {
+        Some(file) => SegmentBody::File(file),
+        None => SegmentBody::Memory(bytes),
+    };
     let kept = fragment.cache.with(LiveSegments::default, |set| {
-        let mut list = set.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut list = set.list();
         // A racing viewer may have built it too: every viewer gets the one that is kept.
-        if let Some((_, _, body)) = list.iter().find(|(f, k, _)| *f == F::PROTOCOL && *k == key) {
-            return Some(body.clone());
+        if let Some(kept) = find_segment(&list, F::PROTOCOL, &key) {
+            return Some(kept);
         }
         if list.len() >= LIVE_SEGMENTS_PER_FRAGMENT {
             return None;
         }
-        // Copied once into a file every later viewer is sent from without a copy.
-        let name = format!("eddy-{}-{}", F::PROTOCOL, fragment.start_ms);
-        let body = match MemFile::new(&name, &bytes) {
-            Some(file) => SegmentBody::File(file),
-            None => SegmentBody::Memory(bytes.clone()),
-        };
         list.push((F::PROTOCOL, key.clone(), body.clone()));
-        Some(body)
+        Some(body.clone())
     });
-    Ok(kept.unwrap_or(SegmentBody::Memory(bytes)))
+    Ok(kept.unwrap_or(body))
 }
 
 /// An on-demand segment of `tracks`: from the recent-segment cache, else read from the file
