@@ -267,6 +267,22 @@ fn viewers_of_every_output_show_in_clients_totals_prometheus_and_the_access_log(
             json!({"stream": "live", "direction": "down"})
         ) > Some(0.0)
     );
+    // The ffmpeg FLV and RTMP viewers keep up, so the stream's fan-out writes to them (a
+    // viewer is handed back to its own task now and then, so look a few times).
+    let mut fanout = None;
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            let text = s
+                .client
+                .get(s.url("/scrape"))
+                .send()
+                .and_then(|r| r.text())
+                .unwrap_or_default();
+            fanout = sample(&parse_prometheus(&text), "eddy_fanout_viewers", json!({}));
+            fanout >= Some(2.0)
+        }),
+        "eddy_fanout_viewers: {fanout:?}"
+    );
     let j: Value = s
         .client
         .get(s.url("/scrape.json"))
@@ -276,6 +292,7 @@ fn viewers_of_every_output_show_in_clients_totals_prometheus_and_the_access_log(
     assert!(j["streams"]["live"]["curr"][0].as_u64() >= Some(3), "{j}");
     assert_eq!(j["streams"]["live"]["curr"][1], 1, "{j}");
     assert!(j["mem_total"].as_u64() > Some(0), "{j}");
+    assert!(j["eddy"]["fanout_viewers"].as_u64().is_some(), "{j}");
     // A wrong passphrase is any unknown path: the web UI, no figures.
     let other = s
         .client

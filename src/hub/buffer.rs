@@ -429,6 +429,38 @@ impl LiveBuffer {
         inner.packets.range(a..b).cloned().collect()
     }
 
+    /// Whether this buffer plays a file for one viewer rather than a live stream.
+    pub fn is_on_demand(&self) -> bool {
+        self.on_demand.is_some()
+    }
+
+    /// A receiver that changes whenever readers would be woken (for a fan-out that keeps its
+    /// own cursor, [`crate::protocols::fanout`]).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.notify.subscribe()
+    }
+
+    /// Appends the packets from `first` on (at most `max`) to `out`, for a reader that keeps
+    /// its own cursor.
+    pub fn read_from(&self, first: u64, max: usize, out: &mut Vec<Arc<Entry>>) -> ReadFrom {
+        let inner = self.read();
+        let end = inner.base_seq + inner.packets.len() as u64;
+        if first < inner.base_seq {
+            return ReadFrom::Trimmed;
+        }
+        if first >= end {
+            return if inner.closed {
+                ReadFrom::Closed
+            } else {
+                ReadFrom::Nothing
+            };
+        }
+        let start = (first - inner.base_seq) as usize;
+        let take = ((end - first) as usize).min(max);
+        out.extend(inner.packets.range(start..start + take).cloned());
+        ReadFrom::Packets
+    }
+
     /// Waits until at least `count` fragments exist (or `limit` passes, or the stream ends).
     pub async fn wait_fragments(&self, count: usize, limit: Duration) -> bool {
         let mut rx = self.notify.subscribe();
@@ -569,6 +601,19 @@ impl Inner {
     }
 }
 
+/// What [`LiveBuffer::read_from`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadFrom {
+    /// Packets were appended.
+    Packets,
+    /// None yet.
+    Nothing,
+    /// The stream ended and every packet was read.
+    Closed,
+    /// The asked position is no longer in the ring.
+    Trimmed,
+}
+
 /// What a reader found.
 #[derive(Debug)]
 pub enum ReadEvent {
@@ -592,6 +637,23 @@ pub struct Reader {
 impl Reader {
     pub fn buffer(&self) -> &Arc<LiveBuffer> {
         &self.buffer
+    }
+
+    /// The sequence number of the next packet this reader takes.
+    pub fn cursor(&self) -> u64 {
+        self.cursor
+    }
+
+    /// Continues at `seq` (where a fan-out that wrote for this reader stopped).
+    pub fn resume_at(&mut self, seq: u64) {
+        self.cursor = seq;
+        self.started = true;
+    }
+
+    /// Whether the reader has taken every packet in the ring.
+    pub fn at_end(&self) -> bool {
+        let inner = self.buffer.read();
+        self.started && self.cursor == inner.base_seq + inner.packets.len() as u64
     }
 
     /// Waits until the stream has a start point, up to `limit`. False on time-out or end.

@@ -8,7 +8,7 @@ use crate::hub::buffer::Meta;
 use crate::media::Track;
 
 /// What an output currently sends.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct AvSelection {
     meta_version: u64,
     started: bool,
@@ -43,6 +43,16 @@ impl AvSelection {
     /// Whether packets of this track-list version need no update first.
     pub fn is_current(&self, meta_version: u64) -> bool {
         self.started && self.meta_version == meta_version
+    }
+
+    /// The track-list version this selection follows, once it has taken one.
+    pub fn version(&self) -> Option<u64> {
+        self.started.then_some(self.meta_version)
+    }
+
+    /// Whether the viewer chose nothing (the first track of each kind).
+    pub fn is_default_choice(&self) -> bool {
+        self.selector.is_default()
     }
 
     /// Takes a new track list.

@@ -7,6 +7,7 @@
 //! - [`listen`]: binding a port and the accept loop.
 //! - [`limits`]: connections per address (`config.maxconnsperip`).
 //! - [`mod@write`]: vectored writes to viewers, with a write time-out and byte counting.
+//! - [`fanout`]: the direct fan-out that writes to a stream's steady viewers from a few shared tasks.
 //! - [`rtmp`]: RTMP publishing and playing (port 1935) and the RTMP client for pushes.
 //! - [`dtsc`]: the DTSC output (port 4200), MistServer's protocol between servers.
 //! - [`rtsp`]: RTSP publishing and playing (port 5554) over RTP, and the client the RTSP pull
@@ -21,6 +22,7 @@
 pub mod av_select;
 pub mod catalogue;
 pub mod dtsc;
+pub mod fanout;
 pub mod http;
 pub mod inputs;
 pub mod limits;

@@ -343,6 +343,13 @@ pub fn text(s: &Scrape) -> String {
         fam.sample("_sum", &[("trigger", t)], m.total_ms / 1000.0);
         fam.sample("_count", &[("trigger", t)], m.count as f64);
     }
+    family(
+        o,
+        "eddy_fanout_viewers",
+        "gauge",
+        "Viewers the streams' fan-out writes to now (the others catch up or choose their own tracks).",
+    )
+    .sample("", &[], metrics::read(&crate::protocols::fanout::FANOUT_VIEWERS) as f64);
     let (under, all, sum) = FANOUT_LATENCY.cumulative(&FANOUT_BUCKETS_S);
     let mut fam = family(
         o,
@@ -485,6 +492,7 @@ pub fn json(s: &Scrape) -> Value {
             "pushes_failed": metrics::read(&metrics::PUSHES_FAILED),
             "config_saves": metrics::read(&metrics::CONFIG_SAVES),
             "fanout_latency": FANOUT_LATENCY.to_json(),
+            "fanout_viewers": metrics::read(&crate::protocols::fanout::FANOUT_VIEWERS),
         },
     })
 }

@@ -22,6 +22,7 @@ use crate::media::amf0::Amf0Value;
 use crate::media::flv::{self as flvfmt, on_metadata};
 use crate::media::Track;
 use crate::protocols::av_select::AvSelection;
+use crate::protocols::fanout;
 use crate::protocols::track_select::TrackSelector;
 use crate::protocols::{ConnectorSpec, ListenerContext, OFFLINE_WAIT};
 
@@ -91,11 +92,26 @@ pub async fn serve(
     }
     tracing::debug!(stream = name.as_str(), "FLV viewer {peer} started");
     let buffer = sub.reader.buffer().clone();
-    let mut sel = AvSelection::new(TrackSelector::from_query(&req.query));
-    let frame = |batch: &[Arc<Entry>], out: &mut Vec<Bytes>| {
+    let framer = FlvFramer {
+        sel: AvSelection::new(TrackSelector::from_query(&req.query)),
+        buffer,
+    };
+    super::feed_viewer(sock, &mut sub, &mut session, ("FLV", &name, peer), framer).await
+}
+
+/// One FLV viewer's framing: its header, metadata and sequence headers when its tracks start
+/// or change, then each packet's shared tags.
+struct FlvFramer {
+    sel: AvSelection,
+    buffer: Arc<LiveBuffer>,
+}
+
+impl super::Framer for FlvFramer {
+    fn frame(&mut self, batch: &[Arc<Entry>], out: &mut Vec<Bytes>) {
+        let sel = &mut self.sel;
         for entry in batch {
             if !sel.is_current(entry.meta_version) {
-                let change = sel.update(&buffer.meta());
+                let change = sel.update(&self.buffer.meta());
                 if change.first {
                     let (video, audio) = (sel.video.as_ref(), sel.audio.as_ref());
                     out.push(Bytes::copy_from_slice(&flvfmt::file_header(
@@ -103,7 +119,10 @@ pub async fn serve(
                         video.is_some(),
                     )));
                     // Time 0: ffmpeg only reads script data at time 0 as header metadata.
-                    out.push(flvfmt::script_tag(&metadata_for(video, audio, &buffer), 0));
+                    out.push(flvfmt::script_tag(
+                        &metadata_for(video, audio, &self.buffer),
+                        0,
+                    ));
                 }
                 let time = flvfmt::timestamp(entry.packet.time);
                 out.extend(
@@ -114,16 +133,31 @@ pub async fn serve(
                 );
             }
             if let Some(track) = sel.track(entry.packet.track) {
-                let build = || FlvFraming(flvfmt::packet_tag_parts(track, &entry.packet));
-                entry.cache.with(build, |framing| {
-                    if let Some([head, tail]) = &framing.0 {
-                        out.extend([head.clone(), entry.packet.data.clone(), tail.clone()]);
-                    }
-                });
+                frame_shared(track, entry, out);
             }
         }
-    };
-    super::feed_viewer(sock, &mut sub, &mut session, ("FLV", &name, peer), frame).await
+    }
+
+    fn shared(&self) -> Option<(&'static fanout::Format, &AvSelection)> {
+        Some((&FANOUT, &self.sel))
+    }
+}
+
+/// The format of the stream's fan-out to FLV viewers.
+static FANOUT: fanout::Format = fanout::Format {
+    name: "FLV",
+    frame: frame_shared,
+};
+
+/// A packet's FLV tag (head, payload, tail), the head and tail built once and cached on its
+/// buffer entry.
+fn frame_shared(track: &Track, entry: &Entry, out: &mut Vec<Bytes>) {
+    let build = || FlvFraming(flvfmt::packet_tag_parts(track, &entry.packet));
+    entry.cache.with(build, |framing| {
+        if let Some([head, tail]) = &framing.0 {
+            out.extend([head.clone(), entry.packet.data.clone(), tail.clone()]);
+        }
+    });
 }
 
 /// `onMetaData` for a viewer of `buffer` (HTTP-FLV and RTMP): a live stream's has no

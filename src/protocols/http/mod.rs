@@ -40,6 +40,8 @@ use tokio::sync::watch;
 use crate::hub::buffer::{Entry, ReadEvent};
 use crate::hub::session::{self, stopped, ConnInfo, SessionConn, SessionError, SessionKind};
 use crate::hub::{PlayRange, Subscription};
+use crate::protocols::av_select::AvSelection;
+use crate::protocols::fanout;
 pub use response::{Response, Status};
 
 use super::{
@@ -300,19 +302,39 @@ pub fn play_range(req: &Request) -> PlayRange {
 /// How many packets one viewer write takes at most.
 const VIEWER_BATCH: usize = 16;
 
+/// How a progressive viewer's packets become bytes: a closure for formats with per-viewer
+/// framing, or a type that also says when its bytes are the stream's shared framing (FLV).
+pub trait Framer {
+    /// Appends the buffers for `batch` to `out`.
+    fn frame(&mut self, batch: &[std::sync::Arc<Entry>], out: &mut Vec<bytes::Bytes>);
+
+    /// When what this viewer is sent is the framing every viewer of the format shares: the
+    /// format's fan-out and the viewer's selection ([`fanout::join`]).
+    fn shared(&self) -> Option<(&'static fanout::Format, &AvSelection)> {
+        None
+    }
+}
+
+impl<F: FnMut(&[std::sync::Arc<Entry>], &mut Vec<bytes::Bytes>)> Framer for F {
+    fn frame(&mut self, batch: &[std::sync::Arc<Entry>], out: &mut Vec<bytes::Bytes>) {
+        self(batch, out)
+    }
+}
+
 /// Feeds a progressive viewer (FLV, TS, MP4, MP3, AAC) until the stream ends, the session is
 /// stopped or the viewer stops reading (the listener's stop ends the whole request, see
-/// `serve_connection`): waits for packets, lets `frame` turn each batch into buffers to write,
-/// and writes them with [`deliver`]. Returns whether the connection may be reused (never,
-/// after a stream).
+/// `serve_connection`): waits for packets, lets `framer` turn each batch into buffers to write,
+/// and writes them with [`deliver`]. A viewer whose framing is shared and that keeps up is
+/// written to by its stream's fan-out meanwhile ([`fanout`]). Returns whether the connection
+/// may be reused (never, after a stream).
 pub async fn feed_viewer(
     sock: &mut TcpStream,
     sub: &mut Subscription,
     session: &mut SessionConn,
     who: (&str, &str, SocketAddr),
-    frame: impl FnMut(&[std::sync::Arc<Entry>], &mut Vec<bytes::Bytes>),
+    framer: impl Framer,
 ) -> std::io::Result<bool> {
-    feed_viewer_to_end(sock, sub, session, who, frame, |_| {}).await
+    feed_viewer_to_end(sock, sub, session, who, framer, |_| {}).await
 }
 
 /// [`feed_viewer`], writing what `tail` gives when the stream ends (an on-demand answer that
@@ -322,12 +344,13 @@ pub async fn feed_viewer_to_end(
     sub: &mut Subscription,
     session: &mut SessionConn,
     (label, name, peer): (&str, &str, SocketAddr),
-    mut frame: impl FnMut(&[std::sync::Arc<Entry>], &mut Vec<bytes::Bytes>),
+    mut framer: impl Framer,
     tail: impl FnOnce(&mut Vec<bytes::Bytes>),
 ) -> std::io::Result<bool> {
     let buffer = sub.reader.buffer().clone();
     let mut batch = Vec::new();
     let mut out = Vec::new();
+    let mut steady: Option<fanout::Steady> = None;
     // Registered once, not once per packet: viewers wake for every packet.
     let ended = stopped(&mut session.stop);
     tokio::pin!(ended);
@@ -335,7 +358,16 @@ pub async fn feed_viewer_to_end(
         batch.clear();
         let event = tokio::select! {
             biased;
-            e = sub.reader.next_batch(&mut batch, VIEWER_BATCH) => e,
+            _ = fanout::released(&steady) => {
+                if let Some(s) = steady.take() {
+                    if !fanout::take_back(s, &mut sub.reader, sock, &buffer.counters, &session.counters).await? {
+                        tracing::info!(stream = name, "{label} viewer {peer} stopped reading; dropped");
+                        return Ok(false);
+                    }
+                }
+                continue;
+            }
+            e = sub.reader.next_batch(&mut batch, VIEWER_BATCH), if steady.is_none() => e,
             _ = &mut ended => {
                 tracing::info!(stream = name, "viewer {peer} disconnected: session {} stopped", session.id);
                 return Ok(false);
@@ -360,7 +392,7 @@ pub async fn feed_viewer_to_end(
             ReadEvent::Packets => {}
         }
         super::write::recycle(&mut out);
-        frame(&batch, &mut out);
+        framer.frame(&batch, &mut out);
         if out.is_empty() {
             continue;
         }
@@ -370,6 +402,17 @@ pub async fn feed_viewer_to_end(
                 "{label} viewer {peer} stopped reading; dropped"
             );
             return Ok(false);
+        }
+        if let Some((format, sel)) = framer.shared() {
+            if !buffer.is_on_demand() && sel.is_default_choice() && sub.reader.at_end() {
+                let cursor = sub.reader.cursor();
+                steady = fanout::join(&buffer, format, sock, cursor, sel, &session.counters);
+                if steady.is_some() {
+                    // Nothing to keep while the fan-out writes.
+                    batch = Vec::new();
+                    out = Vec::new();
+                }
+            }
         }
     }
 }

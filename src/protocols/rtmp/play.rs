@@ -28,9 +28,9 @@ use crate::media::amf0::Amf0Value;
 use crate::media::flv::{self, TAG_AUDIO, TAG_VIDEO};
 use crate::media::Track;
 use crate::protocols::av_select::AvSelection;
-use crate::protocols::deliver;
 use crate::protocols::http::flv::metadata_for;
 use crate::protocols::track_select::TrackSelector;
+use crate::protocols::{deliver, fanout};
 
 /// Most packets one write takes. A new viewer's first batch is the keyframe group so far: in
 /// batches of 16 its write list stays a few KiB (it is kept between batches).
@@ -121,12 +121,25 @@ pub async fn run(
     tokio::pin!(stopped);
     let ended = crate::hub::session::stopped(&mut session.stop);
     tokio::pin!(ended);
+    // Set while the stream's fan-out writes to this viewer ([`fanout`]): the task then only
+    // waits for the client's messages, the session's stop and being handed back.
+    let mut steady: Option<fanout::Steady> = None;
+    let shared = stream_id == SHARED_STREAM_ID && !buffer.is_on_demand();
     loop {
         batch.clear();
         // Packets first: a woken viewer usually has some, and then the socket is not polled.
         tokio::select! {
             biased;
-            event = sub.reader.next_batch(&mut batch, BATCH) => match event {
+            _ = fanout::released(&steady) => {
+                if let Some(s) = steady.take() {
+                    if !fanout::take_back(s, &mut sub.reader, &mut wr, &buffer.counters, &session.counters).await? {
+                        tracing::info!(stream = name.as_str(), "RTMP viewer {peer} stopped reading; dropped");
+                        return Ok(());
+                    }
+                }
+                continue;
+            }
+            event = sub.reader.next_batch(&mut batch, BATCH), if steady.is_none() => match event {
                 ReadEvent::Closed => {
                     conn.send_status(stream_id, "status", "NetStream.Play.Stop", &format!("{name} ended."));
                     conn.flush(&mut wr).await?;
@@ -142,6 +155,12 @@ pub async fn run(
             _ = &mut ended => return Err(ConnError::Refused(format!("session {} stopped", session.id))),
             incoming = conn.read_message(&mut rd, None) => {
                 let Some(m) = incoming? else { return Ok(()) };
+                // Replies must not cut into the fan-out's writes: this task writes again.
+                if let Some(s) = steady.take() {
+                    if !fanout::take_back(s, &mut sub.reader, &mut wr, &buffer.counters, &session.counters).await? {
+                        return Ok(());
+                    }
+                }
                 if m.msg_type == msg::COMMAND_AMF0 || m.msg_type == msg::COMMAND_AMF3 {
                     let c = msg::parse_command(m.msg_type, &m.payload)?;
                     if matches!(c.name.as_str(), "deleteStream" | "closeStream" | "FCUnpublish") {
@@ -187,12 +206,7 @@ pub async fn run(
                 continue;
             };
             if stream_id == SHARED_STREAM_ID {
-                let build = || RtmpChunks(chunk_packet(track, entry, SHARED_STREAM_ID));
-                entry.cache.with(build, |chunks| {
-                    if let Some(parts) = &chunks.0 {
-                        out.extend(parts.iter().cloned());
-                    }
-                });
+                frame_shared(track, entry, &mut out);
             } else if let Some(parts) = chunk_packet(track, entry, stream_id) {
                 out.extend(parts);
             }
@@ -207,7 +221,40 @@ pub async fn run(
             );
             return Ok(());
         }
+        if shared && sel.is_default_choice() && sub.reader.at_end() {
+            let cursor = sub.reader.cursor();
+            steady = fanout::join(
+                &buffer,
+                &FANOUT,
+                wr.as_ref(),
+                cursor,
+                &sel,
+                &session.counters,
+            );
+            if steady.is_some() {
+                // Nothing to keep while the fan-out writes.
+                batch = Vec::new();
+                out = Vec::new();
+            }
+        }
     }
+}
+
+/// The format of the stream's fan-out to RTMP viewers on message stream 1.
+static FANOUT: fanout::Format = fanout::Format {
+    name: "RTMP",
+    frame: frame_shared,
+};
+
+/// A packet's chunks for message stream [`SHARED_STREAM_ID`], built once and cached on its
+/// buffer entry.
+fn frame_shared(track: &Track, entry: &Entry, out: &mut Vec<Bytes>) {
+    let build = || RtmpChunks(chunk_packet(track, entry, SHARED_STREAM_ID));
+    entry.cache.with(build, |chunks| {
+        if let Some(parts) = &chunks.0 {
+            out.extend(parts.iter().cloned());
+        }
+    });
 }
 
 /// The user control message StreamBegin for `stream_id`.
