@@ -64,6 +64,31 @@ pub fn stalled(stall: Duration) -> std::io::Error {
 /// pieces per 188-byte packet, so a keyframe's worth goes out in one call.
 const MAX_SLICES: usize = 1024;
 
+/// The slice array of an ordinary write (a live batch: a packet or two, a few buffers each).
+const FEW_SLICES: usize = 32;
+
+/// One `writev` of up to `N` of `bufs` (the first from `off` on), skipping empty ones.
+fn poll_slices<const N: usize, W: tokio::io::AsyncWrite + Unpin>(
+    w: &mut W,
+    cx: &mut std::task::Context<'_>,
+    bufs: &[Bytes],
+    off: usize,
+) -> std::task::Poll<std::io::Result<usize>> {
+    let mut slices = [std::io::IoSlice::new(&[]); N];
+    let mut count = 0;
+    for (i, b) in bufs.iter().enumerate() {
+        if count == N {
+            break;
+        }
+        let part = if i == 0 { &b[off..] } else { &b[..] };
+        if !part.is_empty() {
+            slices[count] = std::io::IoSlice::new(part);
+            count += 1;
+        }
+    }
+    std::pin::Pin::new(w).poll_write_vectored(cx, &slices[..count])
+}
+
 /// Writes every buffer in order with vectored writes (no copying) and returns the bytes
 /// written; fails with [`std::io::ErrorKind::TimedOut`] as soon as the peer takes nothing for
 /// `stall`: each write call must make progress within it, so a slow reader that keeps taking
@@ -83,21 +108,16 @@ pub async fn write_all_within<W: tokio::io::AsyncWrite + Unpin>(
             return Ok(total);
         }
         // The slice array lives only while the write is polled, not in this future's state
-        // (it would cost every waiting viewer 16 KiB).
+        // (it would cost every waiting viewer 16 KiB), and is only as large as the write needs:
+        // most writes are a few buffers, and filling 1024 slots for them costs more than the
+        // copy of their slices.
         let write = std::future::poll_fn(|cx| {
-            let mut slices = [std::io::IoSlice::new(&[]); MAX_SLICES];
-            let mut count = 0;
-            for (i, b) in bufs[idx..].iter().enumerate() {
-                if count == MAX_SLICES {
-                    break;
-                }
-                let part = if i == 0 { &b[off..] } else { &b[..] };
-                if !part.is_empty() {
-                    slices[count] = std::io::IoSlice::new(part);
-                    count += 1;
-                }
+            let rest = &bufs[idx..];
+            if rest.len() <= FEW_SLICES {
+                poll_slices::<FEW_SLICES, W>(&mut *w, cx, rest, off)
+            } else {
+                poll_slices::<MAX_SLICES, W>(&mut *w, cx, rest, off)
             }
-            std::pin::Pin::new(&mut *w).poll_write_vectored(cx, &slices[..count])
         });
         let mut n = tokio::time::timeout(stall, write)
             .await
