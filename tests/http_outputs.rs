@@ -549,3 +549,34 @@ fn hls_marks_a_discontinuity_when_the_publisher_resumes() {
         .collect();
     assert!(starts.windows(2).all(|w| w[1] > w[0]), "{starts:?}");
 }
+
+/// Playlist and segment requests reuse the buffer they found for up to a second instead of
+/// asking the actors on every request; a stream removed from the config is still refused
+/// within about that second, while the others go on being served.
+#[test]
+fn hls_requests_follow_a_removed_stream() {
+    let ls = all_outputs(json!({"brief": {"source": "push://"}, "other": {"source": "push://"}}));
+    let dir = ls.server.dir.path();
+    let _brief = publish(h264_clip(), &ls.rtmp_url("live", "brief"), dir);
+    let _other = publish(h264_clip(), &ls.rtmp_url("live", "other"), dir);
+    assert!(ls.wait_online("brief") && ls.wait_online("other"));
+    let playlist = |name: &str| format!("http://127.0.0.1:{}/hls/{name}/index.m3u8", ls.http);
+    for _ in 0..5 {
+        assert_eq!(get(&playlist("brief")).0, 200);
+        assert_eq!(get(&playlist("other")).0, 200);
+    }
+    ls.server.api2(json!({"deletestream": "brief"}));
+    let removed = Instant::now();
+    assert!(
+        eventually(Duration::from_secs(5), || get(&playlist("brief")).0 != 200),
+        "a removed stream is still served"
+    );
+    assert!(
+        removed.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        removed.elapsed()
+    );
+    for _ in 0..3 {
+        assert_eq!(get(&playlist("other")).0, 200);
+    }
+}

@@ -8,7 +8,9 @@
 //! STREAM_* triggers fire in the StreamActor. An on-demand stream answers a subscription with
 //! its file; the viewer's own reader and its feeder are made here, on the viewer's runtime.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use actix::Addr;
 
@@ -27,10 +29,45 @@ use crate::triggers::Triggers;
 /// How many times a request resolves a stream (the second try gets a fresh one).
 const ATTEMPTS: usize = 2;
 
+/// How long a buffer opened by name is handed to the next requests for that name without
+/// asking the supervisor and the stream again. HLS and DASH players ask for a playlist or a
+/// segment every second or two each: a thousand of them made two actor round trips (four
+/// thread wake-ups) per request only to be told the same buffer. Once a second per name the
+/// actors are asked again, which keeps the stream's idle clock fresh and sees a stream that was
+/// removed or refused; a stream that ends closes its buffer, which is never handed out again.
+const RECENT_BUFFER: Duration = Duration::from_secs(1);
+
+/// Names remembered before the expired ones are first swept out (then twice what was left).
+const RECENT_SWEEP: usize = 64;
+
 /// The hub as the actors implement it.
 pub struct ActorHub {
     supervisor: Addr<Supervisor>,
     triggers: Triggers,
+    /// Buffers recently opened, by the name asked for ([`RECENT_BUFFER`]).
+    recent: Mutex<RecentBuffers>,
+}
+
+#[derive(Default)]
+struct RecentBuffers {
+    by_name: HashMap<String, Recent>,
+    /// The size at which the expired names are swept out.
+    sweep_at: usize,
+}
+
+struct Recent {
+    name: String,
+    buffer: Weak<LiveBuffer>,
+    at: Instant,
+}
+
+impl Recent {
+    fn fresh(&self) -> Option<Arc<LiveBuffer>> {
+        if self.at.elapsed() > RECENT_BUFFER {
+            return None;
+        }
+        self.buffer.upgrade().filter(|b| !b.is_closed())
+    }
 }
 
 impl ActorHub {
@@ -39,6 +76,7 @@ impl ActorHub {
         let hub = ActorHub {
             supervisor,
             triggers: triggers.clone(),
+            recent: Mutex::default(),
         };
         Hub::new(Arc::new(hub), triggers)
     }
@@ -191,13 +229,39 @@ impl ActorHub {
         name: &str,
         start: bool,
     ) -> Result<(String, Arc<LiveBuffer>), StreamError> {
+        if let Some(found) = self.recent_buffer(name) {
+            return Ok(found);
+        }
         let stream = self.resolve(name, start).await?;
         let buffer = stream
             .addr
             .send(GetBuffer)
             .await
             .map_err(|_| StreamError::Offline(stream.name.clone()))??;
+        self.remember(name, &stream.name, &buffer);
         Ok((stream.name, buffer))
+    }
+
+    fn recent_buffer(&self, asked: &str) -> Option<(String, Arc<LiveBuffer>)> {
+        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let r = recent.by_name.get(asked)?;
+        Some((r.name.clone(), r.fresh()?))
+    }
+
+    fn remember(&self, asked: &str, name: &str, buffer: &Arc<LiveBuffer>) {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        if recent.by_name.len() >= recent.sweep_at.max(RECENT_SWEEP) {
+            recent.by_name.retain(|_, r| r.fresh().is_some());
+            recent.sweep_at = recent.by_name.len() * 2;
+        }
+        recent.by_name.insert(
+            asked.to_string(),
+            Recent {
+                name: name.to_string(),
+                buffer: Arc::downgrade(buffer),
+                at: Instant::now(),
+            },
+        );
     }
 }
 
