@@ -168,6 +168,23 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Joins a viewer whose reader has taken every packet in the ring ([`join`] at its cursor);
+/// `None` without asking, for a viewer that cannot join or is still catching up.
+pub fn join_when_steady(
+    format: &'static Format,
+    sock: &TcpStream,
+    reader: &Reader,
+    sel: &AvSelection,
+    counters: &Arc<ConnCounters>,
+) -> Option<Steady> {
+    let buffer = reader.buffer();
+    // The cheap checks first: `at_end` takes the ring's lock.
+    if buffer.is_on_demand() || !sel.is_default_choice() || !reader.at_end() {
+        return None;
+    }
+    join(buffer, format, sock, reader.cursor(), sel, counters)
+}
+
 /// Joins the viewer to its stream's group for `format`, when it can: it is at `cursor` (every
 /// packet before it written), on a live stream, with the default track choice at the group's
 /// track-list version. `None` leaves the viewer to its own task (try again after the next

@@ -262,3 +262,22 @@ async fn leaving_keeps_the_socket_and_dropping_it_closes() {
         .expect("read");
     assert_eq!(n, 0, "closed, with nothing written");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_joins_once_it_has_taken_everything() {
+    let (b, p) = stream();
+    b.push(p, pkt(2, 20, false, 10)).expect("push");
+    let sel = selection(&b);
+    let counters = Arc::new(ConnCounters::default());
+    let (server, _client) = pair().await;
+    let mut reader = b.reader();
+    assert!(
+        join_when_steady(&TEST, &server, &reader, &sel, &counters).is_none(),
+        "two packets still to take"
+    );
+    let mut got = Vec::new();
+    reader.next_batch(&mut got, 64).await;
+    assert_eq!(got.len(), 2);
+    let steady = join_when_steady(&TEST, &server, &reader, &sel, &counters).expect("joins");
+    assert_eq!(members(&steady), 1);
+}

@@ -404,14 +404,11 @@ pub async fn feed_viewer_to_end(
             return Ok(false);
         }
         if let Some((format, sel)) = framer.shared() {
-            if !buffer.is_on_demand() && sel.is_default_choice() && sub.reader.at_end() {
-                let cursor = sub.reader.cursor();
-                steady = fanout::join(&buffer, format, sock, cursor, sel, &session.counters);
-                if steady.is_some() {
-                    // Nothing to keep while the fan-out writes.
-                    batch = Vec::new();
-                    out = Vec::new();
-                }
+            steady = fanout::join_when_steady(format, sock, &sub.reader, sel, &session.counters);
+            if steady.is_some() {
+                // Nothing to keep while the fan-out writes.
+                batch = Vec::new();
+                out = Vec::new();
             }
         }
     }

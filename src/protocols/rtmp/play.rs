@@ -124,7 +124,7 @@ pub async fn run(
     // Set while the stream's fan-out writes to this viewer ([`fanout`]): the task then only
     // waits for the client's messages, the session's stop and being handed back.
     let mut steady: Option<fanout::Steady> = None;
-    let shared = stream_id == SHARED_STREAM_ID && !buffer.is_on_demand();
+    let shared = stream_id == SHARED_STREAM_ID;
     loop {
         batch.clear();
         // Packets first: a woken viewer usually has some, and then the socket is not polled.
@@ -221,13 +221,11 @@ pub async fn run(
             );
             return Ok(());
         }
-        if shared && sel.is_default_choice() && sub.reader.at_end() {
-            let cursor = sub.reader.cursor();
-            steady = fanout::join(
-                &buffer,
+        if shared {
+            steady = fanout::join_when_steady(
                 &FANOUT,
                 wr.as_ref(),
-                cursor,
+                &sub.reader,
                 &sel,
                 &session.counters,
             );
