@@ -32,9 +32,14 @@ fn h264_aac_moov_last_and_first() {
     let dir = tempfile::tempdir().unwrap();
     let h264_aac = ["-c:v", "libx264", "-g", "50", "-c:a", "aac"];
     let last = made(dir.path(), "last.mp4", &h264_aac, &[0, 1]);
-    let mut args = h264_aac.to_vec();
-    args.extend(["-movflags", "+faststart"]);
-    let first = made(dir.path(), "first.mp4", &args, &[0, 1]);
+    // The same streams with the moov moved to the front (a second encode is not always the
+    // same bytes: x264 under load gave a bitrate 14 bit/s apart once).
+    let source = dir.path().join("last.mp4");
+    let source = source.to_string_lossy();
+    let copy = ["-i", &*source, "-c", "copy", "-movflags", "+faststart"];
+    let path = ffmpeg(dir.path(), "first.mp4", &copy);
+    let first = index_file(&path).unwrap_or_else(|e| panic!("first.mp4: {e}"));
+    check_against_probe(&path, &first, &[0, 1]);
     assert_eq!(last.tracks, first.tracks);
     assert_eq!(last.entries.len(), first.entries.len());
     let v = &last.tracks[0];
