@@ -533,3 +533,89 @@ fn rtmp_and_hls_viewers_allowed_by_user_new_play_in_ffmpeg() {
     // (allowed) session.
     assert_eq!(status_of(&format!("{}?tkn=hls", ls.flv_url("live"))), 200);
 }
+
+/// One GET on a kept-alive connection; the answer's status (the body is read and dropped).
+fn get_on(sock: &mut std::net::TcpStream, path: &str) -> u16 {
+    write!(sock, "GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").expect("request");
+    let mut reader = BufReader::new(sock.try_clone().expect("clone"));
+    let mut status = String::new();
+    reader.read_line(&mut status).expect("status line");
+    let mut len = 0usize;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).expect("head") == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().expect("length");
+        }
+    }
+    let mut body = vec![0u8; len];
+    reader.read_exact(&mut body).expect("body");
+    assert!(reader.buffer().is_empty(), "nothing past the answer");
+    status
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status")
+}
+
+/// An HLS player's kept-alive connection is one session connection from its first request
+/// (as one MistServer output process is): USER_NEW once, and `stop_sessid` closes the
+/// connection while it waits between requests; the player that comes back is a new decision.
+#[test]
+fn an_hls_connection_holds_its_session_until_it_is_stopped() {
+    let pw = Paywall::start(&["k"], Duration::ZERO);
+    let ls = live_with_paywall(&pw);
+    let _p = publish(
+        h264_clip(),
+        &ls.rtmp_url("live", "live"),
+        ls.server.dir.path(),
+    );
+    assert!(ls.wait_online("live"));
+    let playlist = "/hls/live/index.m3u8?tkn=k";
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", ls.http)).expect("connect");
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    for _ in 0..3 {
+        assert_eq!(get_on(&mut sock, playlist), 200);
+    }
+    let asked = || {
+        pw.calls()
+            .iter()
+            .filter(|c| c.get(2).map(String::as_str) == Some("k"))
+            .count()
+    };
+    assert_eq!(asked(), 1, "one USER_NEW for the connection's requests");
+    let id = pw.calls()[0]
+        .get(5)
+        .cloned()
+        .expect("session id in USER_NEW");
+    let t = Instant::now();
+    ls.server.api2(json!({"stop_sessid": id}));
+    sock.set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
+    let mut end = [0u8; 1];
+    let closed = match std::io::Read::read(&mut sock, &mut end) {
+        Ok(n) => n == 0,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    };
+    assert!(closed, "the server closed the stopped session's connection");
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+
+    let mut again = std::net::TcpStream::connect(("127.0.0.1", ls.http)).expect("connect");
+    again
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    assert_eq!(get_on(&mut again, playlist), 200);
+    assert_eq!(asked(), 2, "USER_NEW again after stop_sessid");
+    // The handler changes its mind: a stopped session's next connection is refused.
+    ls.server.api2(json!({"stop_sessid": id}));
+    pw.allowed.lock().expect("lock").clear();
+    let mut refused = std::net::TcpStream::connect(("127.0.0.1", ls.http)).expect("connect");
+    refused
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    assert_eq!(get_on(&mut refused, playlist), 403);
+}

@@ -214,16 +214,11 @@ pub enum Viewing {
     Connection,
 }
 
-/// Admits an HTTP viewer into its session (USER_NEW runs for new sessions).
-pub async fn admit_viewer(
-    ctx: &ListenerContext,
-    req: &Request,
-    raw_name: &str,
-    (protocol, viewing): (&'static str, Viewing),
-    peer: SocketAddr,
-) -> Result<SessionConn, SessionError> {
+/// The token an HTTP viewer is known by ([`session::http_token`]; with the connection's port
+/// added when each connection is its own viewing).
+fn viewer_token(req: &Request, viewing: Viewing, peer: SocketAddr) -> String {
     let ua = req.header("user-agent");
-    let token = match (
+    match (
         session::explicit_http_token(&req.query, req.header("cookie")),
         viewing,
     ) {
@@ -232,9 +227,39 @@ pub async fn admit_viewer(
         (None, Viewing::Connection) => {
             format!("{}-{}", session::user_agent_token(ua), peer.port())
         }
-    };
+    }
+}
+
+/// Admits an HTTP viewer into its session (USER_NEW runs for new sessions).
+pub async fn admit_viewer(
+    ctx: &ListenerContext,
+    req: &Request,
+    raw_name: &str,
+    (protocol, viewing): (&'static str, Viewing),
+    peer: SocketAddr,
+) -> Result<SessionConn, SessionError> {
+    let token = viewer_token(req, viewing, peer);
+    admit_as(
+        ctx,
+        req,
+        crate::stream_name::sanitize(raw_name),
+        token,
+        protocol,
+        peer,
+    )
+    .await
+}
+
+async fn admit_as(
+    ctx: &ListenerContext,
+    req: &Request,
+    stream: String,
+    token: String,
+    protocol: &'static str,
+    peer: SocketAddr,
+) -> Result<SessionConn, SessionError> {
     let info = ConnInfo {
-        stream: crate::stream_name::sanitize(raw_name),
+        stream,
         ip: peer.ip(),
         token,
         protocol,
@@ -242,6 +267,62 @@ pub async fn admit_viewer(
         kind: SessionKind::Viewer,
     };
     ctx.hub.admit(info).await
+}
+
+/// The session a kept-alive connection of playlist and segment requests (HLS, CMAF) belongs to,
+/// held from its first request until the connection closes or names another session: as in
+/// MistServer, where such a connection is one output process and one session connection, the
+/// session (and CONN_OPEN/CONN_CLOSE) is joined once per connection, not once per request. A
+/// stopped or denied session closes the connection between requests ([`serve_connection`]),
+/// and a request after a stop is admitted afresh (USER_NEW decides again).
+pub struct KeptSession {
+    protocol: &'static str,
+    stream: String,
+    token: String,
+    conn: SessionConn,
+}
+
+/// Admits a request-based viewer ([`Viewing::Requests`]), reusing the connection's kept
+/// session when the request names the same one (stream, token and protocol; the address is the
+/// connection's) and it was not stopped. Returns the session's counters.
+pub async fn admit_request(
+    ctx: &ListenerContext,
+    req: &Request,
+    raw_name: &str,
+    protocol: &'static str,
+    peer: SocketAddr,
+    kept: &mut Option<KeptSession>,
+) -> Result<std::sync::Arc<session::ConnCounters>, SessionError> {
+    let stream = crate::stream_name::sanitize(raw_name);
+    let token = viewer_token(req, Viewing::Requests, peer);
+    if let Some(k) = kept.as_ref() {
+        if k.protocol == protocol
+            && k.stream == stream
+            && k.token == token
+            && !*k.conn.stop.borrow()
+        {
+            return Ok(k.conn.counters.clone());
+        }
+    }
+    // Leave the old session before joining another (or the same one again, after a stop).
+    *kept = None;
+    let conn = admit_as(ctx, req, stream.clone(), token.clone(), protocol, peer).await?;
+    let counters = conn.counters.clone();
+    *kept = Some(KeptSession {
+        protocol,
+        stream,
+        token,
+        conn,
+    });
+    Ok(counters)
+}
+
+/// Resolves when the connection's kept session is stopped; never while it holds none.
+async fn kept_stopped(kept: &mut Option<KeptSession>) {
+    match kept {
+        Some(k) => k.conn.stopped().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// `?tkn=TOKEN` for URLs in generated playlists and manifests, so a player that follows them
@@ -425,11 +506,17 @@ async fn serve_connection(
 ) {
     let mut buf = BytesMut::with_capacity(1024);
     let mut first = true;
+    let mut kept = None;
     loop {
         let limit = if first { HEAD_TIMEOUT } else { IDLE_TIMEOUT };
         first = false;
         let request = tokio::select! {
             _ = stopped(&mut stop) => return,
+            _ = kept_stopped(&mut kept) => {
+                tracing::info!("HTTP viewer {peer} disconnected: its session was stopped");
+                let _ = sock.shutdown().await;
+                return;
+            }
             r = tokio::time::timeout(limit, read_head(&mut sock, &mut buf)) => match r {
                 Ok(Ok(Some(req))) => req,
                 Ok(Ok(None)) | Err(_) => return,
@@ -442,7 +529,7 @@ async fn serve_connection(
         };
         let keep = tokio::select! {
             _ = stopped(&mut stop) => return,
-            r = route(&request, &mut sock, peer, &ctx) => match r {
+            r = route(&request, &mut sock, peer, &ctx, &mut kept) => match r {
                 Ok(keep) => keep && request.keep_alive,
                 Err(e) => {
                     tracing::debug!("HTTP {peer}: {} {}: {e}", request.method, request.path);
@@ -480,6 +567,7 @@ async fn route(
     sock: &mut TcpStream,
     peer: SocketAddr,
     ctx: &ListenerContext,
+    kept: &mut Option<KeptSession>,
 ) -> std::io::Result<bool> {
     match req.method.as_str() {
         "GET" | "HEAD" => {}
@@ -489,11 +577,11 @@ async fn route(
     let path = req.path.as_str();
     if let Some(rest) = path.strip_prefix("/hls/") {
         if ctx.enabled("HLS") {
-            return segmented::route::<hls::Hls>(req, rest, sock, peer, ctx).await;
+            return segmented::route::<hls::Hls>(req, rest, sock, peer, ctx, kept).await;
         }
     } else if let Some(rest) = path.strip_prefix("/cmaf/") {
         if ctx.enabled("CMAF") {
-            return segmented::route::<cmaf::Cmaf>(req, rest, sock, peer, ctx).await;
+            return segmented::route::<cmaf::Cmaf>(req, rest, sock, peer, ctx, kept).await;
         }
     } else if let Some(name) = stream_in(path, "/json_", ".js") {
         return info::json(req, name, ctx).await.send(sock, req).await;

@@ -321,19 +321,12 @@ pub async fn route<F: Format>(
     sock: &mut TcpStream,
     peer: SocketAddr,
     ctx: &ListenerContext,
+    kept: &mut Option<super::KeptSession>,
 ) -> std::io::Result<bool> {
     let parts: Vec<&str> = rest.split('/').collect();
     let (name, tail) = parts.split_first().unwrap_or((&"", &[]));
-    let session = match super::admit_viewer(
-        ctx,
-        req,
-        name,
-        (F::PROTOCOL, super::Viewing::Requests),
-        peer,
-    )
-    .await
-    {
-        Ok(s) => s,
+    let counters = match super::admit_request(ctx, req, name, F::PROTOCOL, peer, kept).await {
+        Ok(c) => c,
         Err(e) => return Response::forbidden(&e).send(sock, req).await,
     };
     let playlist = match F::ask(tail) {
@@ -415,7 +408,7 @@ pub async fn route<F: Format>(
     if !req.is_head() {
         let len = body.len();
         let packets = fragment.end_seq - fragment.first_seq;
-        session.counters.sent(len, packets, Some(fragment.end_ms));
+        counters.sent(len, packets, Some(fragment.end_ms));
         stream
             .buffer
             .counters
