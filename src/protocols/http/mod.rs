@@ -21,7 +21,6 @@ pub mod cmaf;
 pub mod flv;
 pub mod hls;
 pub mod info;
-pub mod memfile;
 pub mod mp4_range;
 pub mod outputs;
 pub mod progressive;

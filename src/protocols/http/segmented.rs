@@ -54,8 +54,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::net::TcpStream;
 
-use super::memfile::MemFile;
-use super::response::{fnv1a, Status, FNV_START};
+use super::response::{fnv1a, FNV_START};
 use super::{Request, Response};
 use crate::hub::buffer::LiveBuffer;
 use crate::hub::fragments::Fragment;
@@ -396,9 +395,7 @@ pub async fn route<F: Format>(
         return probe.send(sock, req).await;
     }
     let found = match &stream.vod {
-        Some(vod) => vod_segment::<F>(vod, &fragment, &tracks)
-            .await
-            .map(SegmentBody::Memory),
+        Some(vod) => vod_segment::<F>(vod, &fragment, &tracks).await,
         None => live_segment::<F>(&stream.buffer, &fragment, &tracks),
     };
     let body = match found {
@@ -406,7 +403,7 @@ pub async fn route<F: Format>(
         Err(resp) => return resp.send(sock, req).await,
     };
     if !req.is_head() {
-        let len = body.len();
+        let len = body.len() as u64;
         let packets = fragment.end_seq - fragment.first_seq;
         counters.sent(len, packets, Some(fragment.end_ms));
         stream
@@ -415,40 +412,9 @@ pub async fn route<F: Format>(
             .down_bytes
             .fetch_add(len, Ordering::Relaxed);
     }
-    match body {
-        SegmentBody::Memory(bytes) => {
-            caching(Response::ok(F::SEGMENT_TYPE, bytes))
-                .send(sock, req)
-                .await
-        }
-        SegmentBody::File(file) => {
-            // The same head as for the bytes (a 304 was answered above), then the file.
-            let head = caching(Response::sized(Status::Ok, F::SEGMENT_TYPE, file.len()));
-            let keep = head.send(sock, req).await?;
-            if !req.is_head() {
-                file.send(sock, crate::protocols::write::VIEWER_WRITE_TIMEOUT)
-                    .await?;
-            }
-            Ok(keep)
-        }
-    }
-}
-
-/// A built segment: in memory, or (a cached live segment) in an in-memory file that is sent
-/// with `sendfile`, without a copy through Eddy ([`MemFile`]).
-#[derive(Clone)]
-enum SegmentBody {
-    Memory(Bytes),
-    File(Arc<MemFile>),
-}
-
-impl SegmentBody {
-    fn len(&self) -> u64 {
-        match self {
-            SegmentBody::Memory(b) => b.len() as u64,
-            SegmentBody::File(f) => f.len(),
-        }
-    }
+    caching(Response::ok(F::SEGMENT_TYPE, body))
+        .send(sock, req)
+        .await
 }
 
 /// How long a segment or init whose name pins its generation may be kept.
@@ -477,20 +443,20 @@ const LIVE_SEGMENTS_PER_FRAGMENT: usize = 8;
 
 /// The segments built from a live fragment, by format and track set.
 #[derive(Default)]
-struct LiveSegments(Mutex<Vec<(&'static str, String, SegmentBody)>>);
+struct LiveSegments(Mutex<Vec<(&'static str, String, Bytes)>>);
 
 impl LiveSegments {
-    fn list(&self) -> std::sync::MutexGuard<'_, Vec<(&'static str, String, SegmentBody)>> {
+    fn list(&self) -> std::sync::MutexGuard<'_, Vec<(&'static str, String, Bytes)>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 /// The segment of format `protocol` and track set `key` in `list`.
 fn find_segment(
-    list: &[(&'static str, String, SegmentBody)],
+    list: &[(&'static str, String, Bytes)],
     protocol: &str,
     key: &str,
-) -> Option<SegmentBody> {
+) -> Option<Bytes> {
     list.iter()
         .find(|(f, k, _)| *f == protocol && k == key)
         .map(|(_, _, b)| b.clone())
@@ -501,7 +467,7 @@ fn live_segment<F: Format>(
     buffer: &LiveBuffer,
     fragment: &Fragment,
     tracks: &[Track],
-) -> Result<SegmentBody, Response> {
+) -> Result<Bytes, Response> {
     let key = tracks_key(tracks);
     let cached = |set: &LiveSegments| find_segment(&set.list(), F::PROTOCOL, &key);
     if let Some(body) = fragment.cache.with(LiveSegments::default, cached) {
@@ -513,15 +479,7 @@ fn live_segment<F: Format>(
         .map(|e| &e.packet)
         .filter(|p| tracks.iter().any(|t| t.id == p.track))
         .collect();
-    let bytes = build::<F>(tracks, fragment, &packets)?;
-    // Copied once into a file every later viewer is sent from without a copy; the copy is made
-    // before the cache's lock is taken, so viewers of other segments of this fragment never
-    // wait for it.
-    let name = format!("eddy-{}-{}", F::PROTOCOL, fragment.start_ms);
-    let body = match MemFile::new(&name, &bytes) {
-        Some(file) => SegmentBody::File(file),
-        None => SegmentBody::Memory(bytes),
-    };
+    let body = build::<F>(tracks, fragment, &packets)?;
     let kept = fragment.cache.with(LiveSegments::default, |set| {
         let mut list = set.list();
         // A racing viewer may have built it too: every viewer gets the one that is kept.
