@@ -64,6 +64,23 @@ fn challenge_login_and_per_connection_memory() {
     );
     assert_eq!(v["authorize"]["status"], "OK", "{v}");
     assert_eq!(v["LTS"], 1);
+    // The failed logins are in the log as warnings with the address; the successful one is not
+    // (MistServer logs failures only).
+    let log = v["log"].to_string();
+    assert!(
+        log.contains("Failed login as \\\"nobody\\\" from 127.0.0.1"),
+        "{log}"
+    );
+    assert!(!log.contains("Login as"), "{log}");
+    let stderr = s.stderr();
+    let failed: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("Failed login"))
+        .collect();
+    assert!(
+        failed.len() == 2 && failed.iter().all(|l| l.contains("WARN")),
+        "{stderr}"
+    );
     assert_eq!(v["ui_settings"], json!({}));
     assert!(v.get("config").is_some(), "full answer on /api");
 
@@ -204,4 +221,55 @@ fn authorization_json_header() {
         parse_answer(&resp.text().expect("body"))["authorize"]["status"],
         "OK"
     );
+}
+
+/// An API client logs in once per connection and keeps using it (MistServer's web UI does):
+/// a connection idle for a minute is still open and still logged in.
+#[test]
+fn an_idle_api_connection_stays_logged_in() {
+    let s = Server::start(Some(&config_with_account(free_port())));
+    let mut conn = RawConn::open(s.port);
+    let v = answer(&mut conn, json!({}), XFF);
+    let challenge = v["authorize"]["challenge"].as_str().expect("challenge");
+    let v = answer(
+        &mut conn,
+        json!({"authorize": {"username": "test", "password": login_hash("test", challenge)}}),
+        XFF,
+    );
+    assert_eq!(v["authorize"]["status"], "OK");
+    std::thread::sleep(std::time::Duration::from_secs(61));
+    let v = answer(&mut conn, json!({"streams": true}), XFF);
+    assert_eq!(
+        v["authorize"]["status"], "OK",
+        "no new login after a minute: {v}"
+    );
+}
+
+/// Two clients (or two tabs of the UI) logging in at once on fresh connections each get a
+/// challenge their answer is accepted for.
+#[test]
+fn concurrent_challenge_logins_both_succeed() {
+    let s = Server::start(Some(&config_with_account(free_port())));
+    let port = s.port;
+    let logins: Vec<_> = (0..2)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut conn = RawConn::open(port);
+                let v = answer(&mut conn, json!({}), XFF);
+                let challenge = v["authorize"]["challenge"]
+                    .as_str()
+                    .expect("challenge")
+                    .to_string();
+                let v = answer(
+                    &mut conn,
+                    json!({"authorize": {"username": "test", "password": login_hash("test", &challenge)}}),
+                    XFF,
+                );
+                v["authorize"]["status"].clone()
+            })
+        })
+        .collect();
+    for l in logins {
+        assert_eq!(l.join().expect("login"), json!("OK"));
+    }
 }

@@ -33,6 +33,21 @@ pub enum ConfigChange {
         user: String,
         password_md5: String,
     },
+    /// `streamkeys`: every stream key (`{key: stream}`).
+    ReplaceStreamKeys(Map<String, Value>),
+    /// `streamkey_add`: add or change these keys.
+    AddStreamKeys(Map<String, Value>),
+    /// `streamkey_del`.
+    DeleteStreamKeys(Vec<KeyDeletion>),
+    /// `bandwidth`: the members given (`limit`, `exceptions`).
+    Bandwidth(Map<String, Value>),
+}
+
+/// One key of a `streamkey_del`: removed when it maps to `stream` (any stream when `None`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyDeletion {
+    pub key: String,
+    pub stream: Option<String>,
 }
 
 /// What a change did, for the API's answer.
@@ -40,6 +55,10 @@ pub enum ConfigChange {
 pub struct ChangeOutcome {
     /// Stream names added or updated (sanitised).
     pub streams_touched: Vec<String>,
+    /// Stream keys added or changed (`streamkey_add`'s answer).
+    pub keys_added: Vec<String>,
+    /// Stream keys removed (`streamkey_del`'s answer).
+    pub keys_deleted: Vec<String>,
 }
 
 /// Members of a `config` command that are copied as given when present (besides the typed ones).
@@ -135,8 +154,48 @@ pub fn apply(cfg: &mut Config, change: ConfigChange) -> ChangeOutcome {
                 tracing::info!(kind = "AUTH", "Created account {user} through the API");
             }
         }
+        ConfigChange::Bandwidth(members) => {
+            let mut stored = match cfg.extra.remove("bandwidth") {
+                Some(Value::Object(m)) => m,
+                _ => Map::new(),
+            };
+            stored.extend(members);
+            cfg.extra.insert("bandwidth".into(), Value::Object(stored));
+        }
+        ConfigChange::ReplaceStreamKeys(keys) => {
+            cfg.extra.insert("streamkeys".into(), Value::Object(keys));
+        }
+        ConfigChange::AddStreamKeys(keys) => edit_stream_keys(cfg, |stored| {
+            for (key, stream) in keys {
+                out.keys_added.push(key.clone());
+                stored.insert(key, stream);
+            }
+        }),
+        ConfigChange::DeleteStreamKeys(list) => edit_stream_keys(cfg, |stored| {
+            for d in list {
+                let matches = match (&d.stream, stored.get(&d.key)) {
+                    (_, None) => false,
+                    (None, Some(_)) => true,
+                    (Some(want), Some(have)) => have.as_str() == Some(want.as_str()),
+                };
+                if matches {
+                    stored.remove(&d.key);
+                    out.keys_deleted.push(d.key);
+                }
+            }
+        }),
     }
     out
+}
+
+/// Edits the stored stream keys (an empty set when absent or of another shape).
+fn edit_stream_keys(cfg: &mut Config, edit: impl FnOnce(&mut Map<String, Value>)) {
+    let mut keys = match cfg.extra.remove("streamkeys") {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    edit(&mut keys);
+    cfg.extra.insert("streamkeys".into(), Value::Object(keys));
 }
 
 fn strip_runtime(mut p: ProtocolEntry) -> ProtocolEntry {

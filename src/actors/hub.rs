@@ -16,7 +16,7 @@ use actix::Addr;
 
 use super::session::Admit;
 use super::stream::{AttachPublisher, GetBuffer, Subscribe, Subscribed};
-use super::supervisor::{OpenSession, ResolveStream, StreamRef, Supervisor};
+use super::supervisor::{OpenSession, ResolveStream, StreamKeyTarget, StreamRef, Supervisor};
 use crate::hub::buffer::LiveBuffer;
 use crate::hub::session::{ConnInfo, SessionConn, SessionError};
 use crate::hub::vod;
@@ -203,13 +203,23 @@ impl ActorHub {
         }
     }
 
+    /// Attaches a publisher. A name that is a stream key (`streamkeys`) publishes into its
+    /// stream, and the key stands in for the source's host and passphrase rules (facts §4).
     async fn attach(&self, req: PublishRequest) -> Result<(String, Publisher), StreamError> {
+        let keyed = self
+            .supervisor
+            .send(StreamKeyTarget(req.name.clone()))
+            .await
+            .map_err(|_| StreamError::ShuttingDown)?;
+        let by_key = keyed.is_some();
+        let name = keyed.unwrap_or_else(|| req.name.clone());
         let mut last = StreamError::ShuttingDown;
         for _ in 0..ATTEMPTS {
-            let stream = self.resolve(&req.name, true).await?;
+            let stream = self.resolve(&name, true).await?;
             let msg = AttachPublisher {
                 peer: req.peer,
                 passphrase: req.passphrase.clone(),
+                by_key,
                 protocol: req.protocol,
                 url: req.url.clone(),
             };

@@ -509,6 +509,23 @@ pub struct StreamRef {
     pub addr: Addr<StreamActor>,
 }
 
+/// The stream a stream key publishes into (`streamkeys` in the configuration), if `0` is one.
+#[derive(Message)]
+#[rtype(result = "Option<String>")]
+pub struct StreamKeyTarget(pub String);
+
+impl Handler<StreamKeyTarget> for Supervisor {
+    type Result = Option<String>;
+    fn handle(&mut self, msg: StreamKeyTarget, _: &mut Self::Context) -> Self::Result {
+        self.config
+            .extra
+            .get("streamkeys")?
+            .get(&msg.0)?
+            .as_str()
+            .map(String::from)
+    }
+}
+
 /// Finds or starts the StreamActor for a requested name. The base name must be configured.
 #[derive(Message)]
 #[rtype(result = "Result<StreamRef, StreamError>")]

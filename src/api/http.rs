@@ -22,6 +22,9 @@ use crate::actors::supervisor::GetSnapshot;
 /// Largest request body accepted (a whole config in one `streams` call fits easily).
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
 
+/// How long an idle API connection (and its login) is kept.
+const API_IDLE: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// The per-connection authorisation flag.
 #[derive(Clone)]
 struct ConnAuth(Arc<AtomicBool>);
@@ -41,6 +44,9 @@ pub fn serve(
         ext.insert(ConnAuth(Arc::new(AtomicBool::new(false))));
     })
     .workers(1)
+    // Clients log in once per connection and keep it (MistServer's UI does): an idle API
+    // connection stays open for minutes, not actix's default 5 s.
+    .keep_alive(API_IDLE)
     .disable_signals()
     .listen(listener)?
     .run();

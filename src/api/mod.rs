@@ -9,10 +9,12 @@
 
 pub mod auth;
 pub mod http;
+pub mod mist_lists;
 pub mod push;
 pub mod sessions;
 pub mod settings;
 pub mod stats;
+pub mod stream_keys;
 pub mod streams;
 pub mod system;
 pub mod udp;
@@ -87,12 +89,19 @@ pub async fn execute(
     if let Some(Value::Object(ui)) = req.get("ui_settings") {
         changes.push(ConfigChange::UiSettings(ui.clone()));
     }
+    changes.extend(stream_keys::changes(req, &mut resp));
+    changes.extend(mist_lists::changes(req));
     let mut touched = Vec::new();
+    let (mut keys_added, mut keys_deleted) = (Vec::new(), Vec::new());
     let changed = !changes.is_empty();
     for change in changes {
         let refused = stream_triggers(ctx, &change).await;
         match ctx.supervisor.send(ApplyChange(change, refused)).await {
-            Ok(outcome) => touched.extend(outcome.streams_touched),
+            Ok(outcome) => {
+                touched.extend(outcome.streams_touched);
+                keys_added.extend(outcome.keys_added);
+                keys_deleted.extend(outcome.keys_deleted);
+            }
             Err(_) => {
                 resp.insert("error".into(), json!("Eddy is shutting down"));
                 return resp;
@@ -133,6 +142,19 @@ pub async fn execute(
     }
     if req.contains_key("ui_settings") {
         resp.insert("ui_settings".into(), snap.config.ui_settings.clone());
+    }
+    mist_lists::answer(req, &snap.config.extra, &mut resp);
+    if req.contains_key("streamkey_add") && !resp.contains_key("error") {
+        resp.insert("streamkey_add".into(), json!({"added": keys_added}));
+    }
+    if req.contains_key("streamkey_del") && !resp.contains_key("error") {
+        resp.insert("streamkey_del".into(), json!({"deleted": keys_deleted}));
+    }
+    if ["streamkeys", "streamkey_add", "streamkey_del"]
+        .iter()
+        .any(|k| req.contains_key(*k))
+    {
+        resp.insert("streamkeys".into(), stream_keys::answer(&snap.config.extra));
     }
     for key in ["update", "checkupdate", "autoupdate"] {
         if req.contains_key(key) {
@@ -322,7 +344,9 @@ async fn authorize(
                 .accepts(&host, now, &account.password, password)
             {
                 remember();
-                tracing::info!(kind = "AUTH", "Login as {user} from {host}");
+                // Failed logins are logged as warnings; successful ones only at debug level
+                // (MistServer logs failures only), so they do not fill the UI's last log line.
+                tracing::debug!(kind = "AUTH", "Login as {user} from {host}");
                 return (json!({"status": "OK"}), true);
             }
         }

@@ -535,6 +535,9 @@ impl Actor for StreamActor {
 pub struct AttachPublisher {
     pub peer: IpAddr,
     pub passphrase: String,
+    /// The publisher named a stream key of this stream: the host and passphrase rules are
+    /// passed (the source must still be `push://`).
+    pub by_key: bool,
     pub protocol: &'static str,
     pub url: String,
 }
@@ -550,13 +553,15 @@ impl Handler<AttachPublisher> for StreamActor {
         };
         let (triggers, name) = (self.triggers.clone(), self.name.clone());
         let checks = async move {
-            rules
-                .check(msg.peer, &msg.passphrase)
-                .await
-                .map_err(|reason| StreamError::PushDenied {
-                    stream: name.clone(),
-                    reason,
-                })?;
+            if !msg.by_key {
+                rules
+                    .check(msg.peer, &msg.passphrase)
+                    .await
+                    .map_err(|reason| StreamError::PushDenied {
+                        stream: name.clone(),
+                        reason,
+                    })?;
+            }
             if triggers.configured("STREAM_PUSH", &name) {
                 let host = msg.peer.to_string();
                 let out = triggers

@@ -48,6 +48,7 @@ impl StreamActor {
         let attach = AttachPublisher {
             peer: IpAddr::V4(Ipv4Addr::LOCALHOST),
             passphrase: String::new(),
+            by_key: false,
             protocol: input,
             url: self.source.clone(),
         };
