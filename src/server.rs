@@ -112,7 +112,9 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
         ))
     });
 
+    let (closing_tx, closing) = tokio::sync::watch::channel(false);
     let ctx = ApiContext {
+        closing,
         stats: stats.clone(),
         started: std::time::Instant::now(),
         triggers: triggers.clone(),
@@ -165,6 +167,8 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
     };
     tracing::info!(kind = "CONF", "Shutting down ({reason:?})");
     let _ = supervisor.send(Shutdown).await;
+    // WebSocket feeds close first: a graceful stop waits for open responses.
+    let _ = closing_tx.send(true);
     api_handle.stop(true).await;
     if let Some(task) = udp {
         task.abort();

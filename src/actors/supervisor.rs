@@ -221,6 +221,7 @@ impl Supervisor {
     fn write_access_log(&self, visits: &[crate::stats::VisitEnd]) {
         let setting = self.config.config.accesslog.as_deref().unwrap_or("LOG");
         crate::stats::access::write(setting, visits);
+        self.stats.remember_visits(visits);
     }
 
     /// What the push registry starts pushes with.

@@ -38,6 +38,7 @@ pub fn serve(
         App::new()
             .app_data(web::Data::new(ctx.clone()))
             .app_data(web::PayloadConfig::new(MAX_BODY))
+            .route("/ws", web::get().to(websocket))
             .default_service(web::to(handle))
     })
     .on_connect(|_conn, ext| {
@@ -51,6 +52,28 @@ pub fn serve(
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// `/ws`: the event feed ([`super::ws`]), logged in as an API request from the same caller.
+async fn websocket(
+    req: HttpRequest,
+    body: web::Payload,
+    ctx: web::Data<ApiContext>,
+) -> actix_web::Result<HttpResponse> {
+    let peer = req
+        .peer_addr()
+        .map(|a| a.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let headers = req.headers();
+    let proxied = headers.contains_key("x-forwarded-for") || headers.contains_key("x-real-ip");
+    let caller = Caller {
+        peer,
+        local: !proxied && auth::is_local_address(peer),
+        minimal: true,
+        conn_auth: None,
+        header_authorized: false,
+    };
+    super::ws::upgrade(req, body, ctx, caller).await
 }
 
 async fn handle(req: HttpRequest, body: web::Bytes, ctx: web::Data<ApiContext>) -> HttpResponse {

@@ -18,6 +18,7 @@ pub mod stream_keys;
 pub mod streams;
 pub mod system;
 pub mod udp;
+pub mod ws;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,6 +49,8 @@ pub struct ApiContext {
     pub stats: crate::stats::Stats,
     /// When the server started (uptime).
     pub started: std::time::Instant,
+    /// Turns true when the server shuts down: long-lived API connections (`/ws`) close.
+    pub closing: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Who is asking, as the transport saw it.

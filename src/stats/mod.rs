@@ -65,7 +65,14 @@ pub struct Store {
     pub gone_up: u64,
     /// The time of the last sample (unix s).
     pub now: i64,
+    /// The last [`RECENT_VISITS`] ended visits (the WebSocket feed's `access` messages).
+    recent_visits: std::collections::VecDeque<VisitEnd>,
+    /// Visits ended since start.
+    visits_ended: u64,
 }
+
+/// How many ended visits are kept for the WebSocket feed.
+pub const RECENT_VISITS: usize = 100;
 
 /// An ended visit, for the access log.
 #[derive(Debug, Clone, PartialEq)]
@@ -179,6 +186,32 @@ impl Stats {
         for r in self.lock().records.values_mut() {
             r.clear_history();
         }
+    }
+
+    /// Keeps ended visits for [`Stats::visits_after`].
+    pub fn remember_visits(&self, visits: &[VisitEnd]) {
+        let mut s = self.lock();
+        for v in visits {
+            if s.recent_visits.len() == RECENT_VISITS {
+                s.recent_visits.pop_front();
+            }
+            s.recent_visits.push_back(v.clone());
+            s.visits_ended += 1;
+        }
+    }
+
+    /// The visits that ended after the first `seen` (of those still kept), and how many have
+    /// ended in all.
+    pub fn visits_after(&self, seen: u64) -> (Vec<VisitEnd>, u64) {
+        let s = self.lock();
+        let new = usize::try_from(s.visits_ended.saturating_sub(seen))
+            .unwrap_or(usize::MAX)
+            .min(s.recent_visits.len());
+        let skip = s.recent_visits.len() - new;
+        (
+            s.recent_visits.iter().skip(skip).cloned().collect(),
+            s.visits_ended,
+        )
     }
 
     /// Current sessions per stream.

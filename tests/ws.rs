@@ -1,0 +1,174 @@
+//! The API port's WebSocket `/ws` (facts §1.6) with a real WebSocket client (tungstenite): the
+//! login, and stream, log and access messages while ffmpeg publishes and plays; shutdown with
+//! many open sockets.
+
+mod common;
+
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::media::{h264_clip, publish, record};
+use common::*;
+use serde_json::{json, Value};
+use tungstenite::client::IntoClientRequest;
+use tungstenite::{Message, WebSocket};
+
+type Ws = WebSocket<TcpStream>;
+
+/// Opens `/ws?query`; `headers` are added to the upgrade request.
+fn open(port: u16, query: &str, headers: &[(&'static str, &str)]) -> Ws {
+    let mut req = format!("ws://127.0.0.1:{port}/ws?{query}")
+        .into_client_request()
+        .expect("request");
+    for (k, v) in headers {
+        req.headers_mut()
+            .insert(*k, v.parse().expect("header value"));
+    }
+    let sock = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let (ws, resp) = tungstenite::client(req, sock).expect("upgrade");
+    assert_eq!(resp.status(), 101);
+    ws
+}
+
+/// The next message as `[kind, body]`.
+fn next(ws: &mut Ws) -> (String, Value) {
+    loop {
+        match ws.read().expect("message") {
+            Message::Text(t) => {
+                let v: Value = serde_json::from_str(t.as_str()).expect("json");
+                let kind = v[0].as_str().expect("kind").to_string();
+                return (kind, v[1].clone());
+            }
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+/// Reads messages until `want` accepts one, for at most `limit`.
+fn wait_for(ws: &mut Ws, limit: Duration, mut want: impl FnMut(&str, &Value) -> bool) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        let (kind, body) = next(ws);
+        if want(&kind, &body) {
+            return true;
+        }
+    }
+    false
+}
+
+fn login_hash(password: &str, challenge: &str) -> String {
+    md5_hex(&format!("{}{}", md5_hex(password), challenge))
+}
+
+#[test]
+fn a_remote_client_logs_in_and_a_slow_one_is_sent_away() {
+    let s = Server::start(Some(&config_with_account(free_port())));
+    let xff = [("X-Forwarded-For", "198.51.100.7")];
+    let mut ws = open(s.port, "logs=5", &xff);
+    assert_eq!(next(&mut ws), ("auth".to_string(), json!(false)));
+    let mut slow = open(s.port, "logs=5", &xff);
+    assert_eq!(next(&mut slow), ("auth".to_string(), json!(false)));
+
+    // The challenge from the HTTP API, as MistServer's UI gets it.
+    let (_, _, body) =
+        RawConn::open(s.port).post("/api", &json!({}), "X-Forwarded-For: 198.51.100.7\r\n");
+    let challenge = parse_answer(&body)["authorize"]["challenge"]
+        .as_str()
+        .expect("challenge")
+        .to_string();
+    let wrong = json!(["auth", {"username": "test", "password": login_hash("nope", &challenge)}]);
+    ws.send(Message::text(wrong.to_string())).expect("send");
+    let (kind, answer) = next(&mut ws);
+    assert_eq!(
+        (kind.as_str(), &answer["status"]),
+        ("auth", &json!("CHALL"))
+    );
+    let right = json!(["auth", {"username": "test", "password": login_hash("test", &challenge)}]);
+    ws.send(Message::text(right.to_string())).expect("send");
+    assert_eq!(next(&mut ws), ("auth".to_string(), json!({"status": "OK"})));
+    // The history: the last log lines, the failed login among them.
+    assert!(wait_for(&mut ws, Duration::from_secs(5), |kind, body| kind
+        == "log"
+        && body[2].as_str().is_some_and(|m| m.contains("Failed login"))));
+
+    // Not logged in within 10 s: told so, and closed.
+    let t = Instant::now();
+    assert_eq!(
+        next(&mut slow),
+        ("auth".to_string(), json!("Too slow, sorry"))
+    );
+    assert!(t.elapsed() < Duration::from_secs(12));
+    assert!(matches!(slow.read(), Ok(Message::Close(_)) | Err(_)));
+}
+
+#[test]
+fn stream_log_and_access_messages_while_ffmpeg_publishes_and_plays() {
+    let ls = LiveServer::start(json!({"live": {"source": "push://"}}));
+    let dir = ls.server.dir.path().to_path_buf();
+    // A local caller is logged in from the start.
+    let mut ws = open(ls.server.port, "logs=100&accs=100&streams=1", &[]);
+    assert_eq!(next(&mut ws), ("auth".to_string(), json!(true)));
+
+    let _p = publish(h264_clip(), &ls.rtmp_url("live", "live"), &dir);
+    let mut status = Value::Null;
+    assert!(
+        wait_for(&mut ws, Duration::from_secs(20), |kind, body| {
+            if kind == "stream" && body[0] == json!("live") && body[3] == json!(1) {
+                status = body[1].clone();
+                return true;
+            }
+            false
+        }),
+        "a stream message with the publisher as input"
+    );
+    assert!(status.is_string(), "{status}");
+
+    // A viewer plays two seconds and leaves: its visit comes as an access message.
+    let out = dir.join("v.flv");
+    let mut viewer = record(
+        std::path::Path::new("ffmpeg"),
+        &ls.flv_url("live"),
+        2,
+        &out,
+        &dir,
+    );
+    let mut saw_viewer = false;
+    let mut log_lines = 0;
+    assert!(
+        wait_for(&mut ws, Duration::from_secs(30), |kind, body| {
+            match kind {
+                "stream" if body[0] == json!("live") && body[2].as_u64() >= Some(1) => {
+                    saw_viewer = true
+                }
+                "log" => log_lines += 1,
+                _ => {}
+            }
+            kind == "access" && body[2] == json!("live") && body[3] == json!("FLV")
+        }),
+        "an access message for the FLV visit"
+    );
+    assert!(saw_viewer, "the viewer count went up first");
+    assert!(log_lines > 0, "log lines came too");
+    assert!(viewer
+        .wait_timeout(Duration::from_secs(10))
+        .is_some_and(|s| s.success()));
+}
+
+#[test]
+fn shutdown_with_fifty_open_websockets_is_quick() {
+    let mut s = Server::start(None);
+    let mut sockets: Vec<Ws> = (0..50)
+        .map(|_| open(s.port, "logs=1&streams=1", &[]))
+        .collect();
+    for ws in &mut sockets {
+        assert_eq!(next(ws).0, "auth");
+    }
+    let t = Instant::now();
+    let status = s.terminate();
+    let took = t.elapsed();
+    assert!(status.success(), "{status:?}");
+    assert!(took < Duration::from_secs(2), "shutdown took {took:?}");
+}
