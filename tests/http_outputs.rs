@@ -512,6 +512,58 @@ fn mp4_and_html_play_in_chromium() {
     }
 }
 
+/// MistServer's embed code (what its web UI's embed page hands out): it loads `/player.js` from
+/// the HTTP output and calls `mistPlay`. In a page of its own (another origin), in Chromium.
+#[test]
+fn mistservers_embed_code_plays_with_eddys_player_js() {
+    let ls = all_outputs(json!({"embedded": {"source": "push://"}}));
+    let _p = publish(
+        h264_clip(),
+        &ls.rtmp_url("live", "embedded"),
+        ls.server.dir.path(),
+    );
+    assert!(ls.wait_online("embedded"));
+    let player = reqwest::blocking::get(format!("http://127.0.0.1:{}/player.js", ls.http))
+        .expect("player.js");
+    assert_eq!(player.status(), 200);
+    assert!(player
+        .headers()
+        .get("content-type")
+        .is_some_and(|v| v == "application/javascript"));
+    let page = format!(
+        r#"<!DOCTYPE html><html><body>
+<div class="mistvideo" id="embedded_x1">
+  <noscript><a href="http://127.0.0.1:{port}/embedded.html" target="_blank">Click here to play this video</a></noscript>
+  <script>
+    var a = function(){{
+      mistPlay("embedded",{{
+        target: document.getElementById("embedded_x1")
+      }});
+    }};
+    if (!window.mistplayers) {{
+      var p = document.createElement("script");
+      p.src = "http://127.0.0.1:{port}/player.js"
+      document.head.appendChild(p);
+      p.onload = a;
+    }}
+    else {{ a(); }}
+  </script>
+</div></body></html>"#,
+        port = ls.http
+    );
+    let file = ls.server.dir.path().join("embed.html");
+    std::fs::write(&file, page).expect("page");
+    let result = chromium_play(&format!("file://{}", file.display()), false);
+    assert!(result["error"].is_null(), "{result}");
+    let advanced =
+        result["currentTime"].as_f64().unwrap_or(0.0) - result["firstTime"].as_f64().unwrap_or(0.0);
+    let wall = result["wallSeconds"].as_f64().unwrap_or(0.0);
+    assert!(
+        advanced > wall * 0.7 && wall > 3.0,
+        "the video advanced {advanced:.1} s in {wall:.1} s: {result}"
+    );
+}
+
 #[test]
 fn hls_marks_a_discontinuity_when_the_publisher_resumes() {
     let ls = all_outputs(json!({"again": {"source": "push://", "resume": 1, "inputtimeout": 30}}));

@@ -65,15 +65,12 @@ fn js_string(s: &str) -> String {
     Value::String(s.to_string()).to_string()
 }
 
-/// `embed_STREAM.js`: finds (or creates) the element `#mistvideo_STREAM`, asks `json_` for the
-/// sources and plays the best one a `<video>` element can take natively (MP4, then HLS where the
-/// browser plays it, then TS), retrying while the stream is offline.
+/// `embed_STREAM.js`: the player ([`PLAYER_JS`]) and its call for `STREAM` in the element
+/// `#mistvideo_STREAM`, made when the page has none.
 pub fn embed_js(name: &str) -> Response {
     let name = js_string(&crate::stream_name::sanitize(name));
-    Response::ok(
-        "application/javascript",
-        EMBED_JS.replace("__STREAM__", &name),
-    )
+    let body = format!("{PLAYER_JS}{}", EMBED_JS.replace("__STREAM__", &name));
+    Response::ok("application/javascript", body)
 }
 
 /// `STREAM.html`: a page with the embed script.
@@ -100,19 +97,33 @@ pub fn html(raw_name: &str) -> Response {
     Response::ok("text/html; charset=utf-8", body)
 }
 
+/// `embed_STREAM.js`: the player, then a call of it for `STREAM` in `#mistvideo_STREAM` (made
+/// before the script when the page has none).
 const EMBED_JS: &str = r#"(function () {
   var stream = __STREAM__;
   var script = document.currentScript;
-  var base = script && script.src ? script.src.replace(/\/embed_[^\/]*$/, "") : "";
   var box = document.getElementById("mistvideo_" + stream);
   if (!box) {
     box = document.createElement("div");
     box.id = "mistvideo_" + stream;
     if (script && script.parentNode) { script.parentNode.insertBefore(box, script); } else { document.body.appendChild(box); }
   }
-  var status = document.createElement("div");
-  status.className = "eddy-status";
-  box.appendChild(status);
+  window.mistPlay(stream, { target: box });
+})();
+"#;
+
+/// `/player.js`: Eddy's player, answering MistServer's embed code, which loads this script and
+/// calls `mistPlay("STREAM", {target: element})` (options also: `host`, the HTTP output's base
+/// URL, by default where the script came from; `autoplay`, `controls`, `loop`, `muted`,
+/// `poster`). It asks `json_STREAM.js` for the sources and plays the best one a `<video>` takes
+/// natively (MP4, then HLS where the browser plays it, then TS), trying again every 3 s while
+/// the stream is offline or playback fails. `window.mistplayers` names it.
+const PLAYER_JS: &str = r#"(function () {
+  var script = document.currentScript;
+  var scriptBase = script && script.src ? script.src.replace(/\/[^\/]*$/, "") : "";
+  window.mistplayers = window.mistplayers || {};
+  window.mistplayers.eddy = { name: "Eddy's HTML5 player" };
+  if (window.mistPlay) { return; }
   function order(sources) {
     var probe = document.createElement("video");
     var ok = [];
@@ -124,32 +135,55 @@ const EMBED_JS: &str = r#"(function () {
     ok.sort(function (a, b) { return b[0] - a[0]; });
     return ok.map(function (x) { return x[1]; });
   }
-  function play(info) {
-    var choices = order(info.source || []);
-    if (!choices.length) { status.textContent = "No source this browser can play."; return; }
-    status.textContent = "";
-    var video = document.createElement("video");
-    video.controls = true; video.autoplay = true; video.muted = true; video.playsInline = true;
-    video.src = choices[0].url;
-    video.addEventListener("error", function () { setTimeout(load, 3000); box.removeChild(video); });
-    box.appendChild(video);
-    var p = video.play(); if (p && p.catch) { p.catch(function () {}); }
-  }
-  function load() {
-    var xhr = new XMLHttpRequest();
-    xhr.open("GET", base + "/json_" + encodeURIComponent(stream) + ".js");
-    xhr.onload = function () {
-      var info;
-      try { info = JSON.parse(xhr.responseText); } catch (e) { info = { error: "Bad answer" }; }
-      if (info.error) { status.textContent = info.error; setTimeout(load, 3000); return; }
-      play(info);
-    };
-    xhr.onerror = function () { status.textContent = "Cannot reach the server"; setTimeout(load, 3000); };
-    xhr.send();
-  }
-  load();
+  window.mistPlay = function (stream, options) {
+    options = options || {};
+    var box = options.target;
+    if (typeof box === "string") { box = document.getElementById(box); }
+    if (!box) { box = document.createElement("div"); document.body.appendChild(box); }
+    var base = (options.host || scriptBase).replace(/\/$/, "");
+    var yes = function (v, dflt) { return v === undefined ? dflt : !!v; };
+    var autoplay = yes(options.autoplay, true);
+    var status = document.createElement("div");
+    status.className = "eddy-status";
+    box.appendChild(status);
+    function play(info) {
+      var choices = order(info.source || []);
+      if (!choices.length) { status.textContent = "No source this browser can play."; return; }
+      status.textContent = "";
+      var video = document.createElement("video");
+      video.controls = yes(options.controls, true);
+      video.autoplay = autoplay;
+      video.muted = yes(options.muted, autoplay);
+      video.loop = yes(options.loop, false);
+      video.playsInline = true;
+      if (options.poster) { video.poster = options.poster; }
+      video.style.width = "100%";
+      video.src = choices[0].url;
+      video.addEventListener("error", function () { box.removeChild(video); setTimeout(load, 3000); });
+      box.appendChild(video);
+      if (autoplay) { var p = video.play(); if (p && p.catch) { p.catch(function () {}); } }
+    }
+    function load() {
+      var xhr = new XMLHttpRequest();
+      xhr.open("GET", base + "/json_" + encodeURIComponent(stream) + ".js");
+      xhr.onload = function () {
+        var info;
+        try { info = JSON.parse(xhr.responseText); } catch (e) { info = { error: "Bad answer" }; }
+        if (info.error) { status.textContent = info.error; setTimeout(load, 3000); return; }
+        play(info);
+      };
+      xhr.onerror = function () { status.textContent = "Cannot reach the server"; setTimeout(load, 3000); };
+      xhr.send();
+    }
+    load();
+  };
 })();
 "#;
+
+/// `/player.js`: the player MistServer's embed code loads ([`PLAYER_JS`]).
+pub fn player_js() -> Response {
+    Response::ok("application/javascript", PLAYER_JS)
+}
 
 /// MistServer's track key: `video_H264_640x360_25fps_1`, `audio_AAC_2ch_44100hz_2`.
 fn track_key(t: &Track, idx: usize) -> String {

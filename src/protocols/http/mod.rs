@@ -6,7 +6,8 @@
 //! no chunked encoding: streaming answers end with the connection).
 //!
 //! Routes (facts §9.2): `/hls/` ([`hls`]) and `/cmaf/` ([`cmaf`]), both through the segmented
-//! skeleton ([`segmented`]); `/json_`, `/info_`, `/embed_` and `/STREAM.html` ([`info`]);
+//! skeleton ([`segmented`]); `/json_`, `/info_`, `/embed_`, `/STREAM.html` and `/player.js`
+//! ([`info`]);
 //! `/STREAM.flv` ([`flv`]); `.ts`, `.mp4`, `.fmp4`, `.mp3`, `.aac` ([`progressive`]; `.mp4` of a file
 //! is a progressive MP4 with Range requests, [`mp4_range`]). Any other
 //! path gets `415 Unsupported Media Type`; a stream that cannot be opened gets
@@ -574,6 +575,9 @@ async fn route(
         _ => return Response::method_not_allowed().send(sock, req).await,
     }
     let path = req.path.as_str();
+    if path == "/player.js" {
+        return info::player_js().send(sock, req).await;
+    }
     if let Some(rest) = path.strip_prefix("/hls/") {
         if ctx.enabled("HLS") {
             return segmented::route::<hls::Hls>(req, rest, sock, peer, ctx, kept).await;
