@@ -467,3 +467,42 @@ fn shutdown_from_a_local_caller_only() {
     let status = wait_exit(&mut child, Duration::from_secs(10));
     assert!(status.success(), "{status:?}");
 }
+
+/// Every key MistServer's web UI reads is answered, `null` where Eddy has nothing (an absent
+/// key makes the UI ask again and again, or throw).
+#[test]
+fn the_keys_mistservers_ui_reads_are_answered() {
+    let (s, _) = local_server();
+    let v = s.api2(json!({
+        "capabilities": true, "streamkeys": true, "variable_list": true,
+        "external_writer_list": true, "jwks": true, "bandwidth": true
+    }));
+    for key in [
+        "streamkeys",
+        "variable_list",
+        "external_writer_list",
+        "jwks",
+    ] {
+        assert_eq!(v.get(key), Some(&Value::Null), "{key}: {v}");
+    }
+    assert_eq!(v["bandwidth"]["limit"], json!(0));
+    assert!(v["bandwidth"]["exceptions"]
+        .as_array()
+        .is_some_and(|e| e.contains(&json!("127.0.0.0/8"))));
+    let user_new = &v["capabilities"]["triggers"]["USER_NEW"];
+    assert!(
+        user_new["payload"].is_string() && user_new["response"].is_string(),
+        "{v}"
+    );
+
+    // Adding a variable is refused with a warning and stores nothing; bandwidth is stored.
+    let v = s.api2(json!({"variable_add": ["x", "1"], "bandwidth": {"limit": 125000}}));
+    assert_eq!(v["variable_list"], Value::Null);
+    assert_eq!(v["bandwidth"]["limit"], json!(125000));
+    let log = s.api2(json!({"log": true}))["log"].to_string();
+    assert!(log.contains("variable_add ignored"), "{log}");
+    s.api2(json!({"save": true}));
+    let saved: Value =
+        serde_json::from_slice(&std::fs::read(s.config_path()).expect("config")).expect("json");
+    assert_eq!(saved["bandwidth"]["limit"], json!(125000));
+}
