@@ -534,6 +534,14 @@ fn rtmp_and_hls_viewers_allowed_by_user_new_play_in_ffmpeg() {
     assert_eq!(status_of(&format!("{}?tkn=hls", ls.flv_url("live"))), 200);
 }
 
+/// A connection to the HTTP output, reads timing out after 20 s.
+fn http_conn(port: u16) -> std::net::TcpStream {
+    let sock = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    sock
+}
+
 /// One GET on a kept-alive connection; the answer's status (the body is read and dropped).
 fn get_on(sock: &mut std::net::TcpStream, path: &str) -> u16 {
     write!(sock, "GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").expect("request");
@@ -575,9 +583,7 @@ fn an_hls_connection_holds_its_session_until_it_is_stopped() {
     );
     assert!(ls.wait_online("live"));
     let playlist = "/hls/live/index.m3u8?tkn=k";
-    let mut sock = std::net::TcpStream::connect(("127.0.0.1", ls.http)).expect("connect");
-    sock.set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
+    let mut sock = http_conn(ls.http);
     for _ in 0..3 {
         assert_eq!(get_on(&mut sock, playlist), 200);
     }
@@ -604,18 +610,12 @@ fn an_hls_connection_holds_its_session_until_it_is_stopped() {
     assert!(closed, "the server closed the stopped session's connection");
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
 
-    let mut again = std::net::TcpStream::connect(("127.0.0.1", ls.http)).expect("connect");
-    again
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
+    let mut again = http_conn(ls.http);
     assert_eq!(get_on(&mut again, playlist), 200);
     assert_eq!(asked(), 2, "USER_NEW again after stop_sessid");
     // The handler changes its mind: a stopped session's next connection is refused.
     ls.server.api2(json!({"stop_sessid": id}));
     pw.allowed.lock().expect("lock").clear();
-    let mut refused = std::net::TcpStream::connect(("127.0.0.1", ls.http)).expect("connect");
-    refused
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
+    let mut refused = http_conn(ls.http);
     assert_eq!(get_on(&mut refused, playlist), 403);
 }
