@@ -188,6 +188,24 @@ fn publish_over_udp_with_a_passphrase() {
     assert!(frames >= 40, "{frames}");
 }
 
+/// A stream key (`streamkey_add`) as the RTSP path publishes into its stream without the
+/// passphrase.
+#[test]
+fn publish_by_stream_key() {
+    let rs = Rtsp::start(json!({"cam": {"source": "push://@s3cret"}}));
+    let added = rs
+        .server
+        .api2(json!({"streamkey_add": {"k3yForCam": "cam"}}));
+    assert_eq!(added["streamkeys"], json!({"k3yForCam": "cam"}));
+    let _pub = publish(&rs.url("k3yForCam"), "tcp", rs.server.dir.path());
+    let flv = format!("http://127.0.0.1:{}/cam.flv", rs.http);
+    assert!(
+        eventually(Duration::from_secs(15), || codecs(&flv) == ["aac", "h264"]),
+        "{}",
+        rs.server.stderr()
+    );
+}
+
 #[test]
 fn malformed_requests_and_frames_close_only_their_connection() {
     let rs = Rtsp::start(json!({"live": {"source": "push://"}}));
