@@ -9,9 +9,10 @@
 //!   sessions, `streams=` (any value) for stream states. Without one, that feed is not sent.
 //! - Then, checked once a second: `["log", [time, kind, message, stream, pid, exe, line]]` for
 //!   each new log line, `["access", [time, sessid, stream, connector, host, duration, up,
-//!   down, tags]]` for each ended visit, `["stream", [stream, status, viewers, inputs,
-//!   outputs, tags]]` for each stream whose state or counts changed (status `Offline` and zeros
-//!   when it went away).
+//!   down, tags]]` for each ended visit, `["stream", [stream, state, viewers, inputs,
+//!   outputs, tags]]` for each stream whose state or counts changed. The state is the number
+//!   MistServer's UI reads (3 waiting for data, 4 available); a stream that went away gets
+//!   `[stream, 0, 0, 0, 0, null]`, all falsy, which is how the UI drops a wildcard stream.
 //! - Incoming messages after the login are ignored. A client that does not take a message
 //!   within [`SEND_STALL`] is dropped (its queue in actix-ws is bounded, so this is the whole
 //!   backlog a client can cost). The server's shutdown closes every socket at once.
@@ -219,6 +220,16 @@ fn access_json(v: &VisitEnd) -> Value {
     ])
 }
 
+/// A stream's state as MistServer's UI reads it: an index into `Inactive`, `Initializing`,
+/// `Booting`, `Waiting for data`, `Available`, `Shutting down`, `Invalid state`.
+fn state_number(status: &str) -> u8 {
+    match status {
+        "Online" => 4,
+        "Waiting for data" => 3,
+        _ => 1,
+    }
+}
+
 /// What one client was last sent.
 struct Feed {
     log_total: u64,
@@ -251,7 +262,14 @@ impl Feed {
             .streams
             .iter()
             .map(|s| {
-                let state = json!([s.name, s.status, s.viewers, s.inputs, s.outputs, []]);
+                let state = json!([
+                    s.name,
+                    state_number(s.status),
+                    s.viewers,
+                    s.inputs,
+                    s.outputs,
+                    []
+                ]);
                 (s.name.clone(), state)
             })
             .collect();
@@ -264,7 +282,7 @@ impl Feed {
             self.streams
                 .keys()
                 .filter(|name| !now.contains_key(*name))
-                .map(|name| json!([name, "Offline", 0, 0, 0, []])),
+                .map(|name| json!([name, 0, 0, 0, 0, null])),
         );
         self.streams = now;
         out
@@ -296,6 +314,12 @@ mod tests {
         assert_eq!(history(&items, Start::Since(15), |t| *t), &[20, 30]);
         assert_eq!(history(&items, Start::Since(99), |t| *t), &[] as &[i64]);
         assert_eq!(history(&items, Start::Off, |t| *t), &[] as &[i64]);
+    }
+
+    #[test]
+    fn states_are_mistservers_numbers() {
+        assert_eq!(state_number("Online"), 4);
+        assert_eq!(state_number("Waiting for data"), 3);
     }
 
     #[test]
