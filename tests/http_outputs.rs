@@ -605,6 +605,46 @@ fn hls_marks_a_discontinuity_when_the_publisher_resumes() {
 /// Playlist and segment requests reuse the buffer they found for up to a second instead of
 /// asking the actors on every request; a stream removed from the config is still refused
 /// within about that second, while the others go on being served.
+/// A live stream whose publisher left for good (no `resume`, past the 5 s grace) is offline:
+/// HLS players polling its playlist get an error, not the ended buffer's last segments for as
+/// long as they keep asking (which also kept the stream from ever unloading).
+#[test]
+fn an_ended_live_stream_stops_answering_hls() {
+    let ls = all_outputs(json!({"gone": {"source": "push://"}}));
+    let mut publisher = publish(
+        h264_clip(),
+        &ls.rtmp_url("live", "gone"),
+        ls.server.dir.path(),
+    );
+    assert!(ls.wait_online("gone"));
+    let playlist = format!("http://127.0.0.1:{}/hls/gone/index.m3u8", ls.http);
+    assert!(eventually(Duration::from_secs(15), || get(&playlist).0 == 200));
+    let _ = publisher.child.kill();
+    let left = Instant::now();
+    // Polled as a player does, every half second.
+    let mut first_refusal = None;
+    while left.elapsed() < Duration::from_secs(20) {
+        let status = get(&playlist).0;
+        if status != 200 && first_refusal.is_none() {
+            first_refusal = Some(left.elapsed());
+        }
+        if let Some(at) = first_refusal {
+            assert_ne!(
+                status,
+                200,
+                "served again {:?} after going offline",
+                left.elapsed() - at
+            );
+            if left.elapsed() > at + Duration::from_secs(5) {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let at = first_refusal.expect("the ended stream's playlist kept answering 200 for 20 s");
+    assert!(at < Duration::from_secs(10), "offline after {at:?}");
+}
+
 #[test]
 fn hls_requests_follow_a_removed_stream() {
     let ls = all_outputs(json!({"brief": {"source": "push://"}, "other": {"source": "push://"}}));

@@ -104,6 +104,12 @@ impl Handler<GetBuffer> for StreamActor {
         if let Some(e) = &self.refused {
             return Err(e.clone());
         }
+        // A closed buffer is a stream that ended (its publisher left and did not come back):
+        // offline, as for a new viewer, and no reason to keep the actor up. The next request
+        // after it unloads starts the stream afresh.
+        if self.buffer.is_closed() {
+            return Err(StreamError::Offline(self.name.clone()));
+        }
         // Someone is interested: do not stop for idleness right now.
         self.idle_since = Some(Instant::now());
         Ok(self.buffer.clone())
