@@ -155,23 +155,18 @@ pub fn apply(cfg: &mut Config, change: ConfigChange) -> ChangeOutcome {
             }
         }
         ConfigChange::Bandwidth(members) => {
-            let mut stored = match cfg.extra.remove("bandwidth") {
-                Some(Value::Object(m)) => m,
-                _ => Map::new(),
-            };
-            stored.extend(members);
-            cfg.extra.insert("bandwidth".into(), Value::Object(stored));
+            edit_extra_object(cfg, "bandwidth", |stored| stored.extend(members))
         }
         ConfigChange::ReplaceStreamKeys(keys) => {
             cfg.extra.insert("streamkeys".into(), Value::Object(keys));
         }
-        ConfigChange::AddStreamKeys(keys) => edit_stream_keys(cfg, |stored| {
+        ConfigChange::AddStreamKeys(keys) => edit_extra_object(cfg, "streamkeys", |stored| {
             for (key, stream) in keys {
                 out.keys_added.push(key.clone());
                 stored.insert(key, stream);
             }
         }),
-        ConfigChange::DeleteStreamKeys(list) => edit_stream_keys(cfg, |stored| {
+        ConfigChange::DeleteStreamKeys(list) => edit_extra_object(cfg, "streamkeys", |stored| {
             for d in list {
                 let matches = match (&d.stream, stored.get(&d.key)) {
                     (_, None) => false,
@@ -188,14 +183,15 @@ pub fn apply(cfg: &mut Config, change: ConfigChange) -> ChangeOutcome {
     out
 }
 
-/// Edits the stored stream keys (an empty set when absent or of another shape).
-fn edit_stream_keys(cfg: &mut Config, edit: impl FnOnce(&mut Map<String, Value>)) {
-    let mut keys = match cfg.extra.remove("streamkeys") {
+/// Edits the object stored under `key` among the configuration's other members (`streamkeys`,
+/// `bandwidth`); an empty one when absent or of another shape.
+fn edit_extra_object(cfg: &mut Config, key: &str, edit: impl FnOnce(&mut Map<String, Value>)) {
+    let mut object = match cfg.extra.remove(key) {
         Some(Value::Object(m)) => m,
         _ => Map::new(),
     };
-    edit(&mut keys);
-    cfg.extra.insert("streamkeys".into(), Value::Object(keys));
+    edit(&mut object);
+    cfg.extra.insert(key.into(), Value::Object(object));
 }
 
 fn strip_runtime(mut p: ProtocolEntry) -> ProtocolEntry {

@@ -54,21 +54,28 @@ pub fn serve(
     Ok(server)
 }
 
-/// `/ws`: the event feed ([`super::ws`]), logged in as an API request from the same caller.
-async fn websocket(
-    req: HttpRequest,
-    body: web::Payload,
-    ctx: web::Data<ApiContext>,
-) -> actix_web::Result<HttpResponse> {
+/// The caller's address, and whether it is local: one of this host's addresses, with neither
+/// `X-Forwarded-For` nor `X-Real-IP` (facts §1.2).
+fn peer_of(req: &HttpRequest) -> (IpAddr, bool) {
     let peer = req
         .peer_addr()
         .map(|a| a.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let headers = req.headers();
     let proxied = headers.contains_key("x-forwarded-for") || headers.contains_key("x-real-ip");
+    (peer, !proxied && auth::is_local_address(peer))
+}
+
+/// `/ws`: the event feed ([`super::ws`]), logged in as an API request from the same caller.
+async fn websocket(
+    req: HttpRequest,
+    body: web::Payload,
+    ctx: web::Data<ApiContext>,
+) -> actix_web::Result<HttpResponse> {
+    let (peer, local) = peer_of(&req);
     let caller = Caller {
         peer,
-        local: !proxied && auth::is_local_address(peer),
+        local,
         minimal: true,
         conn_auth: None,
         header_authorized: false,
@@ -112,12 +119,7 @@ async fn handle(req: HttpRequest, body: web::Bytes, ctx: web::Data<ApiContext>) 
     }
     let request = request.unwrap_or_default();
 
-    let peer = req
-        .peer_addr()
-        .map(|a| a.ip())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    let proxied = headers.contains_key("x-forwarded-for") || headers.contains_key("x-real-ip");
-    let local = !proxied && auth::is_local_address(peer);
+    let (peer, local) = peer_of(&req);
     let conn_auth = req.conn_data::<ConnAuth>().map(|c| c.0.clone());
     let header_authorized = match authorization_header(headers) {
         Some(creds) if super::accounts_exist(&ctx).await => {

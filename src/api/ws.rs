@@ -130,27 +130,19 @@ async fn serve(
 
     let (logs, accs) = (start_of(query, "logs"), start_of(query, "accs"));
     let streams = query.iter().any(|(k, _)| k == "streams");
+    let entries = ctx.logbook.entries();
+    let (visits, visits_seen) = ctx.stats.visits_after(0);
     let mut feed = Feed {
-        log_total: 0,
-        visits_seen: 0,
+        log_total: ctx.logbook.total(),
+        visits_seen,
         streams: BTreeMap::new(),
     };
-    // History first.
-    if logs != Start::Off {
-        let entries = ctx.logbook.entries();
-        feed.log_total = ctx.logbook.total();
-        for e in history(&entries, logs, |e| e.time) {
-            send(session, "log", e.to_json()).await?;
-        }
-    } else {
-        feed.log_total = ctx.logbook.total();
+    // History first (none for a feed that is off).
+    for e in history(&entries, logs, |e| e.time) {
+        send(session, "log", e.to_json()).await?;
     }
-    let (visits, seen) = ctx.stats.visits_after(0);
-    feed.visits_seen = seen;
-    if accs != Start::Off {
-        for v in history(&visits, accs, |v| v.at) {
-            send(session, "access", access_json(v)).await?;
-        }
+    for v in history(&visits, accs, |v| v.at) {
+        send(session, "access", access_json(v)).await?;
     }
     let mut tick = tokio::time::interval(TICK);
     loop {
