@@ -22,7 +22,11 @@ pub fn check(status: std::io::Result<std::process::ExitStatus>, what: &str) {
     }
 }
 
+/// A release build of `eddy`, or the binary `FANOUT_EDDY` names (to compare two builds).
 pub fn build_eddy() -> PathBuf {
+    if let Some(bin) = std::env::var_os("FANOUT_EDDY") {
+        return PathBuf::from(bin);
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     check(
         Command::new(cargo)
