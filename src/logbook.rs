@@ -17,6 +17,10 @@ use tracing_subscriber::layer::{Context, Layer};
 
 /// How many lines the book keeps.
 pub const LOG_LINES: usize = 100;
+/// The longest message the book keeps of a line, in bytes; the rest is cut off with `...`.
+/// Log lines can carry what a client sent (a user name, a URL), and the book and every `/ws`
+/// feed hold them.
+pub const LOG_LINE_MAX: usize = 1024;
 
 /// One log line.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,7 +59,9 @@ impl LogBook {
         Self::default()
     }
 
-    pub fn push(&self, entry: LogEntry) {
+    pub fn push(&self, mut entry: LogEntry) {
+        cut(&mut entry.message, LOG_LINE_MAX);
+        cut(&mut entry.stream, LOG_LINE_MAX);
         self.total
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut lines = self.lock();
@@ -89,6 +95,19 @@ impl LogBook {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// Cuts `text` to at most `max` bytes (at a character boundary), marking the cut with `...`.
+fn cut(text: &mut String, max: usize) {
+    if text.len() <= max {
+        return;
+    }
+    let mut end = max.saturating_sub(3);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push_str("...");
 }
 
 /// The `tracing` layer that feeds a [`LogBook`].
@@ -174,6 +193,24 @@ mod tests {
         assert_eq!(lines[99].message, "149");
         book.clear();
         assert!(book.entries().is_empty());
+    }
+
+    #[test]
+    fn long_lines_are_cut_at_a_character_boundary() {
+        let book = LogBook::new();
+        let long = "é".repeat(LOG_LINE_MAX);
+        book.push(LogEntry {
+            time: 0,
+            kind: "AUTH".into(),
+            message: format!("Failed login as {long}"),
+            stream: String::new(),
+        });
+        let line = &book.entries()[0].message;
+        assert!(line.len() <= LOG_LINE_MAX, "{}", line.len());
+        assert!(line.starts_with("Failed login as é") && line.ends_with("é..."));
+        let mut short = String::from("short");
+        cut(&mut short, LOG_LINE_MAX);
+        assert_eq!(short, "short");
     }
 
     #[test]

@@ -55,6 +55,14 @@ fn challenge_login_and_per_connection_memory() {
         XFF,
     );
     assert_eq!(v["authorize"]["status"], "CHALL");
+    // A user name of a megabyte is logged by its first 64 characters.
+    let huge = "x".repeat(1 << 20);
+    let v = answer(
+        &mut conn,
+        json!({"authorize": {"username": huge, "password": "0"}}),
+        XFF,
+    );
+    assert_eq!(v["authorize"]["status"], "CHALL");
 
     // The right one: OK, and the request's commands run.
     let v = answer(
@@ -72,13 +80,16 @@ fn challenge_login_and_per_connection_memory() {
         "{log}"
     );
     assert!(!log.contains("Login as"), "{log}");
+    let cut = format!("Failed login as \\\"{}...\\\"", "x".repeat(64));
+    assert!(log.contains(&cut), "{log}");
+    assert!(log.len() < 10_000, "the log holds {} bytes", log.len());
     let stderr = s.stderr();
     let failed: Vec<&str> = stderr
         .lines()
         .filter(|l| l.contains("Failed login"))
         .collect();
     assert!(
-        failed.len() == 2 && failed.iter().all(|l| l.contains("WARN")),
+        failed.len() == 3 && failed.iter().all(|l| l.contains("WARN")),
         "{stderr}"
     );
     assert_eq!(v["ui_settings"], json!({}));

@@ -354,7 +354,12 @@ async fn authorize(
             }
         }
         if !password.is_empty() {
-            tracing::warn!(kind = "AUTH", "Failed login as {user:?} from {host}");
+            // The name as given, up to 64 characters: anyone can send one of megabytes.
+            let mut shown: String = user.chars().take(64).collect();
+            if shown.len() < user.len() {
+                shown.push_str("...");
+            }
+            tracing::warn!(kind = "AUTH", "Failed login as {shown:?} from {host}");
         }
     }
     (
