@@ -1,6 +1,6 @@
 //! The API port's WebSocket `/ws` (facts §1.6) with a real WebSocket client (tungstenite): the
-//! login, and stream, log and access messages while ffmpeg publishes and plays; shutdown with
-//! many open sockets.
+//! login, and stream, log and access messages while ffmpeg publishes and plays; a client that
+//! stops reading; shutdown with many open sockets.
 
 mod common;
 
@@ -153,6 +153,119 @@ fn stream_log_and_access_messages_while_ffmpeg_publishes_and_plays() {
     assert!(viewer
         .wait_timeout(Duration::from_secs(10))
         .is_some_and(|s| s.success()));
+}
+
+/// Opens `/ws?query` on a socket that buffers little: a small receive buffer, and a small
+/// segment size so that the server's send buffer (sized from it) stays small too.
+fn open_narrow(port: u16, query: &str) -> Ws {
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    sock.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    sock.set_tcp_mss(536).expect("TCP_MAXSEG");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    sock.connect(&addr.into()).expect("connect");
+    let sock: TcpStream = sock.into();
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let req = format!("ws://127.0.0.1:{port}/ws?{query}")
+        .into_client_request()
+        .expect("request");
+    let (ws, resp) = tungstenite::client(req, sock).expect("upgrade");
+    assert_eq!(resp.status(), 101);
+    ws
+}
+
+#[test]
+fn a_client_that_stops_reading_is_dropped_and_the_others_go_on() {
+    let s = Server::start(Some(&config_with_account(free_port())));
+    let mut reader = open(s.port, "logs=0", &[]);
+    assert_eq!(next(&mut reader), ("auth".to_string(), json!(true)));
+    let mut stalled = open_narrow(s.port, "logs=0");
+    assert_eq!(next(&mut stalled), ("auth".to_string(), json!(true)));
+    let stalled_port = stalled.get_ref().local_addr().expect("addr").port();
+    // From here on `stalled` reads nothing.
+
+    // Log lines, a hundred a second (failed logins from a remote address), until the server
+    // gives up on the stalled client: once its socket, the HTTP server's write buffer and the
+    // feed's queue are full, a message waits 5 s.
+    let failed = json!({"authorize": {"username": "x".repeat(64), "password": "0"}});
+    let xff = "X-Forwarded-For: 198.51.100.7\r\n";
+    let mut api = RawConn::open(s.port);
+    let dropped = |s: &Server| s.stderr().contains("took no message for 5 s; dropped");
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(60) && !dropped(&s) {
+        for _ in 0..10 {
+            api.post("/api", &failed, xff);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        dropped(&s),
+        "the server never gave up on the stalled client"
+    );
+
+    // Its connection is gone from the server at once, unsent messages and all (not kept
+    // until the client reads them).
+    let open_on_server = || {
+        let out = std::process::Command::new("ss")
+            .args([
+                "-tnH",
+                &format!("sport = :{} and dport = :{stalled_port}", s.port),
+            ])
+            .output()
+            .expect("ss");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let t = Instant::now();
+    while !open_on_server().is_empty() && t.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        open_on_server(),
+        "",
+        "the stalled client's connection is still open"
+    );
+    stalled
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
+    let ended = loop {
+        match stalled.read() {
+            Ok(Message::Close(_)) => break "close",
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break "still open";
+            }
+            Err(_) => break "closed",
+        }
+    };
+    assert_ne!(ended, "still open", "the stalled client was not dropped");
+
+    // The reader kept up all along, and gets what comes next.
+    reader
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    let mut got = 0;
+    while let Ok(Message::Text(_)) = reader.read() {
+        got += 1;
+    }
+    assert!(got > 500, "the reader got {got} lines");
+    reader
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    api.post("/api", &failed, xff);
+    assert!(wait_for(
+        &mut reader,
+        Duration::from_secs(5),
+        |kind, _| kind == "log"
+    ));
 }
 
 #[test]

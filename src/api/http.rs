@@ -41,8 +41,13 @@ pub fn serve(
             .route("/ws", web::get().to(websocket))
             .default_service(web::to(handle))
     })
-    .on_connect(|_conn, ext| {
+    .on_connect(|conn, ext| {
         ext.insert(ConnAuth(Arc::new(AtomicBool::new(false))));
+        if let Some(sock) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+            if let Some(dup) = super::ws::ConnSocket::of(sock) {
+                ext.insert(dup);
+            }
+        }
     })
     .workers(1)
     // Clients log in once per connection and keep it (MistServer's UI does): an idle API

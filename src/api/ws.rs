@@ -14,10 +14,13 @@
 //!   MistServer's UI reads (3 waiting for data, 4 available); a stream that went away gets
 //!   `[stream, 0, 0, 0, 0, null]`, all falsy, which is how the UI drops a wildcard stream.
 //! - Incoming messages after the login are ignored. A client that does not take a message
-//!   within [`SEND_STALL`] is dropped (its queue in actix-ws is bounded, so this is the whole
-//!   backlog a client can cost). The server's shutdown closes every socket at once.
+//!   within [`SEND_STALL`] is dropped: its connection is reset (its queue in actix-ws and the
+//!   HTTP server's write buffer are bounded, so what it costs until then is bounded too). The
+//!   server's shutdown closes every socket at once.
 
 use std::collections::BTreeMap;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -66,38 +69,83 @@ pub async fn upgrade(
         .into_owned()
         .collect();
     let ctx = ctx.get_ref().clone();
+    let socket = req.conn_data::<ConnSocket>().cloned();
     actix_rt::spawn(async move {
         let mut session = session;
-        if serve(&ctx, &caller, &query, &mut session, messages)
-            .await
-            .is_some()
-        {
-            let _ = session.close(None).await;
+        match serve(&ctx, &caller, &query, &mut session, messages).await {
+            Ok(()) => {
+                let _ = session.close(None).await;
+            }
+            Err(Ended::Stalled) => {
+                tracing::info!(
+                    kind = "AUTH",
+                    "WebSocket client {} took no message for {} s; dropped",
+                    caller.peer,
+                    SEND_STALL.as_secs()
+                );
+                if let Some(socket) = socket {
+                    socket.cut_off();
+                }
+            }
+            Err(Ended::Gone) => {}
         }
     });
     Ok(response)
 }
 
-/// Sends one message; `None` when the client is gone or stalled (the caller then stops).
-async fn send(session: &mut Session, kind: &str, body: Value) -> Option<()> {
-    let text = json!([kind, body]).to_string();
-    match tokio::time::timeout(SEND_STALL, session.text(text)).await {
-        Ok(Ok(())) => Some(()),
-        _ => None,
+/// A duplicate of an API connection's socket (taken when it connects), to cut off a WebSocket
+/// client that stopped reading: ending the feed alone leaves the connection open with its
+/// unsent messages for as long as the client holds it, since the HTTP server waits to write
+/// them before it closes.
+#[derive(Clone)]
+pub struct ConnSocket(Arc<OwnedFd>);
+
+impl ConnSocket {
+    pub fn of(sock: &impl AsFd) -> Option<Self> {
+        sock.as_fd()
+            .try_clone_to_owned()
+            .ok()
+            .map(|fd| Self(Arc::new(fd)))
+    }
+
+    /// Resets the connection: no lingering over unsent data, both directions shut, so the
+    /// HTTP server's next read or write fails and it closes the socket (with a reset).
+    fn cut_off(&self) {
+        let sock = socket2::SockRef::from(&*self.0);
+        let _ = sock.set_linger(Some(Duration::ZERO));
+        let _ = sock.shutdown(std::net::Shutdown::Both);
     }
 }
 
-/// The feed; `Some` when it ends with the socket still open (to be closed).
+/// Why a feed ended before its socket was to be closed.
+enum Ended {
+    /// The client closed it.
+    Gone,
+    /// The client took no message for [`SEND_STALL`].
+    Stalled,
+}
+
+/// Sends one message.
+async fn send(session: &mut Session, kind: &str, body: Value) -> Result<(), Ended> {
+    let text = json!([kind, body]).to_string();
+    match tokio::time::timeout(SEND_STALL, session.text(text)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(Ended::Gone),
+        Err(_) => Err(Ended::Stalled),
+    }
+}
+
+/// The feed; `Ok` when it ends with the socket still open (to be closed).
 async fn serve(
     ctx: &ApiContext,
     caller: &Caller,
     query: &[(String, String)],
     session: &mut Session,
     mut messages: MessageStream,
-) -> Option<()> {
+) -> Result<(), Ended> {
     let mut closing = ctx.closing.clone();
     if *closing.borrow() {
-        return Some(());
+        return Ok(());
     }
     // Logged in already when the API would run a request without a login.
     let open = execute(ctx, &Map::new(), caller).await;
@@ -109,9 +157,9 @@ async fn serve(
         tokio::select! {
             _ = &mut deadline => {
                 send(session, "auth", json!("Too slow, sorry")).await?;
-                return Some(());
+                return Ok(());
             }
-            _ = closing.changed() => return Some(()),
+            _ = closing.changed() => return Ok(()),
             m = messages.recv() => match m {
                 Some(Ok(Message::Text(text))) => {
                     let Some(creds) = login_of(&text) else { continue };
@@ -121,8 +169,8 @@ async fn serve(
                     authorized = answer["authorize"]["status"] == json!("OK");
                     send(session, "auth", answer["authorize"].clone()).await?;
                 }
-                Some(Ok(Message::Ping(p))) => session.pong(&p).await.ok()?,
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return None,
+                Some(Ok(Message::Ping(p))) => session.pong(&p).await.map_err(|_| Ended::Gone)?,
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return Err(Ended::Gone),
                 Some(Ok(_)) => {}
             },
         }
@@ -147,10 +195,10 @@ async fn serve(
     let mut tick = tokio::time::interval(TICK);
     loop {
         tokio::select! {
-            _ = closing.changed() => return Some(()),
+            _ = closing.changed() => return Ok(()),
             m = messages.recv() => match m {
-                Some(Ok(Message::Ping(p))) => session.pong(&p).await.ok()?,
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return None,
+                Some(Ok(Message::Ping(p))) => session.pong(&p).await.map_err(|_| Ended::Gone)?,
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return Err(Ended::Gone),
                 Some(Ok(_)) => {}
             },
             _ = tick.tick() => {
