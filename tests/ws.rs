@@ -63,22 +63,37 @@ fn login_hash(password: &str, challenge: &str) -> String {
     md5_hex(&format!("{}{}", md5_hex(password), challenge))
 }
 
+/// A remote caller (as the proxy header says) of the API on `port`.
+const REMOTE: [(&str, &str); 1] = [("X-Forwarded-For", "198.51.100.7")];
+
+/// The login challenge the HTTP API gives the remote caller, as MistServer's UI gets it.
+fn challenge(port: u16) -> String {
+    let (_, _, body) =
+        RawConn::open(port).post("/api", &json!({}), "X-Forwarded-For: 198.51.100.7\r\n");
+    parse_answer(&body)["authorize"]["challenge"]
+        .as_str()
+        .expect("challenge")
+        .to_string()
+}
+
+/// Logs a remote client in as `test` with the password `test`.
+fn log_in(ws: &mut Ws, port: u16) {
+    assert_eq!(next(ws), ("auth".to_string(), json!(false)));
+    let hash = login_hash("test", &challenge(port));
+    let login = json!(["auth", {"username": "test", "password": hash}]);
+    ws.send(Message::text(login.to_string())).expect("send");
+    assert_eq!(next(ws), ("auth".to_string(), json!({"status": "OK"})));
+}
+
 #[test]
 fn a_remote_client_logs_in_and_a_slow_one_is_sent_away() {
     let s = Server::start(Some(&config_with_account(free_port())));
-    let xff = [("X-Forwarded-For", "198.51.100.7")];
-    let mut ws = open(s.port, "logs=5", &xff);
+    let mut ws = open(s.port, "logs=5", &REMOTE);
     assert_eq!(next(&mut ws), ("auth".to_string(), json!(false)));
-    let mut slow = open(s.port, "logs=5", &xff);
+    let mut slow = open(s.port, "logs=5", &REMOTE);
     assert_eq!(next(&mut slow), ("auth".to_string(), json!(false)));
 
-    // The challenge from the HTTP API, as MistServer's UI gets it.
-    let (_, _, body) =
-        RawConn::open(s.port).post("/api", &json!({}), "X-Forwarded-For: 198.51.100.7\r\n");
-    let challenge = parse_answer(&body)["authorize"]["challenge"]
-        .as_str()
-        .expect("challenge")
-        .to_string();
+    let challenge = challenge(s.port);
     let wrong = json!(["auth", {"username": "test", "password": login_hash("nope", &challenge)}]);
     ws.send(Message::text(wrong.to_string())).expect("send");
     let (kind, answer) = next(&mut ws);
@@ -108,9 +123,9 @@ fn a_remote_client_logs_in_and_a_slow_one_is_sent_away() {
 fn stream_log_and_access_messages_while_ffmpeg_publishes_and_plays() {
     let ls = LiveServer::start(json!({"live": {"source": "push://"}}));
     let dir = ls.server.dir.path().to_path_buf();
-    // A local caller is logged in from the start.
-    let mut ws = open(ls.server.port, "logs=100&accs=100&streams=1", &[]);
-    assert_eq!(next(&mut ws), ("auth".to_string(), json!(true)));
+    // A remote client, as MistServer's UI on an operator's machine: it logs in first.
+    let mut ws = open(ls.server.port, "logs=100&accs=100&streams=1", &REMOTE);
+    log_in(&mut ws, ls.server.port);
 
     let _p = publish(h264_clip(), &ls.rtmp_url("live", "live"), &dir);
     // MistServer's UI reads the state as a number: 4 is "Available".
