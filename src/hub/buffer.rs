@@ -22,7 +22,7 @@
 //! time, so the ring is only the read-ahead. A live buffer pays one untaken branch per read for this.
 
 use std::collections::VecDeque;
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::{AtomicI64, AtomicU8};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
@@ -156,6 +156,11 @@ pub struct LiveBuffer {
     held: Arc<AtomicU64>,
     /// `settings.batch_ms`, read on every push without the settings lock.
     batch_ms: AtomicI64,
+    /// The publisher (token) whose pushes do not wake the readers until it calls
+    /// [`LiveBuffer::wake_deferred`] (0: none), and what those pushes were: 0 nothing, 1 only
+    /// packets batching would hold, 2 a packet that wakes.
+    deferring: AtomicU64,
+    deferred: AtomicU8,
     settings: Mutex<BufferSettings>,
     /// `settings.max_keepaway_ms`, readable by every viewer without a lock.
     max_keepaway_ms: AtomicI64,
@@ -181,6 +186,8 @@ impl LiveBuffer {
             notify: Arc::new(watch::channel(0).0),
             held: Arc::default(),
             batch_ms: AtomicI64::new(settings.batch_ms),
+            deferring: AtomicU64::new(0),
+            deferred: AtomicU8::new(0),
             max_keepaway_ms: AtomicI64::new(settings.max_keepaway_ms),
             settings: Mutex::new(settings),
             counters: Arc::default(),
@@ -325,13 +332,41 @@ impl LiveBuffer {
         }
         let end = seq + 1;
         drop(inner);
-        if hold {
+        if self.deferring.load(Ordering::Relaxed) == publisher {
+            self.notify.send_if_modified(|v| {
+                *v = end;
+                false
+            });
+            self.deferred
+                .fetch_max(if hold { 1 } else { 2 }, Ordering::Relaxed);
+        } else if hold {
             self.hold(end, batch_ms);
         } else {
             self.held.store(0, Ordering::Release);
             self.notify.send_replace(end);
         }
         Ok(())
+    }
+
+    /// From now on `publisher`'s pushes do not wake the readers until it calls
+    /// [`LiveBuffer::wake_deferred`]: a publisher that reads several packets at once (one read
+    /// of its socket) has them written to viewers together, in one write each, instead of one
+    /// write per packet. It must wake them before it waits for more input, and when it ends.
+    pub fn defer_wakes(&self, publisher: u64) {
+        self.deferring.store(publisher, Ordering::Relaxed);
+    }
+
+    /// Wakes the readers for what the deferring publisher pushed since its last call (audio
+    /// alone goes to the batch hold, as [`BufferSettings::batch_ms`] says).
+    pub fn wake_deferred(&self) {
+        match self.deferred.swap(0, Ordering::Relaxed) {
+            0 => {}
+            1 => {
+                let end = *self.notify.borrow();
+                self.hold(end, self.batch_ms.load(Ordering::Relaxed));
+            }
+            _ => self.wake(),
+        }
     }
 
     /// Records `end` without waking the readers; the first held packet of a batch arms a timer

@@ -63,6 +63,8 @@ impl LiveBuffer {
             notify: Arc::new(watch::channel(0).0),
             held: Arc::default(),
             batch_ms: AtomicI64::new(0),
+            deferring: AtomicU64::new(0),
+            deferred: std::sync::atomic::AtomicU8::new(0),
             max_keepaway_ms: AtomicI64::new(settings.max_keepaway_ms),
             settings: Mutex::new(settings),
             counters,

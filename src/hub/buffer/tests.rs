@@ -301,3 +301,51 @@ async fn no_batching_by_default_or_without_video() {
     r.next_batch(&mut got, 64).await;
     assert_eq!((got.len(), t0.elapsed()), (1, Duration::from_millis(1)));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_deferring_publisher_wakes_readers_once_for_what_one_read_brought() {
+    let (b, p) = av_buffer(BufferSettings::default());
+    b.push(p, pkt(1, 0, true, 100)).unwrap();
+    let mut r = b.reader();
+    let mut got = Vec::new();
+    r.next_batch(&mut got, 64).await;
+    let ms = Duration::from_millis;
+
+    b.defer_wakes(p);
+    let publisher = b.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(ms(1)).await;
+        // One read's packets: audio, video, audio; the readers wake when it is done.
+        publisher.push(p, pkt(2, 10, false, 10)).unwrap();
+        publisher.push(p, pkt(1, 40, false, 100)).unwrap();
+        tokio::time::sleep(ms(5)).await;
+        publisher.push(p, pkt(2, 33, false, 10)).unwrap();
+        publisher.wake_deferred();
+        // Nothing pushed: nothing to wake for.
+        publisher.wake_deferred();
+    });
+    got.clear();
+    let t0 = tokio::time::Instant::now();
+    r.next_batch(&mut got, 64).await;
+    assert_eq!(
+        (got.len(), t0.elapsed()),
+        (3, ms(6)),
+        "one wake for all three"
+    );
+
+    // A later publisher's pushes wake at once, as usual.
+    let q = b.new_publisher(true);
+    let publisher = b.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(ms(1)).await;
+        publisher.push(q, pkt(1, 0, true, 100)).unwrap();
+    });
+    let t1 = tokio::time::Instant::now();
+    loop {
+        got.clear();
+        if matches!(r.next_batch(&mut got, 64).await, ReadEvent::Packets) && !got.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(t1.elapsed(), ms(1));
+}

@@ -152,10 +152,20 @@ impl Conn {
                     None => std::future::pending().await,
                 }
             };
-            let message = tokio::select! {
-                _ = stop.changed() => return Ok(()),
-                _ = input_stop => return Err(ConnError::Refused("input session stopped".into())),
-                m = self.read_message(&mut sock, Some(INPUT_TIMEOUT)) => m?,
+            // A message already in the read buffer first; before waiting for the socket, a
+            // publish lets its viewers see what this read brought.
+            let message = match self.reader.read_message(&mut self.rbuf)? {
+                Some(m) => Some(m),
+                None => {
+                    if let Some(i) = &ingest {
+                        i.wake_viewers();
+                    }
+                    tokio::select! {
+                        _ = stop.changed() => return Ok(()),
+                        _ = input_stop => return Err(ConnError::Refused("input session stopped".into())),
+                        m = self.read_message(&mut sock, Some(INPUT_TIMEOUT)) => m?,
+                    }
+                }
             };
             let Some(message) = message else {
                 return Ok(());

@@ -35,12 +35,21 @@ pub struct Ingest {
 
 impl Ingest {
     pub fn new(name: String, publisher: Publisher) -> Self {
+        // Packets that came in one read of the socket go to viewers together
+        // ([`Ingest::wake_viewers`] before each wait for more).
+        publisher.buffer.defer_wakes(publisher.token);
         Ingest {
             name,
             publisher,
             depacketizer: FlvDepacketizer::new(),
             last_time: [None, None],
         }
+    }
+
+    /// Lets viewers see what was written since the last call: the connection calls it before
+    /// it waits for more from the socket.
+    pub fn wake_viewers(&self) {
+        self.publisher.buffer.wake_deferred();
     }
 
     /// Takes one audio, video, data or aggregate message. An error ends the publish.
@@ -127,5 +136,12 @@ impl Ingest {
             self.publisher.buffer.push(self.publisher.token, packet)?;
         }
         Ok(())
+    }
+}
+
+impl Drop for Ingest {
+    fn drop(&mut self) {
+        // What the last read brought, for a publish that ends between reads.
+        self.wake_viewers();
     }
 }
