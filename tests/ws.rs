@@ -298,3 +298,71 @@ fn shutdown_with_fifty_open_websockets_is_quick() {
     assert!(status.success(), "{status:?}");
     assert!(took < Duration::from_secs(2), "shutdown took {took:?}");
 }
+
+/// The next text message of a `json_` feed, as JSON.
+fn next_info(ws: &mut Ws) -> Value {
+    loop {
+        match ws.read().expect("message") {
+            Message::Text(t) => return serde_json::from_str(t.as_str()).expect("json"),
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn json_as_a_websocket_is_a_live_status_feed() {
+    let ls = LiveServer::start(json!({"live": {"source": "push://"}}));
+    let dir = ls.server.dir.path().to_path_buf();
+    let url = format!("ws://127.0.0.1:{}/json_live.js", ls.http);
+    let sock = TcpStream::connect(("127.0.0.1", ls.http)).expect("connect");
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let (mut ws, resp) =
+        tungstenite::client(url.into_client_request().expect("request"), sock).expect("upgrade");
+    assert_eq!(resp.status(), 101);
+    // Nobody publishes yet: the stream's state first.
+    let first = next_info(&mut ws);
+    assert!(first["error"].is_string(), "{first}");
+
+    // A publisher starts: the feed sends the stream's tracks and sources on its own.
+    let _p = publish(h264_clip(), &ls.rtmp_url("live", "live"), &dir);
+    let t = Instant::now();
+    let ready = loop {
+        let v = next_info(&mut ws);
+        if v.get("error").is_none() {
+            break v;
+        }
+        assert!(t.elapsed() < Duration::from_secs(20), "still {v}");
+    };
+    assert_eq!(ready["type"], "live");
+    assert!(
+        ready["meta"]["tracks"]
+            .as_object()
+            .is_some_and(|t| t.len() == 2),
+        "{ready}"
+    );
+    assert!(
+        ready["source"].as_array().is_some_and(|s| !s.is_empty()),
+        "{ready}"
+    );
+
+    // A frame over the 64 KiB a client may send ends the feed; the server stays.
+    let _ = ws.send(Message::binary(vec![0u8; 100_000]));
+    let ended = loop {
+        match ws.read() {
+            Ok(Message::Close(_)) | Err(_) => break true,
+            Ok(_) => {}
+        }
+    };
+    assert!(ended);
+    // A plain GET (no upgrade key) still gets the JSON answer.
+    let plain: Value = reqwest::blocking::Client::new()
+        .get(format!("http://127.0.0.1:{}/json_live.js", ls.http))
+        .header("Upgrade", "websocket")
+        .send()
+        .expect("get")
+        .json()
+        .expect("json");
+    assert_eq!(plain["type"], "live");
+}

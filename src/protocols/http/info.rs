@@ -23,15 +23,30 @@ use crate::protocols::{self, ListenerContext};
 /// The JSON for a stream, or the documented error object; the status to answer with.
 pub async fn stream_info(req: &Request, raw_name: &str, ctx: &ListenerContext) -> (Status, Value) {
     match ctx.hub.open_buffer(raw_name, false).await {
-        Ok((name, buffer)) => {
-            let on_demand = buffer.vod_duration().is_some();
-            if buffer.meta().tracks.is_empty() || (!on_demand && buffer.stats().packets == 0) {
-                return (Status::Ok, json!({"error": "Stream is waiting for data"}));
-            }
-            (Status::Ok, describe(req, &name, &buffer, ctx))
-        }
-        Err(StreamError::Offline(_)) => (Status::Ok, json!({"error": "Stream is offline"})),
-        Err(e) => (
+        Ok((name, buffer)) => (Status::Ok, describe_or_wait(req, &name, &buffer, ctx)),
+        Err(e) => error_info(&e),
+    }
+}
+
+/// The `json_` object of an open stream, or the error of one that has no data yet.
+pub fn describe_or_wait(
+    req: &Request,
+    name: &str,
+    buffer: &LiveBuffer,
+    ctx: &ListenerContext,
+) -> Value {
+    let on_demand = buffer.vod_duration().is_some();
+    if buffer.meta().tracks.is_empty() || (!on_demand && buffer.stats().packets == 0) {
+        return json!({"error": "Stream is waiting for data"});
+    }
+    describe(req, name, buffer, ctx)
+}
+
+/// The `json_` answer for a stream that could not be opened.
+pub fn error_info(e: &StreamError) -> (Status, Value) {
+    match e {
+        StreamError::Offline(_) => (Status::Ok, json!({"error": "Stream is offline"})),
+        e => (
             Status::StreamNotFound,
             json!({"error": "Could not retrieve stream. Sorry.", "error_guru": e.to_string()}),
         ),

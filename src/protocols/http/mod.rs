@@ -7,7 +7,7 @@
 //!
 //! Routes (facts §9.2): `/hls/` ([`hls`]) and `/cmaf/` ([`cmaf`]), both through the segmented
 //! skeleton ([`segmented`]); `/json_`, `/info_`, `/embed_`, `/STREAM.html` and `/player.js`
-//! ([`info`]);
+//! ([`info`]; `/json_` asked for as a WebSocket is the live status feed, [`info_feed`]);
 //! `/STREAM.flv` ([`flv`]); `.ts`, `.mp4`, `.fmp4`, `.mp3`, `.aac` ([`progressive`]; `.mp4` of a file
 //! is a progressive MP4 with Range requests, [`mp4_range`]). Any other
 //! path gets `415 Unsupported Media Type`; a stream that cannot be opened gets
@@ -22,6 +22,7 @@ pub mod cmaf;
 pub mod flv;
 pub mod hls;
 pub mod info;
+pub mod info_feed;
 pub mod mp4_range;
 pub mod outputs;
 pub mod progressive;
@@ -587,6 +588,9 @@ async fn route(
             return segmented::route::<cmaf::Cmaf>(req, rest, sock, peer, ctx, kept).await;
         }
     } else if let Some(name) = stream_in(path, "/json_", ".js") {
+        if let Some(key) = info_feed::websocket_key(req) {
+            return info_feed::serve(req, key, name, sock, ctx).await;
+        }
         return info::json(req, name, ctx).await.send(sock, req).await;
     } else if let Some(name) = stream_in(path, "/info_", ".js") {
         return info::info_js(req, name, ctx).await.send(sock, req).await;
