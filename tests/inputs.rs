@@ -289,14 +289,14 @@ fn bench_ten_megabits_of_ts_over_udp() {
     let (cpu0, t0) = (ls.cpu_seconds(), std::time::Instant::now());
     let v0 = ls
         .server
-        .api2(json!({"active_streams": {"longform": true, "fields": ["upbytes"]}}));
+        .api2(json!({"active_streams": {"longform": true, "fields": ["downbytes"]}}));
     std::thread::sleep(Duration::from_secs(15));
     let cpu = (ls.cpu_seconds() - cpu0) / t0.elapsed().as_secs_f64() * 100.0;
     let v1 = ls
         .server
-        .api2(json!({"active_streams": {"longform": true, "fields": ["upbytes"]}}));
+        .api2(json!({"active_streams": {"longform": true, "fields": ["downbytes"]}}));
     let up = |v: &Value| {
-        v["active_streams"]["big"]["upbytes"]
+        v["active_streams"]["big"]["downbytes"]
             .as_f64()
             .unwrap_or(0.0)
     };

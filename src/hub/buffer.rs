@@ -109,9 +109,9 @@ impl Meta {
 #[derive(Debug, Default)]
 pub struct Counters {
     /// Bytes received from publishers.
-    pub up_bytes: AtomicU64,
+    pub bytes_in: AtomicU64,
     /// Bytes sent to viewers.
-    pub down_bytes: AtomicU64,
+    pub bytes_out: AtomicU64,
     /// Packets viewers skipped because they fell behind.
     pub skipped: AtomicU64,
     /// Problems an input met in what it received (TS continuity errors and lost packets,
@@ -318,7 +318,7 @@ impl LiveBuffer {
         inner.packets.push_back(entry);
         inner.bytes += len;
         self.counters
-            .up_bytes
+            .bytes_in
             .fetch_add(len as u64, Ordering::Relaxed);
         if is_key {
             inner.keys.push_back(seq);

@@ -121,9 +121,11 @@ pub fn is_user_agent_token(token: &str) -> bool {
 /// statistics read it once a second.
 #[derive(Debug, Default)]
 pub struct ConnCounters {
-    /// Bytes sent to the peer.
+    /// Bytes received from the peer (a publisher's media). MistServer's sense, from the
+    /// server's side: its `down` is what it took in, its `up` what it sent
+    /// (`Socket::Connection::dataDown`/`dataUp`).
     pub down: AtomicU64,
-    /// Bytes received from the peer.
+    /// Bytes sent to the peer (a viewer's media).
     pub up: AtomicU64,
     /// Media packets sent or received.
     pub packets: AtomicU64,
@@ -135,13 +137,13 @@ impl ConnCounters {
     /// Counts a write to the peer: `bytes` carrying `packets` media packets, the last at
     /// `position_ms`.
     pub fn sent(&self, bytes: u64, packets: u64, position_ms: Option<i64>) {
-        self.down.fetch_add(bytes, Ordering::Relaxed);
+        self.up.fetch_add(bytes, Ordering::Relaxed);
         self.counted(packets, position_ms);
     }
 
     /// Counts bytes read from the peer (a publisher's media).
     pub fn received(&self, bytes: u64, packets: u64, position_ms: Option<i64>) {
-        self.up.fetch_add(bytes, Ordering::Relaxed);
+        self.down.fetch_add(bytes, Ordering::Relaxed);
         self.counted(packets, position_ms);
     }
 

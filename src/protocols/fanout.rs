@@ -538,7 +538,7 @@ fn write_round(
     shard
         .buffer
         .counters
-        .down_bytes
+        .bytes_out
         .fetch_add(delivered, Ordering::Relaxed);
 }
 

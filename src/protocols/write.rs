@@ -31,7 +31,7 @@ pub async fn deliver<W: tokio::io::AsyncWrite + Unpin>(
         Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return Ok(false),
         other => other?,
     };
-    counters.down_bytes.fetch_add(written, Ordering::Relaxed);
+    counters.bytes_out.fetch_add(written, Ordering::Relaxed);
     let position = batch.last().map(|e| e.packet.time);
     session.sent(written, batch.len() as u64, position);
     if let Some(oldest) = batch.first() {

@@ -365,10 +365,10 @@ mod tests {
         let hls = add("v2", "live+cam", SessionKind::Viewer, "HLS");
         let input = add("i1", "live", SessionKind::Input, "RTMP");
         for t in NOW - 100..=NOW {
-            viewer.down.fetch_add(1000, Ordering::Relaxed);
+            viewer.up.fetch_add(1000, Ordering::Relaxed);
             viewer.packets.fetch_add(10, Ordering::Relaxed);
-            hls.down.fetch_add(500, Ordering::Relaxed);
-            input.up.fetch_add(2000, Ordering::Relaxed);
+            hls.up.fetch_add(500, Ordering::Relaxed);
+            input.down.fetch_add(2000, Ordering::Relaxed);
             stats.sample(t);
         }
         stats
@@ -384,14 +384,14 @@ mod tests {
         assert_eq!(v["data"].as_array().map(Vec::len), Some(3));
         let v = clients(
             &s,
-            &json!({"streams": ["live"], "protocols": ["RTMP"], "fields": ["up", "sessid", "downbps", "host"]}),
+            &json!({"streams": ["live"], "protocols": ["RTMP"], "fields": ["down", "sessid", "upbps", "host"]}),
             NOW,
         );
-        assert_eq!(v["fields"], json!(["host", "up", "downbps", "sessid"]));
+        assert_eq!(v["fields"], json!(["host", "down", "upbps", "sessid"]));
         assert_eq!(v["data"], json!([["192.0.2.7", 0, 1000, "v1"]]));
         let v = clients(
             &s,
-            &json!({"protocols": ["INPUT"], "fields": ["protocol", "upbps"]}),
+            &json!({"protocols": ["INPUT"], "fields": ["protocol", "downbps"]}),
             NOW,
         );
         assert_eq!(v["data"], json!([["INPUT:RTMP", 2000]]));
@@ -452,10 +452,10 @@ mod tests {
         let s = stats.lock();
         let v = totals(
             &s,
-            &json!({"start": -10, "fields": ["upbps", "clients"]}),
+            &json!({"start": -10, "fields": ["downbps", "clients"]}),
             NOW,
         );
-        assert_eq!(v["fields"], json!(["clients", "upbps"]));
+        assert_eq!(v["fields"], json!(["clients", "downbps"]));
         assert_eq!(v["start"], NOW - 10);
         assert_eq!(v["end"], NOW);
         assert_eq!(v["interval"], json!([[10, 1]]));
@@ -474,8 +474,8 @@ mod tests {
         let last = data.last().expect("point");
         assert_eq!(last[0], 1, "one viewer");
         assert_eq!(last[1], 1, "one input");
-        assert_eq!(last[3], 1000);
-        assert_eq!(last[4], 2000);
+        assert_eq!(last[3], 2000, "down: what the input brought");
+        assert_eq!(last[4], 1000, "up: what the viewer got");
         // Nothing matches: nulls.
         let v = totals(&s, &json!({"streams": ["other"]}), NOW);
         assert_eq!(v["data"], Value::Null);

@@ -73,7 +73,7 @@ UI.panel("overview", {
         fig("streams", Object.keys(active).length + " / " + configured, "Active / configured streams"),
         fig("viewers", fmt.number(viewers), "Viewers now"),
         fig("inputs", fmt.number(inputs), "Inputs now"),
-        fig("bandwidth", t ? fmt.bps(t[1]) : fmt.bps(0), "Sent to viewers"),
+        fig("bandwidth", t ? fmt.bps(t[2]) : fmt.bps(0), "Sent to viewers"),
         fig("protocols", online + " / " + protocols.length, "Protocols running / configured"),
       ]);
       saveState.textContent = a.unsaved_changes ? "There are changes not yet written to disk." : "Everything is written to disk.";

@@ -55,8 +55,9 @@ UI.panel("statistics", {
     const unit = { viewers: fmt.number, rate: fmt.bps };
     const charts = {
       viewers: UI.chart("Viewers", [], { unit: unit.viewers, seconds: STATS_SECONDS, gap: 25, integer: true, empty: "No viewers in the last ten minutes" }),
-      down: UI.chart("Sent to viewers (down)", [], { unit: unit.rate, seconds: STATS_SECONDS, gap: 25, empty: "Nothing sent in the last ten minutes" }),
-      up: UI.chart("Received from sources (up)", [], { unit: unit.rate, seconds: STATS_SECONDS, gap: 25, empty: "Nothing received in the last ten minutes" }),
+      // MistServer's sense, from the server's side: up is what it sent, down what it received.
+      up: UI.chart("Sent to viewers (up)", [], { unit: unit.rate, seconds: STATS_SECONDS, gap: 25, empty: "Nothing sent in the last ten minutes" }),
+      down: UI.chart("Received from sources (down)", [], { unit: unit.rate, seconds: STATS_SECONDS, gap: 25, empty: "Nothing received in the last ten minutes" }),
     };
     charts.viewers.el.id = "stats-chart-viewers";
     charts.down.el.id = "stats-chart-down";
@@ -82,7 +83,7 @@ UI.panel("statistics", {
     append(main, [
       h("div.heading", h("h1", "Statistics"), updated, h("label.inline", h("span.muted", "Stream"), picker)),
       figures,
-      h("div.charts.stats-charts", charts.viewers.el, charts.down.el, charts.up.el),
+      h("div.charts.stats-charts", charts.viewers.el, charts.up.el, charts.down.el),
       h("div.heading.stats-sessions-head", h("h2", "Sessions connected now"), sessionsNote),
       tagsBar,
       sessions,
@@ -218,8 +219,8 @@ UI.panel("statistics", {
     box.replaceChildren(
       fig("viewers", fmt.number(col("clients")), "Viewers now"),
       fig("inputs", fmt.number(col("inputs")), "Inputs now"),
-      fig("down", fmt.bps(col("downbps")), "Sent to viewers"),
-      fig("up", fmt.bps(col("upbps")), "Received from sources"),
+      fig("up", fmt.bps(col("upbps")), "Sent to viewers"),
+      fig("down", fmt.bps(col("downbps")), "Received from sources"),
       fig("sessions", fmt.number(rows.length), "Sessions connected"));
   },
 
@@ -246,8 +247,8 @@ UI.panel("statistics", {
       { title: "Protocol", value: (r) => r.protocol },
       { title: "Host", value: (r) => r.host },
       { title: "Connected", num: true, value: (r) => fmt.duration(r.conntime) },
-      { title: "Sent / received", num: true, value: (r) => fmt.bytes(r.down) + " / " + fmt.bytes(r.up) },
-      { title: "Rate sent / received", num: true, value: (r) => fmt.bps(r.downbps) + " / " + fmt.bps(r.upbps) },
+      { title: "Sent / received", num: true, value: (r) => fmt.bytes(r.up) + " / " + fmt.bytes(r.down) },
+      { title: "Rate sent / received", num: true, value: (r) => fmt.bps(r.upbps) + " / " + fmt.bps(r.downbps) },
       { title: "Tags", cls: "stats-tags-cell", value: (r) => (r.tags || []).map((t) => h("span.pill", { "data-tag": t }, t)) },
       {
         title: "", cls: "actions", value: (r) => actions.stopping.has(r.sessid) ? h("span.muted.small", "Stopping…") : [

@@ -65,7 +65,7 @@ fn an_mp4_with_moov_at_the_end_plays_whole_through_every_output() {
     assert_same_media("RTMP", &probe(&out), &source);
     // The viewers were counted as the stream's (reported once a second), and the file's
     // length is its lastms.
-    let ask = json!({"active_streams": {"longform": true, "fields": ["status", "lastms", "views", "downbytes"]}});
+    let ask = json!({"active_streams": {"longform": true, "fields": ["status", "lastms", "views", "upbytes"]}});
     let mut v = Value::Null;
     let counted = eventually(Duration::from_secs(5), || {
         v = ls.server.api2(ask.clone());
@@ -74,7 +74,7 @@ fn an_mp4_with_moov_at_the_end_plays_whole_through_every_output() {
     assert!(counted, "{v}");
     let film = &v["active_streams"]["film"];
     assert_eq!(film["status"], "Online", "{v}");
-    assert!(film["downbytes"].as_u64().unwrap_or(0) > 4_000_000, "{v}");
+    assert!(film["upbytes"].as_u64().unwrap_or(0) > 4_000_000, "{v}");
     let lastms = film["lastms"].as_i64().unwrap_or(0);
     assert!((19_900..=20_100).contains(&lastms), "{v}");
 }

@@ -320,8 +320,9 @@ impl StreamActor {
             outputs,
             views: self.views,
             viewseconds: self.viewseconds,
-            upbytes: self.buffer.counters.up_bytes.load(Ordering::Relaxed),
-            downbytes: self.buffer.counters.down_bytes.load(Ordering::Relaxed),
+            // MistServer's sense: up is what the server sent, down what it received.
+            upbytes: self.buffer.counters.bytes_out.load(Ordering::Relaxed),
+            downbytes: self.buffer.counters.bytes_in.load(Ordering::Relaxed),
             packloss: self.buffer.counters.lost.load(Ordering::Relaxed),
             firstms: b.firstms,
             lastms: b.lastms,
@@ -411,7 +412,7 @@ impl StreamActor {
     /// LIVE_BANDWIDTH (manual §4.4.23) every 5 s while a publisher sends; a blocking negative
     /// answer ends the stream.
     fn check_bandwidth(&mut self, ctx: &mut Context<Self>) {
-        let up = self.buffer.counters.up_bytes.load(Ordering::Relaxed);
+        let up = self.buffer.counters.bytes_in.load(Ordering::Relaxed);
         let (last_up, at) = self.bandwidth_mark;
         let secs = at.elapsed().as_secs();
         if secs < 5 || self.publisher.is_none() {
@@ -455,7 +456,7 @@ impl StreamActor {
         self.check_bandwidth(ctx);
         self.fire_state_events();
         self.viewseconds += self.viewers.values().filter(|v| !v.output).count() as u64;
-        let up = self.buffer.counters.up_bytes.load(Ordering::Relaxed);
+        let up = self.buffer.counters.bytes_in.load(Ordering::Relaxed);
         if up != self.last_input.0 {
             self.last_input = (up, Instant::now());
         }
@@ -622,7 +623,7 @@ impl StreamActor {
         });
         self.publisher_left = None;
         self.last_input = (
-            self.buffer.counters.up_bytes.load(Ordering::Relaxed),
+            self.buffer.counters.bytes_in.load(Ordering::Relaxed),
             Instant::now(),
         );
         tracing::info!(

@@ -76,7 +76,7 @@ impl StreamActor {
             stop,
             generation,
             failures,
-            bytes_at_start: self.buffer.counters.up_bytes.load(Ordering::Relaxed),
+            bytes_at_start: self.buffer.counters.bytes_in.load(Ordering::Relaxed),
         });
         true
     }
@@ -96,7 +96,7 @@ impl StreamActor {
             return;
         }
         let input = pull.input;
-        let brought = self.buffer.counters.up_bytes.load(Ordering::Relaxed) > pull.bytes_at_start;
+        let brought = self.buffer.counters.bytes_in.load(Ordering::Relaxed) > pull.bytes_at_start;
         pull.failures = if brought {
             0
         } else {

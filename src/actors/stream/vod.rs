@@ -91,7 +91,7 @@ impl StreamActor {
         let tracks = &file.index.tracks;
         s.status = "Online";
         s.inputs = 1;
-        s.upbytes = 0;
+        s.downbytes = 0;
         s.firstms = tracks.iter().map(|t| t.firstms).min().unwrap_or(0);
         s.lastms = file.duration_ms();
         s.tracks = tracks.len() as u64;

@@ -168,7 +168,7 @@ async fn an_on_demand_buffer_drops_what_its_reader_took_and_wakes_its_feeder() {
         }
     );
     assert_eq!(
-        counters.up_bytes.load(Ordering::Relaxed),
+        counters.bytes_in.load(Ordering::Relaxed),
         500,
         "the stream's counters"
     );

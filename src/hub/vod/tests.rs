@@ -117,7 +117,7 @@ async fn a_viewer_gets_every_packet_with_its_bytes_then_the_end() {
             Bytes::copy_from_slice(&bytes[at..at + e.raw_len as usize])
         );
     }
-    let up = counters.up_bytes.load(std::sync::atomic::Ordering::Relaxed);
+    let up = counters.bytes_in.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(
         up,
         bytes.len() as u64,

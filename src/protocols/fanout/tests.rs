@@ -120,7 +120,7 @@ async fn members_get_every_round_in_order() {
     let sent = counters.packets.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(sent, 60, "20 packets to each of 3 viewers");
     assert_eq!(
-        counters.down.load(std::sync::atomic::Ordering::Relaxed),
+        counters.up.load(std::sync::atomic::Ordering::Relaxed),
         3 * (10 * 304 + 10 * 24)
     );
 }

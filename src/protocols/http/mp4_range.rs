@@ -175,7 +175,7 @@ pub async fn serve(
             }
             other => other?,
         };
-        counters.down_bytes.fetch_add(written, Ordering::Relaxed);
+        counters.bytes_out.fetch_add(written, Ordering::Relaxed);
         session
             .counters
             .sent(written, piece.samples, piece.position_ms);

@@ -409,7 +409,7 @@ pub async fn route<F: Format>(
         stream
             .buffer
             .counters
-            .down_bytes
+            .bytes_out
             .fetch_add(len, Ordering::Relaxed);
     }
     caching(Response::ok(F::SEGMENT_TYPE, body))

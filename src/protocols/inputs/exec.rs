@@ -310,7 +310,7 @@ impl Sink {
                 f.publisher
                     .buffer
                     .counters
-                    .up_bytes
+                    .bytes_in
                     .fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
                 f.reader.push(data);
                 f.drain()

@@ -44,7 +44,7 @@ impl TsFeed {
         self.publisher
             .buffer
             .counters
-            .up_bytes
+            .bytes_in
             .fetch_add(data.len() as u64, Ordering::Relaxed);
         self.demuxer.push(data);
         self.drain()

@@ -250,7 +250,7 @@ impl PushIo<'_> {
             .reader
             .buffer()
             .counters
-            .down_bytes
+            .bytes_out
             .fetch_add(bytes, Ordering::Relaxed);
     }
 }

@@ -57,7 +57,7 @@ impl Ingest {
         self.publisher
             .buffer
             .counters
-            .up_bytes
+            .bytes_in
             .fetch_add(m.payload.len() as u64, Ordering::Relaxed);
         match m.msg_type {
             msg::VIDEO => self.on_video(m.timestamp, &m.payload),

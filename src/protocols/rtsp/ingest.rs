@@ -61,7 +61,7 @@ pub fn count(feed: &Feed, session: &Option<crate::hub::session::SessionConn>, by
     feed.publisher
         .buffer
         .counters
-        .up_bytes
+        .bytes_in
         .fetch_add(bytes as u64, Ordering::Relaxed);
     if let Some(s) = session {
         s.counters.received(bytes as u64, 1, None);
