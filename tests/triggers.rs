@@ -411,9 +411,10 @@ fn user_end_live_bandwidth_and_system_stop() {
         ),
         ("ender", "bw", "FLV", "127.0.0.1")
     );
+    // Bytes up (what the viewer was sent, MistServer's sense), then bytes down.
     assert!(
-        end[6].parse::<u64>().unwrap_or(0) > 10_000,
-        "bytes down: {end:?}"
+        end[5].parse::<u64>().unwrap_or(0) > 10_000,
+        "bytes up: {end:?}"
     );
     assert_eq!(end[11].len(), 64);
     // LIVE_BANDWIDTH: only the handler whose threshold the stream exceeds runs.
