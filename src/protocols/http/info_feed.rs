@@ -19,7 +19,6 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::info;
 use super::Request;
-use crate::hub::StreamError;
 use crate::protocols::ListenerContext;
 
 /// How often the stream's state is looked at.
@@ -99,26 +98,20 @@ async fn send(ws: &mut WebSocketStream<&mut TcpStream>, m: Message) -> bool {
     )
 }
 
-/// The `json_` object, and what decides whether it is news: its error (or none) and the
-/// stream's track-list version. Asking starts the stream's input, as MistServer's feed does.
+/// The `json_` object, and what decides whether it is news: its error object (or none) and
+/// the stream's track-list version. Asking starts the stream's input, as MistServer's feed does.
 async fn state_of(req: &Request, name: &str, ctx: &ListenerContext) -> ((String, u64), Value) {
-    match ctx.hub.open_buffer(name, true).await {
-        Ok((resolved, buffer)) => {
-            let v = info::describe_or_wait(req, &resolved, &buffer, ctx);
-            let error = v
-                .get("error")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            ((error, buffer.meta().version), v)
-        }
-        Err(e) => {
-            let (_, v) = info::error_info(&e);
-            let error = match &e {
-                StreamError::Offline(_) => "offline".to_string(),
-                other => other.to_string(),
-            };
-            ((error, 0), v)
-        }
-    }
+    let (v, version) = match ctx.hub.open_buffer(name, true).await {
+        Ok((resolved, buffer)) => (
+            info::describe_or_wait(req, &resolved, &buffer, ctx),
+            buffer.meta().version,
+        ),
+        Err(e) => (info::error_info(&e).1, 0),
+    };
+    let error = if v.get("error").is_some() {
+        v.to_string()
+    } else {
+        String::new()
+    };
+    ((error, version), v)
 }
