@@ -333,10 +333,7 @@ impl LiveBuffer {
         let end = seq + 1;
         drop(inner);
         if self.deferring.load(Ordering::Relaxed) == publisher {
-            self.notify.send_if_modified(|v| {
-                *v = end;
-                false
-            });
+            self.record_end(end);
             self.deferred
                 .fetch_max(if hold { 1 } else { 2 }, Ordering::Relaxed);
         } else if hold {
@@ -369,13 +366,18 @@ impl LiveBuffer {
         }
     }
 
-    /// Records `end` without waking the readers; the first held packet of a batch arms a timer
-    /// that wakes them `batch_ms` later, unless a video packet did first.
-    fn hold(&self, end: u64, batch_ms: i64) {
+    /// Makes `end` the readers' next wake-up point without waking them.
+    fn record_end(&self, end: u64) {
         self.notify.send_if_modified(|v| {
             *v = end;
             false
         });
+    }
+
+    /// Records `end` without waking the readers; the first held packet of a batch arms a timer
+    /// that wakes them `batch_ms` later, unless a video packet did first.
+    fn hold(&self, end: u64, batch_ms: i64) {
+        self.record_end(end);
         // Batches are numbered by the sequence number that opened them (never 0: `end` ≥ 1).
         if self
             .held

@@ -4,7 +4,7 @@
 //! and what was taken is dropped instead of trimmed by time. A stream's description (its
 //! tracks and length, no packets, for `json_`) is an on-demand buffer too.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use tokio::sync::{watch, Notify};
@@ -64,7 +64,7 @@ impl LiveBuffer {
             held: Arc::default(),
             batch_ms: AtomicI64::new(0),
             deferring: AtomicU64::new(0),
-            deferred: std::sync::atomic::AtomicU8::new(0),
+            deferred: AtomicU8::new(0),
             max_keepaway_ms: AtomicI64::new(settings.max_keepaway_ms),
             settings: Mutex::new(settings),
             counters,
