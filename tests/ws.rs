@@ -15,16 +15,14 @@ use tungstenite::{Message, WebSocket};
 
 type Ws = WebSocket<TcpStream>;
 
-/// Opens `/ws?query`; `headers` are added to the upgrade request.
-fn open(port: u16, query: &str, headers: &[(&'static str, &str)]) -> Ws {
-    let mut req = format!("ws://127.0.0.1:{port}/ws?{query}")
-        .into_client_request()
-        .expect("request");
+/// Upgrades `sock` to a WebSocket at `url` (a 20 s read time-out); `headers` are added to the
+/// upgrade request.
+fn upgrade(sock: TcpStream, url: &str, headers: &[(&'static str, &str)]) -> Ws {
+    let mut req = url.into_client_request().expect("request");
     for (k, v) in headers {
         req.headers_mut()
             .insert(*k, v.parse().expect("header value"));
     }
-    let sock = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     sock.set_read_timeout(Some(Duration::from_secs(20)))
         .expect("timeout");
     let (ws, resp) = tungstenite::client(req, sock).expect("upgrade");
@@ -32,19 +30,27 @@ fn open(port: u16, query: &str, headers: &[(&'static str, &str)]) -> Ws {
     ws
 }
 
-/// The next message as `[kind, body]`.
-fn next(ws: &mut Ws) -> (String, Value) {
+/// Opens `/ws?query`; `headers` are added to the upgrade request.
+fn open(port: u16, query: &str, headers: &[(&'static str, &str)]) -> Ws {
+    let sock = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    upgrade(sock, &format!("ws://127.0.0.1:{port}/ws?{query}"), headers)
+}
+
+/// The next text message, as JSON (pings and pongs skipped).
+fn next_json(ws: &mut Ws) -> Value {
     loop {
         match ws.read().expect("message") {
-            Message::Text(t) => {
-                let v: Value = serde_json::from_str(t.as_str()).expect("json");
-                let kind = v[0].as_str().expect("kind").to_string();
-                return (kind, v[1].clone());
-            }
+            Message::Text(t) => return serde_json::from_str(t.as_str()).expect("json"),
             Message::Ping(_) | Message::Pong(_) => {}
             other => panic!("unexpected {other:?}"),
         }
     }
+}
+
+/// The next message as `[kind, body]`.
+fn next(ws: &mut Ws) -> (String, Value) {
+    let v = next_json(ws);
+    (v[0].as_str().expect("kind").to_string(), v[1].clone())
 }
 
 /// Reads messages until `want` accepts one, for at most `limit`.
@@ -179,15 +185,11 @@ fn open_narrow(port: u16, query: &str) -> Ws {
     sock.set_tcp_mss(536).expect("TCP_MAXSEG");
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     sock.connect(&addr.into()).expect("connect");
-    let sock: TcpStream = sock.into();
-    sock.set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
-    let req = format!("ws://127.0.0.1:{port}/ws?{query}")
-        .into_client_request()
-        .expect("request");
-    let (ws, resp) = tungstenite::client(req, sock).expect("upgrade");
-    assert_eq!(resp.status(), 101);
-    ws
+    upgrade(
+        sock.into(),
+        &format!("ws://127.0.0.1:{port}/ws?{query}"),
+        &[],
+    )
 }
 
 #[test]
@@ -299,37 +301,22 @@ fn shutdown_with_fifty_open_websockets_is_quick() {
     assert!(took < Duration::from_secs(2), "shutdown took {took:?}");
 }
 
-/// The next text message of a `json_` feed, as JSON.
-fn next_info(ws: &mut Ws) -> Value {
-    loop {
-        match ws.read().expect("message") {
-            Message::Text(t) => return serde_json::from_str(t.as_str()).expect("json"),
-            Message::Ping(_) | Message::Pong(_) => {}
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-}
-
 #[test]
 fn json_as_a_websocket_is_a_live_status_feed() {
     let ls = LiveServer::start(json!({"live": {"source": "push://"}}));
     let dir = ls.server.dir.path().to_path_buf();
-    let url = format!("ws://127.0.0.1:{}/json_live.js", ls.http);
     let sock = TcpStream::connect(("127.0.0.1", ls.http)).expect("connect");
-    sock.set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
-    let (mut ws, resp) =
-        tungstenite::client(url.into_client_request().expect("request"), sock).expect("upgrade");
-    assert_eq!(resp.status(), 101);
+    let url = format!("ws://127.0.0.1:{}/json_live.js", ls.http);
+    let mut ws = upgrade(sock, &url, &[]);
     // Nobody publishes yet: the stream's state first.
-    let first = next_info(&mut ws);
+    let first = next_json(&mut ws);
     assert!(first["error"].is_string(), "{first}");
 
     // A publisher starts: the feed sends the stream's tracks and sources on its own.
     let _p = publish(h264_clip(), &ls.rtmp_url("live", "live"), &dir);
     let t = Instant::now();
     let ready = loop {
-        let v = next_info(&mut ws);
+        let v = next_json(&mut ws);
         if v.get("error").is_none() {
             break v;
         }
